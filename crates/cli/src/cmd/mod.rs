@@ -1,0 +1,5 @@
+//! One module per command: its flags (`Args`) and `run`.
+
+pub mod cert;
+pub mod get;
+pub mod serve;

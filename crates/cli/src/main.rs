@@ -1,0 +1,52 @@
+//! `tlsscope`: see inside HTTPS.
+//!
+//! A thin binary: flags (clap), one module per command under `cmd/`, the
+//! renderers under `render/`. Exit codes: 0 success, 1 finished but found
+//! problems (undecryptable sessions, malformed input), 2 error.
+
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod output;
+
+/// See inside HTTPS: make certificates, serve and fetch "Hello World!",
+/// capture, dissect, decrypt and explain TLS.
+#[derive(Parser, Debug)]
+#[command(name = "tlsscope", version, propagate_version = true, max_term_width = 100)]
+struct Cli {
+    /// When to use colours: auto (on a terminal), always or never.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    color: output::ColorChoice,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Make and show keys, CSRs and certificates (the lab's openssl steps).
+    #[command(subcommand)]
+    Cert(cmd::cert::Command),
+    /// Serve "Hello World!" over HTTP and HTTPS (HTTP/1.1 and HTTP/2, TLS 1.2 and 1.3).
+    Serve(cmd::serve::Args),
+    /// Fetch a URL like curl, optionally recording the traffic as pcapng with its secrets.
+    Get(cmd::get::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = output::Output::new(cli.color);
+    let result = match cli.command {
+        Command::Cert(c) => cmd::cert::run(c, &out),
+        Command::Serve(a) => cmd::serve::run(a, &out),
+        Command::Get(a) => cmd::get::run(a, &out),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => output::report_error(&err),
+    }
+}

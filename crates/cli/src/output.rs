@@ -1,0 +1,67 @@
+//! Where output goes and how it looks: colour choice, error reports, exit codes.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+/// `--color` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when the output is a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// Output settings every command gets.
+#[derive(Clone, Debug)]
+pub struct Output {
+    /// Whether stdout gets ANSI colours.
+    pub color: bool,
+    /// Whether stderr gets ANSI colours.
+    pub color_err: bool,
+}
+
+impl Output {
+    pub fn new(choice: ColorChoice) -> Self {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let decide = |tty: bool| match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => tty && !no_color,
+        };
+        Output {
+            color: decide(std::io::stdout().is_terminal()),
+            color_err: decide(std::io::stderr().is_terminal()),
+        }
+    }
+}
+
+/// Exit code: finished, nothing wrong.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: finished, but problems were found in the input.
+#[allow(dead_code)]
+pub const EXIT_PROBLEMS: u8 = 1;
+/// Exit code: could not do what was asked.
+pub const EXIT_ERROR: u8 = 2;
+
+/// Prints `tlsscope: <error>` (and `hint: ...` when the error carries one)
+/// on stderr and returns exit code 2. A broken pipe exits quietly.
+pub fn report_error(err: &anyhow::Error) -> ExitCode {
+    if let Some(io) = err.downcast_ref::<std::io::Error>()
+        && io.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        return ExitCode::from(EXIT_OK);
+    }
+    eprintln!("tlsscope: {err:#}");
+    for cause in err.chain() {
+        if let Some(lab) = cause.downcast_ref::<tlsscope_lab::Error>()
+            && let Some(hint) = lab.hint()
+        {
+            eprintln!("hint: {hint}");
+            break;
+        }
+    }
+    ExitCode::from(EXIT_ERROR)
+}
