@@ -1,1 +1,7 @@
-//! placeholder
+//! Capture files and live capture for tlsscope: reading pcap and pcapng
+//! (Decryption Secrets Blocks included), writing pcapng, and capturing live
+//! traffic through Linux AF_PACKET.
+
+#![forbid(unsafe_code)]
+
+pub mod pcapng;

@@ -10,5 +10,6 @@
 pub mod cert;
 mod error;
 pub mod files;
+pub mod record;
 
 pub use error::{Error, Result};
