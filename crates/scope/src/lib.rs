@@ -1,1 +1,21 @@
-//! placeholder
+//! tlsscope-scope: the sans-IO analysis core of tlsscope.
+//!
+//! It is fed captured frames and emits values and events; it never opens a
+//! file or a socket. Data flows one way: [`frame`] (link/IP/TCP decode) →
+//! [`flow`] (TCP reassembly per direction, with a map from stream offsets
+//! back to frames) → TLS and HTTP (later stages).
+//!
+//! Nothing in this crate panics on untrusted input: parser code denies
+//! `unwrap`, `expect`, `panic!` and slice indexing (see the lints below);
+//! malformed input becomes a [`diag::Diagnostic`] and the analysis goes on.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod diag;
+pub mod flow;
+pub mod frame;
+pub mod time;

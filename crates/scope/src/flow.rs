@@ -1,0 +1,1299 @@
+//! TCP connections and stream reassembly, per connection and direction.
+//!
+//! [`Reassembler::push`] takes decoded TCP segments in capture order and
+//! hands each direction's byte stream, in order and exactly once, to a
+//! [`StreamSink`]: in-order payload is passed as a borrow of the frame (no
+//! copy); only segments that arrive ahead of a hole are copied and held
+//! until the hole fills. Every chunk carries the frame it came from and its
+//! offset in that frame, so the layers above can map any stream byte back to
+//! (frame number, offset in frame).
+//!
+//! What it handles: client and server from SYN / SYN-ACK (a guess by port
+//! when the capture starts mid-connection), 32-bit sequence wrap-around
+//! (streams are addressed by 64-bit offsets), out-of-order segments,
+//! retransmissions and overlaps (the first copy wins; differing bytes are
+//! counted as conflicts), holes (declared as gaps once the peer has
+//! acknowledged past them, a limit is hit, or the connection ends), FIN and
+//! RST, and port reuse (a SYN with a new initial sequence number on a known
+//! 4-tuple starts a new connection).
+//!
+//! Memory is bounded by open connections: every buffer has a named limit in
+//! [`Limits`], and hitting one turns the pending hole into a gap with a
+//! diagnostic instead of growing. Nothing here panics on any input.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+
+use crate::diag::{Diagnostic, Location, Severity};
+use crate::frame::TcpSegment;
+use crate::time::Timestamp;
+
+/// Buffering limits. Each exists so that a hostile or broken capture can
+/// neither exhaust memory nor stall the output.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Out-of-order bytes held per direction of a connection while waiting
+    /// for a hole to fill. Real reordering spans a few segments; a hole that
+    /// needs more than this to be waited out is treated as lost.
+    pub max_buffered_per_direction: usize,
+    /// Separate out-of-order segments held per direction (each is a hole's
+    /// worth of bookkeeping).
+    pub max_segments_per_direction: usize,
+    /// Out-of-order bytes held across all connections.
+    pub max_buffered_total: usize,
+    /// Connections tracked at once. Past it, the longest-idle connections
+    /// are ended early (and reported) to make room.
+    pub max_connections: usize,
+    /// Frames of a connection to wait, after the peer acknowledged data we
+    /// never saw, before declaring it lost: captures taken on several CPUs
+    /// can record a segment a little after its acknowledgement.
+    pub reorder_frames: u32,
+    /// How long (capture time) a closed connection is kept so that late
+    /// retransmissions and final ACKs still count towards it.
+    pub closed_linger_ns: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_buffered_per_direction: 4 << 20,
+            max_segments_per_direction: 1024,
+            max_buffered_total: 48 << 20,
+            max_connections: 200_000,
+            reorder_frames: 16,
+            closed_linger_ns: 60_000_000_000,
+        }
+    }
+}
+
+/// A direction within a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dir {
+    /// From the client (the side that sent the SYN) to the server.
+    ClientToServer,
+    /// From the server to the client.
+    ServerToClient,
+}
+
+impl Dir {
+    /// 0 for client-to-server, 1 for server-to-client.
+    pub fn index(self) -> usize {
+        match self {
+            Dir::ClientToServer => 0,
+            Dir::ServerToClient => 1,
+        }
+    }
+
+    /// The other direction.
+    pub fn reverse(self) -> Dir {
+        match self {
+            Dir::ClientToServer => Dir::ServerToClient,
+            Dir::ServerToClient => Dir::ClientToServer,
+        }
+    }
+
+    /// `client` or `server`: who sends in this direction.
+    pub fn sender(self) -> &'static str {
+        match self {
+            Dir::ClientToServer => "client",
+            Dir::ServerToClient => "server",
+        }
+    }
+}
+
+/// How the client/server roles of a connection were decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Roles {
+    /// From the SYN (or SYN-ACK) in the capture.
+    Handshake,
+    /// Guessed: the capture starts after the handshake. The side with the
+    /// lower (service-like) port is taken as the server.
+    Guessed,
+}
+
+/// Counters for one direction of a connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HalfStats {
+    /// Frames sent in this direction (every frame, as tshark's conv,tcp counts).
+    pub frames: u64,
+    /// Bytes of those frames on the wire (frame length), as tshark counts.
+    pub bytes: u64,
+    /// Distinct stream bytes delivered in order (no retransmitted copies).
+    pub payload_bytes: u64,
+    /// Segments that carried only bytes already seen, or partly so.
+    pub retransmissions: u64,
+    /// Retransmitted bytes that differ from the first copy (kept).
+    pub conflicting_bytes: u64,
+    /// Holes declared lost.
+    pub gaps: u64,
+    /// Bytes in those holes.
+    pub gap_bytes: u64,
+}
+
+/// What the layers above know of a connection.
+#[derive(Clone, Debug)]
+pub struct ConnInfo {
+    /// Connection number, from 0 in order of first frame (tshark's `tcp.stream`).
+    pub id: u64,
+    /// The side that sent the SYN (or the guessed client).
+    pub client: SocketAddr,
+    /// The other side.
+    pub server: SocketAddr,
+    /// How the roles were decided.
+    pub roles: Roles,
+    /// First frame of the connection.
+    pub first_frame: u64,
+    /// Time of the first frame.
+    pub start: Timestamp,
+    /// Time of the latest frame.
+    pub last: Timestamp,
+    /// The latest frame.
+    pub last_frame: u64,
+    /// Counters per direction, indexed by [`Dir::index`].
+    pub stats: [HalfStats; 2],
+    /// A FIN was seen in each direction.
+    pub fin: [bool; 2],
+    /// An RST was seen.
+    pub rst: bool,
+}
+
+impl ConnInfo {
+    /// The address that sends in `dir`.
+    pub fn sender(&self, dir: Dir) -> SocketAddr {
+        match dir {
+            Dir::ClientToServer => self.client,
+            Dir::ServerToClient => self.server,
+        }
+    }
+}
+
+/// A piece of a reassembled stream, in order.
+#[derive(Clone, Copy, Debug)]
+pub struct Chunk<'a> {
+    /// Offset of `data` in the direction's stream (0 = first byte after SYN).
+    pub offset: u64,
+    /// The bytes.
+    pub data: &'a [u8],
+    /// The frame they were captured in.
+    pub frame: u64,
+    /// Where `data` starts in that frame.
+    pub frame_offset: u32,
+    /// When that frame was captured.
+    pub ts: Timestamp,
+}
+
+/// Why a connection is reported as ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// Closed (FIN/RST) and no more frames for a while, or its 4-tuple was
+    /// reused by a new connection.
+    Closed,
+    /// The input ended.
+    EndOfInput,
+    /// Evicted to stay within [`Limits::max_connections`].
+    Evicted,
+}
+
+/// Receives what the reassembler produces. `U` is the per-connection state
+/// the consumer keeps (the reassembler stores it beside the connection, so
+/// no second lookup is needed).
+pub trait StreamSink<U> {
+    /// A new connection was seen.
+    fn open(&mut self, _info: &ConnInfo, _user: &mut U) {}
+    /// In-order stream bytes.
+    fn data(&mut self, info: &ConnInfo, user: &mut U, dir: Dir, chunk: Chunk<'_>);
+    /// `len` bytes from `offset` are missing from the capture; the stream
+    /// goes on at `offset + len`. `frame` is where the loss was decided.
+    fn gap(&mut self, info: &ConnInfo, user: &mut U, dir: Dir, offset: u64, len: u64, frame: u64);
+    /// The direction ended with a FIN (after all its data) or an RST.
+    fn end_of_stream(&mut self, _info: &ConnInfo, _user: &mut U, _dir: Dir) {}
+    /// The connection is done; nothing more will come for it.
+    fn close(&mut self, info: &ConnInfo, user: U, reason: EndReason);
+    /// A problem worth reporting.
+    fn diagnostic(&mut self, _diag: Diagnostic) {}
+}
+
+/// A connection key independent of direction: the two endpoints, ordered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Key(SocketAddr, SocketAddr);
+
+impl Key {
+    fn new(a: SocketAddr, b: SocketAddr) -> Self {
+        if a <= b { Key(a, b) } else { Key(b, a) }
+    }
+}
+
+/// A segment held because it arrived ahead of a hole.
+struct Pending {
+    data: Vec<u8>,
+    frame: u64,
+    frame_offset: u32,
+    ts: Timestamp,
+}
+
+/// How many recently delivered segments are remembered (by hash) to check
+/// retransmissions for changed bytes. Older retransmissions are counted but
+/// not compared.
+const RECENT: usize = 8;
+
+#[derive(Clone, Copy, Default)]
+struct Recent {
+    start: u64,
+    len: u32,
+    hash: u64,
+}
+
+/// One direction's reassembly state.
+#[derive(Default)]
+struct Half {
+    /// Sequence number of stream offset 0, once known.
+    base: Option<u32>,
+    /// The SYN's sequence number, when the SYN was seen.
+    isn: Option<u32>,
+    /// Next stream offset to deliver.
+    next: u64,
+    /// Out-of-order segments by stream offset.
+    pending: BTreeMap<u64, Pending>,
+    pending_bytes: usize,
+    /// Stream offset of the FIN, once seen.
+    fin_at: Option<u64>,
+    ended: bool,
+    /// Highest offset the peer acknowledged, in this direction's space.
+    acked: Option<u64>,
+    /// Connection frame count when the peer first acknowledged past a hole.
+    hole_acked_since: Option<u64>,
+    recent: [Recent; RECENT],
+    recent_pos: usize,
+}
+
+struct Conn<U> {
+    info: ConnInfo,
+    halves: [Half; 2],
+    user: U,
+    /// Frames seen on this connection (for the reorder window).
+    frames: u64,
+    closed_at: Option<Timestamp>,
+}
+
+/// TCP reassembly over all connections of a capture.
+pub struct Reassembler<U> {
+    limits: Limits,
+    conns: HashMap<Key, Conn<U>>,
+    next_id: u64,
+    buffered_total: usize,
+    /// Closed connections in order of closing, for lingering eviction.
+    closed: VecDeque<(Timestamp, Key, u64)>,
+    frames_seen: u64,
+    eviction_warned: bool,
+}
+
+impl<U: Default> Default for Reassembler<U> {
+    fn default() -> Self {
+        Self::new(Limits::default())
+    }
+}
+
+fn hash(data: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(data)
+}
+
+/// Maps a 32-bit sequence number to the 64-bit stream offset closest to `near`.
+fn unwrap_seq(base: u32, seq: u32, near: u64) -> Option<u64> {
+    let rel = u64::from(seq.wrapping_sub(base));
+    let epoch = near & !0xffff_ffff;
+    let candidates = [
+        epoch.checked_sub(1 << 32).map(|e| e | rel),
+        Some(epoch | rel),
+        epoch.checked_add(1 << 32).map(|e| e | rel),
+    ];
+    candidates.into_iter().flatten().min_by_key(|c| c.abs_diff(near))
+}
+
+/// Ports that identify a server when the handshake is not in the capture.
+fn service_rank(port: u16) -> u32 {
+    match port {
+        443 | 8443 | 80 | 8080 | 853 | 993 | 995 | 465 | 587 | 636 | 990 | 5061 | 6443 => 0,
+        p if p < 1024 => 1,
+        p => u32::from(p) + 2,
+    }
+}
+
+impl<U: Default> Reassembler<U> {
+    /// A reassembler with the given limits.
+    pub fn new(limits: Limits) -> Self {
+        Reassembler {
+            limits,
+            conns: HashMap::new(),
+            next_id: 0,
+            buffered_total: 0,
+            closed: VecDeque::new(),
+            frames_seen: 0,
+            eviction_warned: false,
+        }
+    }
+
+    /// Connections currently tracked.
+    pub fn open_connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Out-of-order bytes currently held, over all connections.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffered_total
+    }
+
+    /// Feeds one TCP segment from frame `frame` (1-based) captured at `ts`,
+    /// whose length on the wire was `frame_len`.
+    pub fn push<S: StreamSink<U>>(
+        &mut self,
+        sink: &mut S,
+        frame: u64,
+        ts: Timestamp,
+        frame_len: u32,
+        seg: &TcpSegment<'_>,
+    ) {
+        self.frames_seen += 1;
+        self.expire_closed(sink, ts);
+        let key = Key::new(seg.src, seg.dst);
+        let is_new_syn = seg.flags.syn() && !seg.flags.ack();
+
+        // Port reuse: a SYN that is not a retransmission of this
+        // connection's SYN starts a new connection on the same 4-tuple.
+        let reuse = match self.conns.get(&key) {
+            Some(c) if is_new_syn => {
+                let same_client = c.info.client == seg.src;
+                let client_isn = c.halves[Dir::ClientToServer.index()].isn;
+                !(same_client && client_isn == Some(seg.seq))
+                    && (c.closed_at.is_some()
+                        || client_isn.is_some()
+                        || c.info.stats[0].payload_bytes > 0
+                        || c.info.stats[1].payload_bytes > 0)
+            }
+            _ => false,
+        };
+        if reuse && let Some(old) = self.conns.remove(&key) {
+            self.finish(sink, old, EndReason::Closed);
+        }
+
+        if !self.conns.contains_key(&key) {
+            if self.conns.len() >= self.limits.max_connections {
+                self.evict_idle(sink, ts);
+            }
+            let (client, server, roles) = if seg.flags.syn() && !seg.flags.ack() {
+                (seg.src, seg.dst, Roles::Handshake)
+            } else if seg.flags.syn() {
+                (seg.dst, seg.src, Roles::Handshake)
+            } else if service_rank(seg.src.port()) < service_rank(seg.dst.port()) {
+                (seg.dst, seg.src, Roles::Guessed)
+            } else {
+                (seg.src, seg.dst, Roles::Guessed)
+            };
+            let info = ConnInfo {
+                id: self.next_id,
+                client,
+                server,
+                roles,
+                first_frame: frame,
+                start: ts,
+                last: ts,
+                last_frame: frame,
+                stats: [HalfStats::default(); 2],
+                fin: [false; 2],
+                rst: false,
+            };
+            self.next_id += 1;
+            let mut conn = Conn {
+                info,
+                halves: Default::default(),
+                user: U::default(),
+                frames: 0,
+                closed_at: None,
+            };
+            sink.open(&conn.info, &mut conn.user);
+            self.conns.insert(key, conn);
+        }
+
+        let limits = self.limits;
+        let Some(conn) = self.conns.get_mut(&key) else { return };
+        let dir =
+            if seg.src == conn.info.client { Dir::ClientToServer } else { Dir::ServerToClient };
+        conn.frames += 1;
+        conn.info.last = ts;
+        conn.info.last_frame = frame;
+        {
+            let st = &mut conn.info.stats[dir.index()];
+            st.frames += 1;
+            st.bytes += u64::from(frame_len);
+        }
+
+        let mut state = PushState { total: &mut self.buffered_total, limits: &limits };
+        let was_closed = conn.closed_at.is_some();
+        state.segment(sink, conn, dir, frame, ts, seg);
+        if !was_closed && conn.closed_at.is_none() && Self::is_closed(conn) {
+            conn.closed_at = Some(ts);
+            self.closed.push_back((ts, key, conn.info.id));
+        }
+    }
+
+    fn is_closed(conn: &Conn<U>) -> bool {
+        conn.info.rst || (conn.halves[0].ended && conn.halves[1].ended)
+    }
+
+    /// Ends every connection (end of input): holes become gaps, buffered
+    /// data is delivered, and each connection is closed.
+    pub fn finish_all<S: StreamSink<U>>(&mut self, sink: &mut S) {
+        let mut conns: Vec<Conn<U>> = self.conns.drain().map(|(_, c)| c).collect();
+        conns.sort_by_key(|c| c.info.id);
+        for conn in conns {
+            self.finish(sink, conn, EndReason::EndOfInput);
+        }
+        self.closed.clear();
+    }
+
+    fn finish<S: StreamSink<U>>(&mut self, sink: &mut S, mut conn: Conn<U>, reason: EndReason) {
+        let limits = self.limits;
+        let mut state = PushState { total: &mut self.buffered_total, limits: &limits };
+        for dir in [Dir::ClientToServer, Dir::ServerToClient] {
+            let last_frame = conn.info.last_frame;
+            state.flush(sink, &mut conn, dir, last_frame);
+        }
+        sink.close(&conn.info, conn.user, reason);
+    }
+
+    fn expire_closed<S: StreamSink<U>>(&mut self, sink: &mut S, now: Timestamp) {
+        while let Some(&(at, key, id)) = self.closed.front() {
+            if now.0.saturating_sub(at.0) < self.limits.closed_linger_ns {
+                break;
+            }
+            self.closed.pop_front();
+            if self.conns.get(&key).is_some_and(|c| c.info.id == id)
+                && let Some(conn) = self.conns.remove(&key)
+            {
+                self.finish(sink, conn, EndReason::Closed);
+            }
+        }
+    }
+
+    /// Makes room in the connection table: ends the longest-idle quarter.
+    fn evict_idle<S: StreamSink<U>>(&mut self, sink: &mut S, now: Timestamp) {
+        let mut by_idle: Vec<(Timestamp, Key)> =
+            self.conns.iter().map(|(k, c)| (c.info.last, *k)).collect();
+        by_idle.sort_unstable_by_key(|(t, _)| *t);
+        let n = (by_idle.len() / 4).max(1);
+        if !self.eviction_warned {
+            self.eviction_warned = true;
+            sink.diagnostic(Diagnostic::new(
+                Severity::Warning,
+                "tcp.limit.connections",
+                Location::default(),
+                format!(
+                    "more than {} TCP connections open at once (at capture time {now}); \
+                     ending the longest-idle ones early",
+                    self.limits.max_connections
+                ),
+            ));
+        }
+        for (_, key) in by_idle.into_iter().take(n) {
+            if let Some(conn) = self.conns.remove(&key) {
+                self.finish(sink, conn, EndReason::Evicted);
+            }
+        }
+    }
+}
+
+/// Borrowed pieces of the reassembler that segment handling needs, split
+/// off so a connection can be borrowed mutably at the same time.
+struct PushState<'a> {
+    total: &'a mut usize,
+    limits: &'a Limits,
+}
+
+impl PushState<'_> {
+    fn segment<U, S: StreamSink<U>>(
+        &mut self,
+        sink: &mut S,
+        conn: &mut Conn<U>,
+        dir: Dir,
+        frame: u64,
+        ts: Timestamp,
+        seg: &TcpSegment<'_>,
+    ) {
+        let i = dir.index();
+        if seg.flags.rst() {
+            conn.info.rst = true;
+        }
+
+        // The acknowledgement tells what the peer received of the other
+        // direction: past a hole, the hole was lost by the capture.
+        if seg.flags.ack() {
+            let other = &mut conn.halves[1 - i];
+            if let Some(base) = other.base {
+                let near = other.next;
+                if let Some(acked) = unwrap_seq(base, seg.ack, near)
+                    && acked <= near.saturating_add(1 << 31)
+                {
+                    other.acked = Some(other.acked.map_or(acked, |a| a.max(acked)));
+                }
+            }
+        }
+
+        let half = &mut conn.halves[i];
+        let payload_start_seq = if seg.flags.syn() {
+            half.isn = Some(seg.seq);
+            if half.base.is_none() || half.next == 0 && half.pending.is_empty() {
+                half.base = Some(seg.seq.wrapping_add(1));
+            }
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        };
+        let has_payload = !seg.payload.is_empty() || seg.payload_missing > 0;
+        if half.base.is_none() && (has_payload || seg.flags.fin()) {
+            // Mid-stream start: the first byte we see is offset 0.
+            half.base = Some(payload_start_seq);
+            if conn.info.roles == Roles::Guessed && frame == conn.info.first_frame {
+                sink.diagnostic(Diagnostic::new(
+                    Severity::Note,
+                    "tcp.midstream",
+                    Location::frame(frame),
+                    format!(
+                        "TCP connection {} ({} -> {}) starts mid-stream: its handshake is not in the capture",
+                        conn.info.id, conn.info.client, conn.info.server
+                    ),
+                ));
+            }
+        }
+        let Some(base) = half.base else {
+            self.check_holes(sink, conn, dir, frame);
+            return;
+        };
+        let Some(start) = unwrap_seq(base, payload_start_seq, half.next) else { return };
+        if start > half.next.saturating_add(1 << 31) {
+            // Far ahead or a sequence number from before the stream began:
+            // not plausible as part of this stream.
+            return;
+        }
+
+        let captured = seg.payload.len() as u64;
+        let full_len = captured + u64::from(seg.payload_missing);
+        if seg.flags.fin() && half.fin_at.is_none() {
+            half.fin_at = Some(start + full_len);
+            conn.info.fin[i] = true;
+        }
+
+        if full_len > 0 {
+            self.data(sink, conn, dir, start, seg.payload, full_len, frame, seg.payload_offset, ts);
+        }
+        self.check_holes(sink, conn, dir, frame);
+        self.check_end(sink, conn, dir);
+        if seg.flags.rst() {
+            for d in [Dir::ClientToServer, Dir::ServerToClient] {
+                self.flush(sink, conn, d, frame);
+            }
+        }
+    }
+
+    /// Handles the payload of one segment starting at stream offset `start`.
+    #[allow(clippy::too_many_arguments)]
+    fn data<U, S: StreamSink<U>>(
+        &mut self,
+        sink: &mut S,
+        conn: &mut Conn<U>,
+        dir: Dir,
+        start: u64,
+        payload: &[u8],
+        full_len: u64,
+        frame: u64,
+        frame_offset: u32,
+        ts: Timestamp,
+    ) {
+        let i = dir.index();
+        let next = conn.halves[i].next;
+        let end = start + payload.len() as u64;
+        let full_end = start + full_len;
+
+        if full_end <= next {
+            // Entirely seen before: a retransmission.
+            self.retransmission(conn, dir, start, payload);
+            return;
+        }
+        if start < next {
+            // Partly seen: compare nothing (no exact match possible), keep
+            // the new tail only.
+            conn.info.stats[i].retransmissions += 1;
+            let skip = usize::try_from(next - start).unwrap_or(usize::MAX);
+            let tail = payload.get(skip..).unwrap_or_default();
+            let cut = u64::try_from(skip.min(payload.len())).unwrap_or(0);
+            let off = frame_offset.saturating_add(u32::try_from(cut).unwrap_or(u32::MAX));
+            return self.data(sink, conn, dir, next, tail, full_end - next, frame, off, ts);
+        }
+        if start == next {
+            // In order: hand the frame's bytes straight through.
+            if !payload.is_empty() {
+                deliver(
+                    sink,
+                    conn,
+                    dir,
+                    Chunk { offset: start, data: payload, frame, frame_offset, ts },
+                );
+            }
+            if full_end > end {
+                // Cut by the snapshot length: these bytes were never captured.
+                declare_gap(
+                    sink,
+                    conn,
+                    dir,
+                    end,
+                    full_end - end,
+                    frame,
+                    "cut by the capture's snapshot length",
+                );
+            }
+            self.drain(sink, conn, dir);
+            return;
+        }
+
+        // Ahead of a hole: hold a copy, unless it is already held.
+        let half = &mut conn.halves[i];
+        if payload.is_empty() {
+            return;
+        }
+        if let Some((&s, p)) = half.pending.range(..=start).next_back()
+            && s + p.data.len() as u64 >= end
+        {
+            // Already held in full: compare the overlap.
+            let from = usize::try_from(start - s).unwrap_or(0);
+            let held = p.data.get(from..from + payload.len()).unwrap_or_default();
+            conn.info.stats[i].retransmissions += 1;
+            conn.info.stats[i].conflicting_bytes += differing(held, payload);
+            return;
+        }
+        let over_segments = half.pending.len() >= self.limits.max_segments_per_direction;
+        let over_bytes =
+            half.pending_bytes + payload.len() > self.limits.max_buffered_per_direction;
+        let over_total = *self.total + payload.len() > self.limits.max_buffered_total;
+        half.pending_bytes += payload.len();
+        *self.total += payload.len();
+        if let Some(old) =
+            half.pending.insert(start, Pending { data: payload.to_vec(), frame, frame_offset, ts })
+        {
+            // A shorter copy at the same offset: keep the longer new one but
+            // count the overlap.
+            half.pending_bytes -= old.data.len();
+            *self.total -= old.data.len();
+            conn.info.stats[i].retransmissions += 1;
+            conn.info.stats[i].conflicting_bytes +=
+                differing(&old.data, payload.get(..old.data.len()).unwrap_or_default());
+        }
+        if over_segments || over_bytes || over_total {
+            let what = if over_total {
+                "the total reassembly buffer limit"
+            } else if over_bytes {
+                "the per-direction reassembly buffer limit"
+            } else {
+                "the per-direction out-of-order segment limit"
+            };
+            sink.diagnostic(Diagnostic::new(
+                Severity::Warning,
+                "tcp.limit.buffer",
+                Location::frame(frame),
+                format!(
+                    "TCP connection {} ({}): a hole at stream offset {} reached {what}; treating it as lost",
+                    conn.info.id,
+                    dir.sender(),
+                    conn.halves[i].next
+                ),
+            ));
+            self.skip_hole(
+                sink,
+                conn,
+                dir,
+                frame,
+                "the reassembly buffer filled up while waiting for it",
+            );
+        }
+    }
+
+    fn retransmission<U>(&mut self, conn: &mut Conn<U>, dir: Dir, start: u64, payload: &[u8]) {
+        let i = dir.index();
+        conn.info.stats[i].retransmissions += 1;
+        if payload.is_empty() {
+            return;
+        }
+        let recent = conn.halves[i]
+            .recent
+            .iter()
+            .find(|r| r.start == start && r.len as usize == payload.len() && r.len > 0);
+        if let Some(r) = recent
+            && r.hash != hash(payload)
+        {
+            // We no longer hold the first copy, only its hash: count the
+            // whole segment as conflicting.
+            conn.info.stats[i].conflicting_bytes += payload.len() as u64;
+        }
+    }
+
+    /// Delivers held segments that have become contiguous.
+    fn drain<U, S: StreamSink<U>>(&mut self, sink: &mut S, conn: &mut Conn<U>, dir: Dir) {
+        let i = dir.index();
+        loop {
+            let half = &mut conn.halves[i];
+            let Some(entry) = half.pending.first_entry() else { break };
+            let start = *entry.key();
+            if start > half.next {
+                break;
+            }
+            let p = entry.remove();
+            half.pending_bytes -= p.data.len();
+            *self.total -= p.data.len();
+            let end = start + p.data.len() as u64;
+            if end <= half.next {
+                conn.info.stats[i].retransmissions += 1;
+                continue;
+            }
+            let skip = usize::try_from(half.next - start).unwrap_or(0);
+            if skip > 0 {
+                conn.info.stats[i].retransmissions += 1;
+            }
+            let data = p.data.get(skip..).unwrap_or_default();
+            let chunk = Chunk {
+                offset: half.next,
+                data,
+                frame: p.frame,
+                frame_offset: p.frame_offset.saturating_add(u32::try_from(skip).unwrap_or(0)),
+                ts: p.ts,
+            };
+            deliver(sink, conn, dir, chunk);
+        }
+        let half = &mut conn.halves[i];
+        if half.pending.is_empty() {
+            half.hole_acked_since = None;
+        }
+    }
+
+    /// Declares a hole lost when the peer has acknowledged past it and the
+    /// reorder window has passed.
+    fn check_holes<U, S: StreamSink<U>>(
+        &mut self,
+        sink: &mut S,
+        conn: &mut Conn<U>,
+        dir: Dir,
+        frame: u64,
+    ) {
+        for d in [dir, dir.reverse()] {
+            let frames = conn.frames;
+            let half = &mut conn.halves[d.index()];
+            let hole_known = !half.pending.is_empty() || half.fin_at.is_some_and(|f| f > half.next);
+            let acked_past = half.acked.is_some_and(|a| a > half.next);
+            if !(hole_known && acked_past) {
+                half.hole_acked_since = None;
+                continue;
+            }
+            let since = *half.hole_acked_since.get_or_insert(frames);
+            if frames.saturating_sub(since) >= u64::from(self.limits.reorder_frames) {
+                self.skip_hole(
+                    sink,
+                    conn,
+                    d,
+                    frame,
+                    "the receiver acknowledged it, but it is not in the capture",
+                );
+                self.check_end(sink, conn, d);
+            }
+        }
+    }
+
+    /// Gives up on the hole at `next`: a gap up to the first held segment
+    /// (or the FIN), then whatever is contiguous after it.
+    fn skip_hole<U, S: StreamSink<U>>(
+        &mut self,
+        sink: &mut S,
+        conn: &mut Conn<U>,
+        dir: Dir,
+        frame: u64,
+        why: &str,
+    ) {
+        let half = &conn.halves[dir.index()];
+        let target = half.pending.keys().next().copied().or(half.fin_at).or(half.acked);
+        if let Some(t) = target
+            && t > half.next
+        {
+            let next = half.next;
+            declare_gap(sink, conn, dir, next, t - next, frame, why);
+        }
+        conn.halves[dir.index()].hole_acked_since = None;
+        self.drain(sink, conn, dir);
+    }
+
+    /// At the end of a connection: every remaining hole becomes a gap.
+    fn flush<U, S: StreamSink<U>>(
+        &mut self,
+        sink: &mut S,
+        conn: &mut Conn<U>,
+        dir: Dir,
+        frame: u64,
+    ) {
+        let mut guard = 0usize;
+        while !conn.halves[dir.index()].pending.is_empty()
+            && guard <= self.limits.max_segments_per_direction + 1
+        {
+            self.skip_hole(sink, conn, dir, frame, "the connection ended before it arrived");
+            guard += 1;
+        }
+        let half = &conn.halves[dir.index()];
+        if let Some(fin) = half.fin_at
+            && fin > half.next
+        {
+            let next = half.next;
+            declare_gap(
+                sink,
+                conn,
+                dir,
+                next,
+                fin - next,
+                frame,
+                "the connection ended before it arrived",
+            );
+        }
+        self.check_end(sink, conn, dir);
+    }
+
+    fn check_end<U, S: StreamSink<U>>(&mut self, sink: &mut S, conn: &mut Conn<U>, dir: Dir) {
+        let half = &mut conn.halves[dir.index()];
+        if !half.ended && half.fin_at.is_some_and(|f| f <= half.next) {
+            half.ended = true;
+            sink.end_of_stream(&conn.info, &mut conn.user, dir);
+        } else if !half.ended && conn.info.rst && half.pending.is_empty() {
+            half.ended = true;
+            sink.end_of_stream(&conn.info, &mut conn.user, dir);
+        }
+    }
+}
+
+fn differing(a: &[u8], b: &[u8]) -> u64 {
+    a.iter().zip(b).filter(|(x, y)| x != y).count() as u64
+}
+
+fn deliver<U, S: StreamSink<U>>(sink: &mut S, conn: &mut Conn<U>, dir: Dir, chunk: Chunk<'_>) {
+    let i = dir.index();
+    let half = &mut conn.halves[i];
+    let len = chunk.data.len() as u64;
+    half.recent[half.recent_pos] = Recent {
+        start: chunk.offset,
+        len: u32::try_from(len).unwrap_or(0),
+        hash: hash(chunk.data),
+    };
+    half.recent_pos = (half.recent_pos + 1) % RECENT;
+    half.next = chunk.offset + len;
+    conn.info.stats[i].payload_bytes += len;
+    sink.data(&conn.info, &mut conn.user, dir, chunk);
+}
+
+fn declare_gap<U, S: StreamSink<U>>(
+    sink: &mut S,
+    conn: &mut Conn<U>,
+    dir: Dir,
+    offset: u64,
+    len: u64,
+    frame: u64,
+    why: &str,
+) {
+    let i = dir.index();
+    conn.halves[i].next = offset + len;
+    let st = &mut conn.info.stats[i];
+    st.gaps += 1;
+    st.gap_bytes += len;
+    sink.diagnostic(Diagnostic::new(
+        Severity::Warning,
+        "tcp.gap",
+        Location::frame(frame),
+        format!(
+            "TCP connection {} ({} -> {}): {len} bytes missing at stream offset {offset} ({why})",
+            conn.info.id,
+            conn.info.sender(dir),
+            conn.info.sender(dir.reverse()),
+        ),
+    ));
+    sink.gap(&conn.info, &mut conn.user, dir, offset, len, frame);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::TcpFlags;
+
+    /// Collects every stream and event, for checking.
+    #[derive(Default)]
+    struct Collect {
+        streams: Vec<(u64, [Vec<u8>; 2])>,
+        /// Logical length of each stream (bytes plus gaps), to check order
+        /// even when a huge gap is not materialised.
+        lens: Vec<(u64, [u64; 2])>,
+        gaps: Vec<(u64, Dir, u64, u64)>,
+        closed: Vec<ConnInfo>,
+        chunks: Vec<(u64, Dir, u64, u64, u32)>,
+        ends: Vec<(u64, Dir)>,
+        diags: Vec<Diagnostic>,
+    }
+
+    impl Collect {
+        fn stream(&mut self, id: u64) -> (&mut [Vec<u8>; 2], &mut [u64; 2]) {
+            let i = match self.streams.iter().position(|(s, _)| *s == id) {
+                Some(i) => i,
+                None => {
+                    self.streams.push((id, Default::default()));
+                    self.lens.push((id, [0; 2]));
+                    self.streams.len() - 1
+                }
+            };
+            (&mut self.streams[i].1, &mut self.lens[i].1)
+        }
+    }
+
+    impl StreamSink<()> for Collect {
+        fn data(&mut self, info: &ConnInfo, _: &mut (), dir: Dir, chunk: Chunk<'_>) {
+            let (s, lens) = self.stream(info.id);
+            assert_eq!(lens[dir.index()], chunk.offset, "chunks in order, no overlap");
+            lens[dir.index()] += chunk.data.len() as u64;
+            if s[dir.index()].len() < 1 << 20 {
+                s[dir.index()].extend_from_slice(chunk.data);
+            }
+            self.chunks.push((info.id, dir, chunk.offset, chunk.frame, chunk.frame_offset));
+        }
+        fn gap(&mut self, info: &ConnInfo, _: &mut (), dir: Dir, offset: u64, len: u64, _: u64) {
+            let (s, lens) = self.stream(info.id);
+            assert_eq!(lens[dir.index()], offset);
+            lens[dir.index()] += len;
+            // Hostile acknowledgement numbers can declare gigabyte gaps:
+            // only small ones are materialised.
+            if len <= 1 << 16 {
+                s[dir.index()].extend(std::iter::repeat_n(b'?', len as usize));
+            }
+            self.gaps.push((info.id, dir, offset, len));
+        }
+        fn end_of_stream(&mut self, info: &ConnInfo, _: &mut (), dir: Dir) {
+            self.ends.push((info.id, dir));
+        }
+        fn close(&mut self, info: &ConnInfo, _: (), _: EndReason) {
+            self.closed.push(info.clone());
+        }
+        fn diagnostic(&mut self, d: Diagnostic) {
+            self.diags.push(d);
+        }
+    }
+
+    const C: &str = "10.0.0.1:50000";
+    const S: &str = "10.0.0.2:443";
+
+    struct Feed {
+        r: Reassembler<()>,
+        sink: Collect,
+        frame: u64,
+    }
+
+    impl Feed {
+        fn new() -> Self {
+            Feed { r: Reassembler::default(), sink: Collect::default(), frame: 0 }
+        }
+        fn seg(&mut self, from: &str, to: &str, seq: u32, ack: u32, flags: u8, payload: &[u8]) {
+            self.seg_cut(from, to, seq, ack, flags, payload, 0);
+        }
+        #[allow(clippy::too_many_arguments)]
+        fn seg_cut(
+            &mut self,
+            from: &str,
+            to: &str,
+            seq: u32,
+            ack: u32,
+            flags: u8,
+            payload: &[u8],
+            missing: u32,
+        ) {
+            self.frame += 1;
+            let seg = TcpSegment {
+                src: from.parse().unwrap(),
+                dst: to.parse().unwrap(),
+                seq,
+                ack,
+                flags: TcpFlags(flags),
+                window: 100,
+                payload,
+                payload_offset: 54,
+                payload_missing: missing,
+            };
+            let len = 54 + payload.len() as u32 + missing;
+            self.r.push(&mut self.sink, self.frame, Timestamp(self.frame as i64 * 1000), len, &seg);
+        }
+        fn handshake(&mut self, cisn: u32, sisn: u32) {
+            self.seg(C, S, cisn, 0, TcpFlags::SYN, b"");
+            self.seg(S, C, sisn, cisn.wrapping_add(1), TcpFlags::SYN | TcpFlags::ACK, b"");
+            self.seg(C, S, cisn.wrapping_add(1), sisn.wrapping_add(1), TcpFlags::ACK, b"");
+        }
+        fn done(mut self) -> Collect {
+            self.r.finish_all(&mut self.sink);
+            self.sink
+        }
+    }
+
+    const A: u8 = TcpFlags::ACK;
+    const PA: u8 = TcpFlags::ACK | TcpFlags::PSH;
+
+    #[test]
+    fn in_order_streams_are_passed_through_with_frame_offsets() {
+        let mut f = Feed::new();
+        f.handshake(100, 5000);
+        f.seg(C, S, 101, 5001, PA, b"hello ");
+        f.seg(C, S, 107, 5001, PA, b"world");
+        f.seg(S, C, 5001, 112, PA, b"hi");
+        let out = f.done();
+        assert_eq!(out.streams[0].1[0], b"hello world");
+        assert_eq!(out.streams[0].1[1], b"hi");
+        assert_eq!(out.chunks[1], (0, Dir::ClientToServer, 6, 5, 54));
+        let info = &out.closed[0];
+        assert_eq!(info.client, C.parse().unwrap());
+        assert_eq!(info.roles, Roles::Handshake);
+        assert_eq!(info.stats[0].frames, 4);
+        assert_eq!(info.stats[1].frames, 2);
+        assert_eq!(info.stats[0].payload_bytes, 11);
+        assert!(out.gaps.is_empty());
+    }
+
+    #[test]
+    fn reorders_out_of_order_segments() {
+        let mut f = Feed::new();
+        f.handshake(1, 1);
+        f.seg(C, S, 2 + 6, 2, PA, b"world");
+        f.seg(C, S, 2 + 11, 2, PA, b"!");
+        f.seg(C, S, 2, 2, PA, b"hello ");
+        let out = f.done();
+        assert_eq!(out.streams[0].1[0], b"hello world!");
+        assert!(out.gaps.is_empty());
+        assert_eq!(out.closed[0].stats[0].retransmissions, 0);
+    }
+
+    #[test]
+    fn keeps_the_first_copy_and_counts_conflicts() {
+        let mut f = Feed::new();
+        f.handshake(1, 1);
+        f.seg(C, S, 2, 2, PA, b"abcd");
+        f.seg(C, S, 2, 2, PA, b"abXd"); // retransmission, one byte differs
+        f.seg(C, S, 2, 2, PA, b"abcd"); // faithful retransmission
+        f.seg(C, S, 10, 2, PA, b"ijkl"); // ahead of a hole
+        f.seg(C, S, 10, 2, PA, b"iJkl"); // conflicting copy of held data
+        f.seg(C, S, 6, 2, PA, b"efgh");
+        let out = f.done();
+        assert_eq!(out.streams[0].1[0], b"abcdefghijkl");
+        let st = out.closed[0].stats[0];
+        assert_eq!(st.retransmissions, 3);
+        assert_eq!(st.conflicting_bytes, 4 + 1);
+    }
+
+    #[test]
+    fn partial_overlap_keeps_only_new_bytes() {
+        let mut f = Feed::new();
+        f.handshake(1, 1);
+        f.seg(C, S, 2, 2, PA, b"abcd");
+        f.seg(C, S, 4, 2, PA, b"cdef");
+        let out = f.done();
+        assert_eq!(out.streams[0].1[0], b"abcdef");
+        assert_eq!(out.chunks.last().unwrap().4, 54 + 2, "offset in frame skips the old bytes");
+    }
+
+    #[test]
+    fn declares_a_gap_once_the_peer_acknowledges_past_it() {
+        let mut f = Feed::new();
+        f.handshake(1, 1);
+        f.seg(C, S, 2, 2, PA, b"aaaa");
+        // 2+4..2+8 lost by the capture
+        f.seg(C, S, 10, 2, PA, b"cccc");
+        f.seg(S, C, 2, 14, A, b""); // server received everything
+        for _ in 0..20 {
+            f.seg(S, C, 2, 14, A, b"");
+        }
+        assert_eq!(f.sink.gaps, vec![(0, Dir::ClientToServer, 4, 4)]);
+        assert_eq!(f.sink.streams[0].1[0], b"aaaa????cccc", "delivered before the end");
+        let out = f.done();
+        assert_eq!(out.closed[0].stats[0].gaps, 1);
+        assert_eq!(out.closed[0].stats[0].gap_bytes, 4);
+        assert!(out.diags.iter().any(
+            |d| d.code == "tcp.gap" && d.message.contains("4 bytes missing at stream offset 4")
+        ));
+    }
+
+    #[test]
+    fn reorder_window_waits_for_a_late_segment() {
+        let mut f = Feed::new();
+        f.handshake(1, 1);
+        f.seg(C, S, 10, 2, PA, b"cccc");
+        f.seg(S, C, 2, 14, A, b""); // ack captured before the data
+        f.seg(C, S, 2, 2, PA, b"aaaabbbb");
+        let out = f.done();
+        assert_eq!(out.streams[0].1[0], b"aaaabbbbcccc");
+        assert!(out.gaps.is_empty());
+    }
+
+    #[test]
+    fn missing_segment_without_acks_becomes_a_gap_at_the_end() {
+        let mut f = Feed::new();
+        f.handshake(1, 1);
+        f.seg(C, S, 2, 2, PA, b"aa");
+        f.seg(C, S, 6, 2, PA, b"cc");
+        let out = f.done();
+        assert_eq!(out.streams[0].1[0], b"aa??cc");
+        assert_eq!(out.gaps, vec![(0, Dir::ClientToServer, 2, 2)]);
+    }
+
+    #[test]
+    fn survives_sequence_wrap_around() {
+        let mut f = Feed::new();
+        let isn = u32::MAX - 5;
+        f.handshake(isn, 7);
+        f.seg(C, S, isn.wrapping_add(1), 8, PA, b"0123");
+        f.seg(C, S, isn.wrapping_add(9), 8, PA, b"89ab"); // after the wrap, out of order
+        f.seg(C, S, isn.wrapping_add(5), 8, PA, b"4567"); // crosses the wrap
+        let out = f.done();
+        assert_eq!(out.streams[0].1[0], b"0123456789ab");
+        assert!(out.gaps.is_empty());
+    }
+
+    #[test]
+    fn mid_stream_start_guesses_roles_by_port() {
+        let mut f = Feed::new();
+        f.seg(S, C, 9000, 300, PA, b"response");
+        f.seg(C, S, 300, 9008, PA, b"request");
+        let out = f.done();
+        let info = &out.closed[0];
+        assert_eq!(info.roles, Roles::Guessed);
+        assert_eq!(info.client, C.parse().unwrap());
+        assert_eq!(out.streams[0].1[1], b"response");
+        assert_eq!(out.streams[0].1[0], b"request");
+        assert!(out.diags.iter().any(|d| d.code == "tcp.midstream"));
+    }
+
+    #[test]
+    fn fin_ends_each_direction_after_its_data() {
+        let mut f = Feed::new();
+        f.handshake(1, 1);
+        f.seg(C, S, 6, 2, TcpFlags::FIN | A, b"!"); // FIN arrives before the data
+        assert!(f.sink.ends.is_empty());
+        f.seg(C, S, 2, 2, PA, b"abcd");
+        assert_eq!(f.sink.ends, vec![(0, Dir::ClientToServer)]);
+        f.seg(S, C, 2, 8, TcpFlags::FIN | A, b"");
+        f.seg(C, S, 8, 3, A, b"");
+        assert_eq!(f.sink.ends.len(), 2);
+        let out = f.done();
+        assert_eq!(out.streams[0].1[0], b"abcd!");
+        assert_eq!(out.closed[0].fin, [true, true]);
+    }
+
+    #[test]
+    fn port_reuse_starts_a_new_connection() {
+        let mut f = Feed::new();
+        f.handshake(100, 200);
+        f.seg(C, S, 101, 201, PA, b"first");
+        f.seg(C, S, 106, 201, TcpFlags::FIN | A, b"");
+        f.seg(S, C, 201, 107, TcpFlags::FIN | A, b"");
+        f.seg(C, S, 107, 202, A, b"");
+        f.handshake(9000, 7000);
+        f.seg(C, S, 9001, 7001, PA, b"second");
+        let out = f.done();
+        assert_eq!(out.closed.len(), 2);
+        assert_eq!(out.streams[0].1[0], b"first");
+        assert_eq!(out.streams[1].1[0], b"second");
+        assert_eq!(out.closed[1].id, 1);
+    }
+
+    #[test]
+    fn syn_retransmission_is_not_a_new_connection() {
+        let mut f = Feed::new();
+        f.seg(C, S, 100, 0, TcpFlags::SYN, b"");
+        f.seg(C, S, 100, 0, TcpFlags::SYN, b"");
+        f.seg(S, C, 200, 101, TcpFlags::SYN | A, b"");
+        let out = f.done();
+        assert_eq!(out.closed.len(), 1);
+        assert_eq!(out.closed[0].stats[0].frames, 2);
+    }
+
+    #[test]
+    fn snaplen_cut_bytes_become_a_gap() {
+        let mut f = Feed::new();
+        f.handshake(1, 1);
+        f.seg_cut(C, S, 2, 2, PA, b"abc", 5);
+        f.seg(C, S, 10, 2, PA, b"xyz");
+        let out = f.done();
+        assert_eq!(out.streams[0].1[0], b"abc?????xyz");
+        assert_eq!(out.gaps, vec![(0, Dir::ClientToServer, 3, 5)]);
+    }
+
+    #[test]
+    fn buffer_limit_turns_the_hole_into_a_gap() {
+        let mut f = Feed::new();
+        f.r = Reassembler::new(Limits { max_buffered_per_direction: 10, ..Limits::default() });
+        f.handshake(1, 1);
+        f.seg(C, S, 12, 2, PA, b"0123456789");
+        f.seg(C, S, 22, 2, PA, b"abcdef"); // over the limit
+        assert_eq!(f.r.buffered_bytes(), 0);
+        let out = f.done();
+        assert_eq!(out.streams[0].1[0].len(), 26);
+        assert!(out.diags.iter().any(|d| d.code == "tcp.limit.buffer"));
+    }
+
+    #[test]
+    fn connection_limit_evicts_idle_connections() {
+        let mut f = Feed::new();
+        f.r = Reassembler::new(Limits { max_connections: 4, ..Limits::default() });
+        for port in 0..10u16 {
+            let c = format!("10.0.0.1:{}", 40000 + port);
+            f.seg(&c, S, 1, 0, TcpFlags::SYN, b"");
+        }
+        assert!(f.r.open_connections() <= 4);
+        let out = f.done();
+        assert_eq!(out.closed.len(), 10);
+        assert!(out.diags.iter().any(|d| d.code == "tcp.limit.connections"));
+    }
+
+    #[test]
+    fn rst_ends_both_directions() {
+        let mut f = Feed::new();
+        f.handshake(1, 1);
+        f.seg(C, S, 2, 2, PA, b"data");
+        f.seg(S, C, 2, 6, TcpFlags::RST | A, b"");
+        assert_eq!(f.sink.ends.len(), 2);
+        let out = f.done();
+        assert!(out.closed[0].rst);
+    }
+
+    #[test]
+    fn arbitrary_segments_never_panic_and_stay_in_order() {
+        // A deterministic pseudo-random storm of segments on a few 4-tuples.
+        let mut f = Feed::new();
+        f.r = Reassembler::new(Limits {
+            max_buffered_total: 4096,
+            max_connections: 3,
+            ..Limits::default()
+        });
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let ends = ["1.1.1.1:1", "2.2.2.2:443", "3.3.3.3:3", "4.4.4.4:80"];
+        let payload = [0x55u8; 3000];
+        for _ in 0..20_000 {
+            let a = ends[(rnd() % 4) as usize];
+            let b = ends[(rnd() % 4) as usize];
+            if a == b {
+                continue;
+            }
+            let seq = if rnd() % 4 == 0 { rnd() as u32 } else { (rnd() % 5000) as u32 };
+            let len = (rnd() % 3000) as usize;
+            let flags = (rnd() & 0x1f) as u8;
+            let missing = if rnd() % 16 == 0 { (rnd() % 100) as u32 } else { 0 };
+            f.seg_cut(a, b, seq, rnd() as u32, flags, &payload[..len], missing);
+        }
+        let out = f.done();
+        assert!(!out.closed.is_empty());
+    }
+}
