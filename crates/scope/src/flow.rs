@@ -101,6 +101,29 @@ impl Dir {
     }
 }
 
+/// A value per direction, indexed by [`Dir`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PerDir<T>(pub [T; 2]);
+
+impl<T> std::ops::Index<Dir> for PerDir<T> {
+    type Output = T;
+    fn index(&self, dir: Dir) -> &T {
+        match dir {
+            Dir::ClientToServer => &self.0[0],
+            Dir::ServerToClient => &self.0[1],
+        }
+    }
+}
+
+impl<T> std::ops::IndexMut<Dir> for PerDir<T> {
+    fn index_mut(&mut self, dir: Dir) -> &mut T {
+        match dir {
+            Dir::ClientToServer => &mut self.0[0],
+            Dir::ServerToClient => &mut self.0[1],
+        }
+    }
+}
+
 /// How the client/server roles of a connection were decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Roles {
@@ -149,10 +172,10 @@ pub struct ConnInfo {
     pub last: Timestamp,
     /// The latest frame.
     pub last_frame: u64,
-    /// Counters per direction, indexed by [`Dir::index`].
-    pub stats: [HalfStats; 2],
+    /// Counters per direction.
+    pub stats: PerDir<HalfStats>,
     /// A FIN was seen in each direction.
-    pub fin: [bool; 2],
+    pub fin: PerDir<bool>,
     /// An RST was seen.
     pub rst: bool,
 }
@@ -268,7 +291,7 @@ struct Half {
 
 struct Conn<U> {
     info: ConnInfo,
-    halves: [Half; 2],
+    halves: PerDir<Half>,
     user: U,
     /// Frames seen on this connection (for the reorder window).
     frames: u64,
@@ -362,12 +385,12 @@ impl<U: Default> Reassembler<U> {
         let reuse = match self.conns.get(&key) {
             Some(c) if is_new_syn => {
                 let same_client = c.info.client == seg.src;
-                let client_isn = c.halves[Dir::ClientToServer.index()].isn;
+                let client_isn = c.halves[Dir::ClientToServer].isn;
                 !(same_client && client_isn == Some(seg.seq))
                     && (c.closed_at.is_some()
                         || client_isn.is_some()
-                        || c.info.stats[0].payload_bytes > 0
-                        || c.info.stats[1].payload_bytes > 0)
+                        || c.info.stats[Dir::ClientToServer].payload_bytes > 0
+                        || c.info.stats[Dir::ServerToClient].payload_bytes > 0)
             }
             _ => false,
         };
@@ -397,8 +420,8 @@ impl<U: Default> Reassembler<U> {
                 start: ts,
                 last: ts,
                 last_frame: frame,
-                stats: [HalfStats::default(); 2],
-                fin: [false; 2],
+                stats: PerDir::default(),
+                fin: PerDir::default(),
                 rst: false,
             };
             self.next_id += 1;
@@ -421,7 +444,7 @@ impl<U: Default> Reassembler<U> {
         conn.info.last = ts;
         conn.info.last_frame = frame;
         {
-            let st = &mut conn.info.stats[dir.index()];
+            let st = &mut conn.info.stats[dir];
             st.frames += 1;
             st.bytes += u64::from(frame_len);
         }
@@ -436,7 +459,7 @@ impl<U: Default> Reassembler<U> {
     }
 
     fn is_closed(conn: &Conn<U>) -> bool {
-        conn.info.rst || (conn.halves[0].ended && conn.halves[1].ended)
+        conn.info.rst || (conn.halves.0.iter().all(|h| h.ended))
     }
 
     /// Ends every connection (end of input): holes become gaps, buffered
@@ -518,7 +541,6 @@ impl PushState<'_> {
         ts: Timestamp,
         seg: &TcpSegment<'_>,
     ) {
-        let i = dir.index();
         if seg.flags.rst() {
             conn.info.rst = true;
         }
@@ -526,7 +548,7 @@ impl PushState<'_> {
         // The acknowledgement tells what the peer received of the other
         // direction: past a hole, the hole was lost by the capture.
         if seg.flags.ack() {
-            let other = &mut conn.halves[1 - i];
+            let other = &mut conn.halves[dir.reverse()];
             if let Some(base) = other.base {
                 let near = other.next;
                 if let Some(acked) = unwrap_seq(base, seg.ack, near)
@@ -537,7 +559,7 @@ impl PushState<'_> {
             }
         }
 
-        let half = &mut conn.halves[i];
+        let half = &mut conn.halves[dir];
         let payload_start_seq = if seg.flags.syn() {
             half.isn = Some(seg.seq);
             if half.base.is_none() || half.next == 0 && half.pending.is_empty() {
@@ -578,7 +600,7 @@ impl PushState<'_> {
         let full_len = captured + u64::from(seg.payload_missing);
         if seg.flags.fin() && half.fin_at.is_none() {
             half.fin_at = Some(start + full_len);
-            conn.info.fin[i] = true;
+            conn.info.fin[dir] = true;
         }
 
         if full_len > 0 {
@@ -607,8 +629,7 @@ impl PushState<'_> {
         frame_offset: u32,
         ts: Timestamp,
     ) {
-        let i = dir.index();
-        let next = conn.halves[i].next;
+        let next = conn.halves[dir].next;
         let end = start + payload.len() as u64;
         let full_end = start + full_len;
 
@@ -620,7 +641,7 @@ impl PushState<'_> {
         if start < next {
             // Partly seen: compare nothing (no exact match possible), keep
             // the new tail only.
-            conn.info.stats[i].retransmissions += 1;
+            conn.info.stats[dir].retransmissions += 1;
             let skip = usize::try_from(next - start).unwrap_or(usize::MAX);
             let tail = payload.get(skip..).unwrap_or_default();
             let cut = u64::try_from(skip.min(payload.len())).unwrap_or(0);
@@ -654,7 +675,7 @@ impl PushState<'_> {
         }
 
         // Ahead of a hole: hold a copy, unless it is already held.
-        let half = &mut conn.halves[i];
+        let half = &mut conn.halves[dir];
         if payload.is_empty() {
             return;
         }
@@ -664,8 +685,8 @@ impl PushState<'_> {
             // Already held in full: compare the overlap.
             let from = usize::try_from(start - s).unwrap_or(0);
             let held = p.data.get(from..from + payload.len()).unwrap_or_default();
-            conn.info.stats[i].retransmissions += 1;
-            conn.info.stats[i].conflicting_bytes += differing(held, payload);
+            conn.info.stats[dir].retransmissions += 1;
+            conn.info.stats[dir].conflicting_bytes += differing(held, payload);
             return;
         }
         let over_segments = half.pending.len() >= self.limits.max_segments_per_direction;
@@ -681,8 +702,8 @@ impl PushState<'_> {
             // count the overlap.
             half.pending_bytes -= old.data.len();
             *self.total -= old.data.len();
-            conn.info.stats[i].retransmissions += 1;
-            conn.info.stats[i].conflicting_bytes +=
+            conn.info.stats[dir].retransmissions += 1;
+            conn.info.stats[dir].conflicting_bytes +=
                 differing(&old.data, payload.get(..old.data.len()).unwrap_or_default());
         }
         if over_segments || over_bytes || over_total {
@@ -701,7 +722,7 @@ impl PushState<'_> {
                     "TCP connection {} ({}): a hole at stream offset {} reached {what}; treating it as lost",
                     conn.info.id,
                     dir.sender(),
-                    conn.halves[i].next
+                    conn.halves[dir].next
                 ),
             ));
             self.skip_hole(
@@ -715,12 +736,11 @@ impl PushState<'_> {
     }
 
     fn retransmission<U>(&mut self, conn: &mut Conn<U>, dir: Dir, start: u64, payload: &[u8]) {
-        let i = dir.index();
-        conn.info.stats[i].retransmissions += 1;
+        conn.info.stats[dir].retransmissions += 1;
         if payload.is_empty() {
             return;
         }
-        let recent = conn.halves[i]
+        let recent = conn.halves[dir]
             .recent
             .iter()
             .find(|r| r.start == start && r.len as usize == payload.len() && r.len > 0);
@@ -729,15 +749,14 @@ impl PushState<'_> {
         {
             // We no longer hold the first copy, only its hash: count the
             // whole segment as conflicting.
-            conn.info.stats[i].conflicting_bytes += payload.len() as u64;
+            conn.info.stats[dir].conflicting_bytes += payload.len() as u64;
         }
     }
 
     /// Delivers held segments that have become contiguous.
     fn drain<U, S: StreamSink<U>>(&mut self, sink: &mut S, conn: &mut Conn<U>, dir: Dir) {
-        let i = dir.index();
         loop {
-            let half = &mut conn.halves[i];
+            let half = &mut conn.halves[dir];
             let Some(entry) = half.pending.first_entry() else { break };
             let start = *entry.key();
             if start > half.next {
@@ -748,12 +767,12 @@ impl PushState<'_> {
             *self.total -= p.data.len();
             let end = start + p.data.len() as u64;
             if end <= half.next {
-                conn.info.stats[i].retransmissions += 1;
+                conn.info.stats[dir].retransmissions += 1;
                 continue;
             }
             let skip = usize::try_from(half.next - start).unwrap_or(0);
             if skip > 0 {
-                conn.info.stats[i].retransmissions += 1;
+                conn.info.stats[dir].retransmissions += 1;
             }
             let data = p.data.get(skip..).unwrap_or_default();
             let chunk = Chunk {
@@ -765,7 +784,7 @@ impl PushState<'_> {
             };
             deliver(sink, conn, dir, chunk);
         }
-        let half = &mut conn.halves[i];
+        let half = &mut conn.halves[dir];
         if half.pending.is_empty() {
             half.hole_acked_since = None;
         }
@@ -782,7 +801,7 @@ impl PushState<'_> {
     ) {
         for d in [dir, dir.reverse()] {
             let frames = conn.frames;
-            let half = &mut conn.halves[d.index()];
+            let half = &mut conn.halves[d];
             let hole_known = !half.pending.is_empty() || half.fin_at.is_some_and(|f| f > half.next);
             let acked_past = half.acked.is_some_and(|a| a > half.next);
             if !(hole_known && acked_past) {
@@ -813,7 +832,7 @@ impl PushState<'_> {
         frame: u64,
         why: &str,
     ) {
-        let half = &conn.halves[dir.index()];
+        let half = &conn.halves[dir];
         let target = half.pending.keys().next().copied().or(half.fin_at).or(half.acked);
         if let Some(t) = target
             && t > half.next
@@ -821,7 +840,7 @@ impl PushState<'_> {
             let next = half.next;
             declare_gap(sink, conn, dir, next, t - next, frame, why);
         }
-        conn.halves[dir.index()].hole_acked_since = None;
+        conn.halves[dir].hole_acked_since = None;
         self.drain(sink, conn, dir);
     }
 
@@ -834,13 +853,13 @@ impl PushState<'_> {
         frame: u64,
     ) {
         let mut guard = 0usize;
-        while !conn.halves[dir.index()].pending.is_empty()
+        while !conn.halves[dir].pending.is_empty()
             && guard <= self.limits.max_segments_per_direction + 1
         {
             self.skip_hole(sink, conn, dir, frame, "the connection ended before it arrived");
             guard += 1;
         }
-        let half = &conn.halves[dir.index()];
+        let half = &conn.halves[dir];
         if let Some(fin) = half.fin_at
             && fin > half.next
         {
@@ -859,11 +878,10 @@ impl PushState<'_> {
     }
 
     fn check_end<U, S: StreamSink<U>>(&mut self, sink: &mut S, conn: &mut Conn<U>, dir: Dir) {
-        let half = &mut conn.halves[dir.index()];
-        if !half.ended && half.fin_at.is_some_and(|f| f <= half.next) {
-            half.ended = true;
-            sink.end_of_stream(&conn.info, &mut conn.user, dir);
-        } else if !half.ended && conn.info.rst && half.pending.is_empty() {
+        let half = &mut conn.halves[dir];
+        let fin_reached = half.fin_at.is_some_and(|f| f <= half.next);
+        let reset = conn.info.rst && half.pending.is_empty();
+        if !half.ended && (fin_reached || reset) {
             half.ended = true;
             sink.end_of_stream(&conn.info, &mut conn.user, dir);
         }
@@ -875,17 +893,18 @@ fn differing(a: &[u8], b: &[u8]) -> u64 {
 }
 
 fn deliver<U, S: StreamSink<U>>(sink: &mut S, conn: &mut Conn<U>, dir: Dir, chunk: Chunk<'_>) {
-    let i = dir.index();
-    let half = &mut conn.halves[i];
+    let half = &mut conn.halves[dir];
     let len = chunk.data.len() as u64;
-    half.recent[half.recent_pos] = Recent {
-        start: chunk.offset,
-        len: u32::try_from(len).unwrap_or(0),
-        hash: hash(chunk.data),
-    };
+    if let Some(slot) = half.recent.get_mut(half.recent_pos) {
+        *slot = Recent {
+            start: chunk.offset,
+            len: u32::try_from(len).unwrap_or(0),
+            hash: hash(chunk.data),
+        };
+    }
     half.recent_pos = (half.recent_pos + 1) % RECENT;
     half.next = chunk.offset + len;
-    conn.info.stats[i].payload_bytes += len;
+    conn.info.stats[dir].payload_bytes += len;
     sink.data(&conn.info, &mut conn.user, dir, chunk);
 }
 
@@ -898,9 +917,8 @@ fn declare_gap<U, S: StreamSink<U>>(
     frame: u64,
     why: &str,
 ) {
-    let i = dir.index();
-    conn.halves[i].next = offset + len;
-    let st = &mut conn.info.stats[i];
+    conn.halves[dir].next = offset + len;
+    let st = &mut conn.info.stats[dir];
     st.gaps += 1;
     st.gap_bytes += len;
     sink.diagnostic(Diagnostic::new(
@@ -1052,9 +1070,9 @@ mod tests {
         let info = &out.closed[0];
         assert_eq!(info.client, C.parse().unwrap());
         assert_eq!(info.roles, Roles::Handshake);
-        assert_eq!(info.stats[0].frames, 4);
-        assert_eq!(info.stats[1].frames, 2);
-        assert_eq!(info.stats[0].payload_bytes, 11);
+        assert_eq!(info.stats[Dir::ClientToServer].frames, 4);
+        assert_eq!(info.stats[Dir::ServerToClient].frames, 2);
+        assert_eq!(info.stats[Dir::ClientToServer].payload_bytes, 11);
         assert!(out.gaps.is_empty());
     }
 
@@ -1068,7 +1086,7 @@ mod tests {
         let out = f.done();
         assert_eq!(out.streams[0].1[0], b"hello world!");
         assert!(out.gaps.is_empty());
-        assert_eq!(out.closed[0].stats[0].retransmissions, 0);
+        assert_eq!(out.closed[0].stats[Dir::ClientToServer].retransmissions, 0);
     }
 
     #[test]
@@ -1083,7 +1101,7 @@ mod tests {
         f.seg(C, S, 6, 2, PA, b"efgh");
         let out = f.done();
         assert_eq!(out.streams[0].1[0], b"abcdefghijkl");
-        let st = out.closed[0].stats[0];
+        let st = out.closed[0].stats[Dir::ClientToServer];
         assert_eq!(st.retransmissions, 3);
         assert_eq!(st.conflicting_bytes, 4 + 1);
     }
@@ -1113,8 +1131,8 @@ mod tests {
         assert_eq!(f.sink.gaps, vec![(0, Dir::ClientToServer, 4, 4)]);
         assert_eq!(f.sink.streams[0].1[0], b"aaaa????cccc", "delivered before the end");
         let out = f.done();
-        assert_eq!(out.closed[0].stats[0].gaps, 1);
-        assert_eq!(out.closed[0].stats[0].gap_bytes, 4);
+        assert_eq!(out.closed[0].stats[Dir::ClientToServer].gaps, 1);
+        assert_eq!(out.closed[0].stats[Dir::ClientToServer].gap_bytes, 4);
         assert!(out.diags.iter().any(
             |d| d.code == "tcp.gap" && d.message.contains("4 bytes missing at stream offset 4")
         ));
@@ -1183,7 +1201,7 @@ mod tests {
         assert_eq!(f.sink.ends.len(), 2);
         let out = f.done();
         assert_eq!(out.streams[0].1[0], b"abcd!");
-        assert_eq!(out.closed[0].fin, [true, true]);
+        assert_eq!(out.closed[0].fin, PerDir([true, true]));
     }
 
     #[test]
@@ -1211,7 +1229,7 @@ mod tests {
         f.seg(S, C, 200, 101, TcpFlags::SYN | A, b"");
         let out = f.done();
         assert_eq!(out.closed.len(), 1);
-        assert_eq!(out.closed[0].stats[0].frames, 2);
+        assert_eq!(out.closed[0].stats[Dir::ClientToServer].frames, 2);
     }
 
     #[test]
