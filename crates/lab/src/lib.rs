@@ -8,8 +8,12 @@
 #![forbid(unsafe_code)]
 
 pub mod cert;
+pub mod client;
 mod error;
 pub mod files;
+pub mod keylog;
 pub mod record;
+pub mod server;
+pub mod tls;
 
 pub use error::{Error, Result};
