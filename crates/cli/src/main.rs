@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod input;
 mod output;
 
 /// See inside HTTPS: make certificates, serve and fetch "Hello World!",
@@ -35,6 +36,8 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Fetch a URL like curl, optionally recording the traffic as pcapng with its secrets.
     Get(cmd::get::Args),
+    /// List the TCP connections of a capture, with what reassembly found.
+    Flows(cmd::flows::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Cert(c) => cmd::cert::run(c, &out),
         Command::Serve(a) => cmd::serve::run(a, &out),
         Command::Get(a) => cmd::get::run(a, &out),
+        Command::Flows(a) => cmd::flows::run(a, &out),
     };
     match result {
         Ok(code) => code,

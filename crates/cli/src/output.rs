@@ -65,3 +65,47 @@ pub fn report_error(err: &anyhow::Error) -> ExitCode {
     }
     ExitCode::from(EXIT_ERROR)
 }
+
+/// `--format` values of the analysis commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// JSON Lines, one object per line (schema in docs/json.md).
+    Json,
+}
+
+/// Prints the diagnostics of a run on stderr: the first of each kind in
+/// full, then how many more there were.
+pub fn print_diagnostics(
+    diags: &tlsscope_scope::diag::Collector,
+    file: &std::path::Path,
+    out: &Output,
+) {
+    use owo_colors::OwoColorize;
+    use tlsscope_scope::diag::Severity;
+    for d in diags.kept() {
+        let sev = d.severity.as_str();
+        let sev = if !out.color_err {
+            sev.to_string()
+        } else if d.severity == Severity::Error {
+            sev.red().bold().to_string()
+        } else if d.severity == Severity::Warning {
+            sev.yellow().bold().to_string()
+        } else {
+            sev.cyan().to_string()
+        };
+        let loc = d.location.to_string();
+        if loc.is_empty() {
+            eprintln!("tlsscope: {}: {sev}: {}", file.display(), d.message);
+        } else {
+            eprintln!("tlsscope: {}: {sev}: {loc}: {}", file.display(), d.message);
+        }
+    }
+    for (code, _, n) in diags.counts() {
+        let more = n.saturating_sub(tlsscope_scope::diag::Collector::KEEP_PER_CODE);
+        if more > 0 {
+            eprintln!("tlsscope: {}: {more} more like \"{code}\" not shown", file.display());
+        }
+    }
+}

@@ -96,3 +96,81 @@ impl fmt::Display for Diagnostic {
         }
     }
 }
+
+/// Keeps the diagnostics of a run without letting a broken capture flood
+/// memory or the terminal: the first few of each code are kept whole, the
+/// rest only counted.
+#[derive(Debug, Default)]
+pub struct Collector {
+    kept: Vec<Diagnostic>,
+    counts: Vec<(&'static str, Severity, u64)>,
+}
+
+impl Collector {
+    /// Diagnostics of one code kept in full; the rest are counted.
+    pub const KEEP_PER_CODE: u64 = 20;
+
+    /// Records a diagnostic. Returns true if it was kept in full.
+    pub fn push(&mut self, d: Diagnostic) -> bool {
+        let n = match self.counts.iter_mut().find(|(c, _, _)| *c == d.code) {
+            Some((_, _, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                self.counts.push((d.code, d.severity, 1));
+                1
+            }
+        };
+        if n <= Self::KEEP_PER_CODE {
+            self.kept.push(d);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The diagnostics kept in full, in the order they came.
+    pub fn kept(&self) -> &[Diagnostic] {
+        &self.kept
+    }
+
+    /// (code, severity, total count) per code, in order of first occurrence.
+    pub fn counts(&self) -> &[(&'static str, Severity, u64)] {
+        &self.counts
+    }
+
+    /// How many were not kept in full.
+    pub fn suppressed(&self) -> u64 {
+        self.counts.iter().map(|(_, _, n)| n.saturating_sub(Self::KEEP_PER_CODE)).sum()
+    }
+
+    /// Total count of diagnostics at `severity` or worse.
+    pub fn count_at_least(&self, severity: Severity) -> u64 {
+        self.counts.iter().filter(|(_, s, _)| *s >= severity).map(|(_, _, n)| n).sum()
+    }
+
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collector_keeps_the_first_of_each_code_and_counts_the_rest() {
+        let mut c = Collector::default();
+        for i in 0..50 {
+            c.push(Diagnostic::new(Severity::Warning, "tcp.gap", Location::frame(i), "gap"));
+        }
+        c.push(Diagnostic::new(Severity::Error, "capture.malformed", Location::default(), "bad"));
+        assert_eq!(c.kept().len(), 21);
+        assert_eq!(c.suppressed(), 30);
+        assert_eq!(c.count_at_least(Severity::Warning), 51);
+        assert_eq!(c.count_at_least(Severity::Error), 1);
+        assert_eq!(c.kept()[0].to_string(), "warning: frame 0: gap");
+    }
+}

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 
 use crate::diag::{Diagnostic, Location, Severity};
-use crate::frame::TcpSegment;
+use crate::frame::{DecodeError, Decoded, Frame, TcpSegment, decode};
 use crate::time::Timestamp;
 
 /// Buffering limits. Each exists so that a hostile or broken capture can
@@ -455,6 +455,40 @@ impl<U: Default> Reassembler<U> {
         if !was_closed && conn.closed_at.is_none() && Self::is_closed(conn) {
             conn.closed_at = Some(ts);
             self.closed.push_back((ts, key, conn.info.id));
+        }
+    }
+
+    /// Decodes a captured frame and feeds its TCP segment, if it has one.
+    /// Frames that cannot be decoded become diagnostics; frames that are
+    /// not TCP are skipped. Returns whether the frame held a TCP segment.
+    pub fn push_frame<S: StreamSink<U>>(&mut self, sink: &mut S, frame: &Frame<'_>) -> bool {
+        match decode(frame) {
+            Ok(Decoded::Tcp(seg)) => {
+                self.push(sink, frame.number, frame.ts, frame.orig_len, &seg);
+                true
+            }
+            Ok(Decoded::Other) => false,
+            Ok(Decoded::IpFragment) => {
+                sink.diagnostic(Diagnostic::new(
+                    Severity::Warning,
+                    "ip.fragment",
+                    Location::frame(frame.number),
+                    "IP fragment: fragmented datagrams are not reassembled; this frame is skipped",
+                ));
+                false
+            }
+            Err(e) => {
+                let mut loc = Location::frame(frame.number);
+                if let DecodeError::Malformed { offset, .. } = &e {
+                    loc.frame_offset = Some(*offset);
+                }
+                let code = match e {
+                    DecodeError::UnsupportedLinkType(_) => "frame.linktype",
+                    DecodeError::Malformed { .. } => "frame.malformed",
+                };
+                sink.diagnostic(Diagnostic::new(Severity::Warning, code, loc, e.to_string()));
+                false
+            }
         }
     }
 

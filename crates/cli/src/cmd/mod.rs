@@ -1,5 +1,6 @@
 //! One module per command: its flags (`Args`) and `run`.
 
 pub mod cert;
+pub mod flows;
 pub mod get;
 pub mod serve;

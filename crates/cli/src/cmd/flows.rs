@@ -1,0 +1,190 @@
+//! `tlsscope flows`: one line per TCP connection, the numbers
+//! `tshark -q -z conv,tcp` gives, plus what reassembly found (gaps,
+//! retransmissions).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde::Serialize;
+use tlsscope_capture::read::Event;
+use tlsscope_scope::diag::{Collector, Diagnostic, Severity};
+use tlsscope_scope::flow::{Chunk, ConnInfo, Dir, EndReason, Reassembler, Roles, StreamSink};
+use tlsscope_scope::time::Timestamp;
+
+use crate::input::CaptureFile;
+use crate::output::{EXIT_OK, EXIT_PROBLEMS, Format, Output};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Capture file (pcap or pcapng, optionally gzip-compressed).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Output format: text (a table) or json (JSON Lines, one object per connection).
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+/// One connection, as printed. Field names are part of the JSON output's
+/// stable schema (docs/json.md).
+#[derive(Serialize, Debug, Clone)]
+struct Row {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// Connection number (tshark's tcp.stream).
+    stream: u64,
+    client: String,
+    server: String,
+    /// "handshake" when the SYN was seen, "guessed" otherwise.
+    roles: &'static str,
+    client_frames: u64,
+    server_frames: u64,
+    client_bytes: u64,
+    server_bytes: u64,
+    client_payload_bytes: u64,
+    server_payload_bytes: u64,
+    /// Seconds since the first frame of the capture.
+    start: f64,
+    /// Seconds from the connection's first to its last frame.
+    duration: f64,
+    first_frame: u64,
+    last_frame: u64,
+    gaps: u64,
+    gap_bytes: u64,
+    retransmissions: u64,
+    conflicting_bytes: u64,
+    fin: bool,
+    rst: bool,
+}
+
+struct Sink {
+    capture_start: Option<Timestamp>,
+    rows: Vec<Row>,
+    diags: Collector,
+}
+
+impl StreamSink<()> for Sink {
+    fn data(&mut self, _: &ConnInfo, _: &mut (), _: Dir, _: Chunk<'_>) {}
+    fn gap(&mut self, _: &ConnInfo, _: &mut (), _: Dir, _: u64, _: u64, _: u64) {}
+    fn close(&mut self, info: &ConnInfo, _: (), _: EndReason) {
+        let c = info.stats[Dir::ClientToServer];
+        let s = info.stats[Dir::ServerToClient];
+        let start = self.capture_start.unwrap_or(info.start);
+        self.rows.push(Row {
+            kind: "tcp",
+            stream: info.id,
+            client: info.client.to_string(),
+            server: info.server.to_string(),
+            roles: match info.roles {
+                Roles::Handshake => "handshake",
+                Roles::Guessed => "guessed",
+            },
+            client_frames: c.frames,
+            server_frames: s.frames,
+            client_bytes: c.bytes,
+            server_bytes: s.bytes,
+            client_payload_bytes: c.payload_bytes,
+            server_payload_bytes: s.payload_bytes,
+            start: info.start.seconds_since(start),
+            duration: info.last.seconds_since(info.start),
+            first_frame: info.first_frame,
+            last_frame: info.last_frame,
+            gaps: c.gaps + s.gaps,
+            gap_bytes: c.gap_bytes + s.gap_bytes,
+            retransmissions: c.retransmissions + s.retransmissions,
+            conflicting_bytes: c.conflicting_bytes + s.conflicting_bytes,
+            fin: info.fin.0.iter().all(|f| *f),
+            rst: info.rst,
+        });
+    }
+    fn diagnostic(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+}
+
+pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
+    let mut file = CaptureFile::open(&args.file)?;
+    let mut sink = Sink { capture_start: None, rows: Vec::new(), diags: Collector::default() };
+    let mut tcp: Reassembler<()> = Reassembler::default();
+    let mut frames = 0u64;
+    file.for_each(|ev| match ev {
+        Event::Frame(f) => {
+            frames += 1;
+            sink.capture_start.get_or_insert(f.ts);
+            tcp.push_frame(&mut sink, &f);
+        }
+        Event::Problem(d) => {
+            sink.diags.push(d);
+        }
+        Event::Secrets { .. } | Event::Comment { .. } => {}
+    });
+    tcp.finish_all(&mut sink);
+    sink.rows.sort_by_key(|r| r.stream);
+
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::new(stdout.lock());
+    match args.format {
+        Format::Json => {
+            for row in &sink.rows {
+                serde_json::to_writer(&mut w, row)?;
+                w.write_all(b"\n")?;
+            }
+        }
+        Format::Text => print_table(&mut w, &sink.rows, frames, out)?,
+    }
+    w.flush()?;
+    drop(w);
+    crate::output::print_diagnostics(&sink.diags, &args.file, out);
+    let problems = sink.diags.count_at_least(Severity::Warning) > 0;
+    Ok(ExitCode::from(if problems { EXIT_PROBLEMS } else { EXIT_OK }))
+}
+
+fn print_table(w: &mut impl Write, rows: &[Row], frames: u64, out: &Output) -> std::io::Result<()> {
+    use owo_colors::OwoColorize;
+    let head = format!(
+        "{:>4}  {:<23} {:<23} {:>7} {:>10} {:>7} {:>10} {:>11} {:>10} {:>5} {:>7}",
+        "#",
+        "client",
+        "server",
+        "frm c>s",
+        "bytes c>s",
+        "frm s>c",
+        "bytes s>c",
+        "start",
+        "duration",
+        "gaps",
+        "retrans"
+    );
+    if out.color {
+        writeln!(w, "{}", head.bold())?;
+    } else {
+        writeln!(w, "{head}")?;
+    }
+    for r in rows {
+        let mark = if r.roles == "guessed" { "?" } else { " " };
+        let line = format!(
+            "{:>4}{mark} {:<23} {:<23} {:>7} {:>10} {:>7} {:>10} {:>11.6} {:>10.6} {:>5} {:>7}",
+            r.stream,
+            r.client,
+            r.server,
+            r.client_frames,
+            r.client_bytes,
+            r.server_frames,
+            r.server_bytes,
+            r.start,
+            r.duration,
+            r.gaps,
+            r.retransmissions
+        );
+        if out.color && (r.gaps > 0 || r.conflicting_bytes > 0) {
+            writeln!(w, "{}", line.yellow())?;
+        } else {
+            writeln!(w, "{line}")?;
+        }
+    }
+    writeln!(w, "{} TCP connection(s) in {frames} frame(s)", rows.len())?;
+    if rows.iter().any(|r| r.roles == "guessed") {
+        writeln!(w, "? = handshake not in the capture: client and server guessed from the ports")?;
+    }
+    Ok(())
+}
