@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cert;
+pub mod cert_show;
 pub mod client;
 mod error;
 pub mod files;
