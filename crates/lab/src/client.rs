@@ -175,8 +175,8 @@ pub trait Observer {
     }
     /// A piece of the response body.
     fn body(&mut self, data: &[u8]) -> std::io::Result<()>;
-    /// The capture was written.
-    fn recorded(&mut self, _path: &Path) {}
+    /// The capture was written; `with_secrets` when it carries a TLS key log.
+    fn recorded(&mut self, _path: &Path, _with_secrets: bool) {}
 }
 
 /// How the request went.
@@ -270,7 +270,7 @@ pub async fn get(opts: &GetOptions, obs: &mut dyn Observer) -> Result<Summary> {
         rec.closed(SystemTime::now());
         let written = rec.write_pcapng(path);
         match (&result, written) {
-            (_, Ok(())) => obs.recorded(path),
+            (_, Ok(())) => obs.recorded(path, target.tls),
             (Ok(_), Err(e)) => return Err(e),
             // The request's own error is the one to show.
             (Err(_), Err(_)) => {}

@@ -279,7 +279,9 @@ impl Observer for Printer {
         self.check(r)
     }
 
-    fn recorded(&mut self, path: &Path) {
-        eprintln!("tlsscope: wrote {} (the connection, TLS secrets inside)", path.display());
+    fn recorded(&mut self, path: &Path, with_secrets: bool) {
+        let what =
+            if with_secrets { "the connection, TLS secrets inside" } else { "the connection" };
+        eprintln!("tlsscope: wrote {} ({what})", path.display());
     }
 }
