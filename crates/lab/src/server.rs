@@ -19,7 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::{Method, Request, Response, StatusCode, Version};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
@@ -530,6 +530,10 @@ where
         }
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // With a timer hyper enforces its 30 s limit for an HTTP/1 request head,
+    // so a client that connects and sends nothing slowly cannot hold on.
+    builder.http1().timer(TokioTimer::new());
+    builder.http2().timer(TokioTimer::new());
     builder = match proto {
         Proto::Auto => builder,
         Proto::H1 => builder.http1_only(),
