@@ -58,22 +58,11 @@ const SECTION_LENGTH_UNKNOWN: i64 = -1;
 /// Type, total length (front) and total length (back).
 const BLOCK_OVERHEAD: usize = 12;
 
-/// A link-layer header type ([LINKTYPE_*] values) for an interface.
-///
-/// [LINKTYPE_*]: https://www.tcpdump.org/linktypes.html
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct LinkType(pub u16);
-
-impl LinkType {
-    /// DLT_EN10MB: Ethernet II frames (also Linux `lo`, with zero MACs).
-    pub const ETHERNET: LinkType = LinkType(1);
-    /// Raw IPv4 or IPv6 packets, no link header.
-    pub const RAW: LinkType = LinkType(101);
-    /// Linux "cooked" capture, version 1 (`any` device).
-    pub const LINUX_SLL: LinkType = LinkType(113);
-    /// Linux "cooked" capture, version 2.
-    pub const LINUX_SLL2: LinkType = LinkType(276);
-}
+/// The link-layer header type of an interface: the one type the whole
+/// workspace uses (readers, decoders and this writer), re-exported here so
+/// writer users need no other import. pcapng stores it in 16 bits (§4.2);
+/// [`Writer::add_interface`] rejects larger values.
+pub use tlsscope_scope::frame::LinkType;
 
 /// What a Decryption Secrets Block holds (pcapng §4.7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -227,8 +216,10 @@ impl<W: Write> Writer<W> {
     pub fn add_interface(&mut self, iface: &Interface) -> io::Result<InterfaceId> {
         let id = u32::try_from(self.snaplens.len())
             .map_err(|_| invalid("too many interfaces for one pcapng section"))?;
+        let link_type = u16::try_from(iface.link_type.0)
+            .map_err(|_| invalid("link type does not fit pcapng's 16-bit LinkType field"))?;
         self.fixed.clear();
-        self.fixed.extend_from_slice(&iface.link_type.0.to_le_bytes());
+        self.fixed.extend_from_slice(&link_type.to_le_bytes());
         self.fixed.extend_from_slice(&0u16.to_le_bytes()); // reserved
         self.fixed.extend_from_slice(&iface.snaplen.to_le_bytes());
         let mut o = Options::new(&mut self.options);
@@ -592,6 +583,19 @@ mod tests {
         let Block::EnhancedPacket(epb) = &blocks[2] else { panic!("{:?}", blocks[2]) };
         assert_eq!(epb.data, b"1234");
         assert!(epb.options.is_empty());
+    }
+
+    #[test]
+    fn rejects_link_types_wider_than_16_bits() {
+        let mut w = Writer::new(Vec::new(), &Section::default()).unwrap();
+        let before = w.out.len();
+        let err = w.add_interface(&Interface::new(LinkType(0x1_0001), 0)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(w.out.len(), before);
+        // The largest 16-bit value is written as is, and gets index 0.
+        let id = w.add_interface(&Interface::new(LinkType(0xFFFF), 0)).unwrap();
+        assert_eq!(id.index(), 0);
+        assert_eq!(&w.out[before + 8..before + 10], &[0xFF, 0xFF]);
     }
 
     #[test]
