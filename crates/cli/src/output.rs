@@ -41,7 +41,6 @@ impl Output {
 /// Exit code: finished, nothing wrong.
 pub const EXIT_OK: u8 = 0;
 /// Exit code: finished, but problems were found in the input.
-#[allow(dead_code)]
 pub const EXIT_PROBLEMS: u8 = 1;
 /// Exit code: could not do what was asked.
 pub const EXIT_ERROR: u8 = 2;

@@ -83,7 +83,14 @@ pub fn generate_key(kind: KeyType) -> Result<KeyPair> {
         KeyType::Rsa4096 => KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_4096),
         KeyType::P256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
         KeyType::P384 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
-        KeyType::Ed25519 => KeyPair::generate_for(&rcgen::PKCS_ED25519),
+        // PKCS#8 v1 (RFC 5208), as `openssl genpkey` writes it: OpenSSL 3.0
+        // cannot read the v2 form (RFC 5958, public key included) that
+        // aws-lc makes by default.
+        KeyType::Ed25519 => aws_lc_rs::signature::Ed25519KeyPair::generate_pkcs8v1(
+            &aws_lc_rs::rand::SystemRandom::new(),
+        )
+        .map_err(|_| rcgen::Error::RingUnspecified)
+        .and_then(|doc| KeyPair::try_from(doc.as_ref())),
     };
     r.map_err(|e| Error::new(format!("generating a {} key: {e}", kind.name())))
 }
@@ -1080,6 +1087,17 @@ mod tests {
         assert_eq!(default_sans_for("example.org"), vec![San::Dns("example.org".into())]);
         assert_eq!(default_sans_for("10.0.0.1"), vec![San::Ip("10.0.0.1".parse().unwrap())]);
         assert!(default_sans_for("My Server").is_empty());
+    }
+
+    #[test]
+    fn ed25519_keys_are_pkcs8_v1_like_openssl_writes_them() {
+        let key = generate_key(KeyType::Ed25519).unwrap();
+        let der = key.serialize_der();
+        let (_, outer) = Any::from_der(&der).unwrap();
+        let (_, version) = Any::from_der(outer.data).unwrap();
+        assert_eq!(version.data, [0], "version 0 = v1, no public key field");
+        assert_eq!(der.len(), 48);
+        assert_eq!(describe_key(&parse_key(&der, "k").unwrap().key), "Ed25519");
     }
 
     #[test]
