@@ -449,3 +449,55 @@ fn sign_refuses_a_key_that_is_not_the_csrs() {
     assert_eq!(shown.status.code(), Some(1), "a failed signature is a problem found");
     assert!(String::from_utf8_lossy(&shown.stdout).contains("Signature: FAILED"));
 }
+
+#[test]
+fn show_checks_signatures_of_other_algorithms_or_says_it_cannot() {
+    let d = TempDir::new("algs");
+    let dir = &d.0;
+    let x509 = |out: &str, extra: &[&str]| {
+        let mut args = vec!["req", "-x509", "-nodes", "-subj", "/CN=alg", "-days", "2"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["-out", out]);
+        openssl(dir, &args);
+    };
+    // RSASSA-PSS with a salt as long as the hash: aws-lc-rs checks it.
+    x509(
+        "pss.crt",
+        &[
+            "-newkey",
+            "rsa-pss",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-keyout",
+            "pss.key",
+            "-sigopt",
+            "rsa_pss_saltlen:digest",
+        ],
+    );
+    // openssl's default PSS salt (as long as fits) cannot be checked: said so, not FAILED.
+    x509(
+        "pssmax.crt",
+        &["-newkey", "rsa-pss", "-pkeyopt", "rsa_keygen_bits:2048", "-keyout", "pssmax.key"],
+    );
+    x509(
+        "p521.crt",
+        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-521", "-keyout", "p521.key"],
+    );
+    x509("old.crt", &["-newkey", "rsa:1024", "-sha1", "-keyout", "old.key"]);
+    for (file, expect) in [
+        ("pss.crt", "Signature: ok (self-signed"),
+        (
+            "pssmax.crt",
+            "Signature: not checked (tlsscope cannot check rsassaPss with SHA-256 and a",
+        ),
+        ("p521.crt", "Signature: ok (self-signed"),
+        ("old.crt", "Signature: ok (self-signed"),
+    ] {
+        let shown = tlsscope_ok(dir, &["cert", "show", file]);
+        assert!(shown.contains(expect), "{file}: {shown}");
+    }
+    let shown = tlsscope_ok(dir, &["cert", "show", "p521.crt"]);
+    assert!(shown.contains("Public-Key: (521 bit)") && shown.contains("NIST CURVE: P-521"));
+    let shown = tlsscope_ok(dir, &["cert", "show", "old.crt"]);
+    assert!(shown.contains("Public-Key: (1024 bit)") && shown.contains("sha1WithRSAEncryption"));
+}

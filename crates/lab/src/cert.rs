@@ -629,18 +629,10 @@ pub fn check_signature(
         "1.2.840.113549.1.1.11" => Some(&sig::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY),
         "1.2.840.113549.1.1.12" => Some(&sig::RSA_PKCS1_2048_8192_SHA384),
         "1.2.840.113549.1.1.13" => Some(&sig::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY),
-        "1.2.840.113549.1.1.10" => alg
-            .parameters
-            .as_ref()
-            .and_then(|p| x509_parser::signature_algorithm::RsaSsaPssParams::try_from(p).ok())
-            .and_then(|p| match p.hash_algorithm_oid().to_id_string().as_str() {
-                "2.16.840.1.101.3.4.2.1" => {
-                    Some(&sig::RSA_PSS_2048_8192_SHA256 as &dyn sig::VerificationAlgorithm)
-                }
-                "2.16.840.1.101.3.4.2.2" => Some(&sig::RSA_PSS_2048_8192_SHA384),
-                "2.16.840.1.101.3.4.2.3" => Some(&sig::RSA_PSS_2048_8192_SHA512),
-                _ => None,
-            }),
+        "1.2.840.113549.1.1.10" => match pss_algorithm(alg) {
+            Ok(a) => Some(a),
+            Err(why) => return SigCheck::Unsupported(format!("rsassaPss {why}")),
+        },
         "1.2.840.10045.4.3.2" => ec(
             &sig::ECDSA_P256_SHA256_ASN1,
             &sig::ECDSA_P384_SHA256_ASN1,
@@ -667,6 +659,39 @@ pub fn check_signature(
         Ok(()) => SigCheck::Ok,
         Err(_) => SigCheck::Failed,
     }
+}
+
+/// The aws-lc-rs verifier for RSASSA-PSS parameters
+/// ([RFC 4055 §3.1](https://www.rfc-editor.org/rfc/rfc4055#section-3.1)).
+/// aws-lc-rs checks PSS with MGF1 over the same hash and a salt as long as
+/// the hash (what TLS 1.3 and most CAs use); openssl's own default is the
+/// longest salt that fits, which it cannot check.
+fn pss_algorithm(
+    alg: &AlgorithmIdentifier,
+) -> std::result::Result<&'static dyn aws_lc_rs::signature::VerificationAlgorithm, String> {
+    use aws_lc_rs::signature as sig;
+    let params = alg
+        .parameters
+        .as_ref()
+        .and_then(|p| x509_parser::signature_algorithm::RsaSsaPssParams::try_from(p).ok())
+        .ok_or("with missing or malformed parameters")?;
+    let hash = params.hash_algorithm_oid().to_id_string();
+    let (verifier, hash_len, name): (&'static dyn sig::VerificationAlgorithm, u32, &str) =
+        match hash.as_str() {
+            "2.16.840.1.101.3.4.2.1" => (&sig::RSA_PSS_2048_8192_SHA256, 32, "SHA-256"),
+            "2.16.840.1.101.3.4.2.2" => (&sig::RSA_PSS_2048_8192_SHA384, 48, "SHA-384"),
+            "2.16.840.1.101.3.4.2.3" => (&sig::RSA_PSS_2048_8192_SHA512, 64, "SHA-512"),
+            _ => return Err(format!("with hash {hash}")),
+        };
+    let mgf_hash = params.mask_gen_algorithm().map(|m| m.hash.to_id_string()).unwrap_or_default();
+    if mgf_hash != hash {
+        return Err(format!("with {name} and a different MGF1 hash"));
+    }
+    let salt = params.salt_length();
+    if salt != hash_len {
+        return Err(format!("with {name} and a {salt}-byte salt"));
+    }
+    Ok(verifier)
 }
 
 /// openssl's name for a signature algorithm (`sha256WithRSAEncryption`,

@@ -257,7 +257,12 @@ fn render_cert(t: &mut Text, cert: &X509Certificate, der: &[u8], bundle: &[Block
     let sig = &cert.signature_value.data;
     if tbs.subject.as_raw() == tbs.issuer.as_raw() {
         let verdict = check_signature(&tbs.subject_pki, &cert.signature_algorithm, sig, tbs_raw);
-        problems += verdict_line(t, &verdict, "self-signed: verified with its own key");
+        problems += verdict_line(
+            t,
+            &verdict,
+            "self-signed: verified with its own key",
+            "self-signed, but it does not verify with its own key",
+        );
     } else {
         // Look for the issuer among the other certificates of the same file.
         let issuer = bundle.iter().enumerate().find_map(|(i, b)| {
@@ -269,12 +274,10 @@ fn render_cert(t: &mut Text, cert: &X509Certificate, der: &[u8], bundle: &[Block
             Some((i, issuer)) => {
                 let verdict =
                     check_signature(issuer.public_key(), &cert.signature_algorithm, sig, tbs_raw);
-                let how = format!(
-                    "verified with the key of block {} ({})",
-                    i + 1,
-                    name_text(issuer.subject())
-                );
-                problems += verdict_line(t, &verdict, &how);
+                let key = format!("the key of block {} ({})", i + 1, name_text(issuer.subject()));
+                let ok = format!("verified with {key}");
+                let failed = format!("does not verify with {key}");
+                problems += verdict_line(t, &verdict, &ok, &failed);
             }
             None => t.line(
                 4,
@@ -332,7 +335,12 @@ fn render_csr(t: &mut Text, csr: &X509CertificationRequest, der: &[u8]) -> usize
         &csr.signature_value.data,
         info.raw,
     );
-    let problems = verdict_line(t, &verdict, "made with the key in this request");
+    let problems = verdict_line(
+        t,
+        &verdict,
+        "made with the key in this request",
+        "does not verify with the key in this request: changed after signing?",
+    );
     t.line(4, &format!("SHA-256 Fingerprint: {}", sha256_fingerprint(der)));
     t.line(4, &format!("Public key SHA-256: {}", sha256_fingerprint(info.subject_pki.raw)));
     problems
@@ -344,15 +352,16 @@ fn signature_lines(t: &mut Text, alg: &x509_parser::x509::AlgorithmIdentifier, v
     t.hex(8, &value.data, SIG_BYTES_PER_LINE);
 }
 
-/// Prints `Signature: ok (...)` or `FAILED`; returns 1 for a failure.
-fn verdict_line(t: &mut Text, verdict: &SigCheck, how: &str) -> usize {
+/// Prints `Signature: ok (<ok>)` or `Signature: FAILED (<failed>)`;
+/// returns 1 for a failure.
+fn verdict_line(t: &mut Text, verdict: &SigCheck, ok: &str, failed: &str) -> usize {
     match verdict {
         SigCheck::Ok => {
-            t.good(4, &format!("Signature: ok ({how})"));
+            t.good(4, &format!("Signature: ok ({ok})"));
             0
         }
         SigCheck::Failed => {
-            t.bad(4, &format!("Signature: FAILED ({how}: does not verify)"));
+            t.bad(4, &format!("Signature: FAILED ({failed})"));
             1
         }
         SigCheck::Unsupported(alg) => {
