@@ -698,7 +698,10 @@ impl CaptureReader {
                         Some(Block::DecryptionSecrets(dsb)) => {
                             let base = self.avail().as_ptr() as usize;
                             let off = (dsb.data.as_ptr() as usize).checked_sub(base);
-                            off.map(|o| (dsb.secrets_type.0, o, dsb.data.len()))
+                            // `data` runs to the padded end; the secrets are
+                            // `secrets_len` bytes of it.
+                            let len = (dsb.secrets_len as usize).min(dsb.data.len());
+                            off.map(|o| (dsb.secrets_type.0, o, len))
                         }
                         _ => None,
                     };

@@ -38,6 +38,8 @@ enum Command {
     Get(cmd::get::Args),
     /// List the TCP connections of a capture, with what reassembly found.
     Flows(cmd::flows::Args),
+    /// Print the bytes of each stream, per direction (like tshark's follow).
+    Follow(cmd::follow::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => cmd::serve::run(a, &out),
         Command::Get(a) => cmd::get::run(a, &out),
         Command::Flows(a) => cmd::flows::run(a, &out),
+        Command::Follow(a) => cmd::follow::run(a, &out),
     };
     match result {
         Ok(code) => code,

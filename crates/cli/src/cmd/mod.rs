@@ -2,5 +2,6 @@
 
 pub mod cert;
 pub mod flows;
+pub mod follow;
 pub mod get;
 pub mod serve;
