@@ -2,7 +2,28 @@
 //! (Decryption Secrets Blocks included), writing pcapng, and capturing live
 //! traffic through Linux AF_PACKET.
 
-#![forbid(unsafe_code)]
+// Only `live` (the AF_PACKET socket) may use unsafe code, and says why
+// each block is sound; every other module is safe Rust.
+#![deny(unsafe_code)]
 
+pub mod bpf;
+pub mod filter;
+pub mod headers;
+#[cfg(target_os = "linux")]
+pub mod live;
 pub mod pcapng;
 pub mod read;
+
+/// Where analysis commands get their events: a capture file
+/// ([`read::CaptureReader`]) or a live interface (`live::LiveCapture`).
+/// Both lend each event until the next call, so nothing is copied.
+pub trait Source {
+    /// The next event; None at the end of the file or when the capture stops.
+    fn next_event(&mut self) -> Option<read::Event<'_>>;
+}
+
+impl Source for read::CaptureReader {
+    fn next_event(&mut self) -> Option<read::Event<'_>> {
+        self.next()
+    }
+}
