@@ -21,6 +21,7 @@
 //! [`Limits`], and hitting one turns the pending hole into a gap with a
 //! diagnostic instead of growing. Nothing here panics on any input.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 
@@ -301,7 +302,7 @@ struct Conn<U> {
 /// TCP reassembly over all connections of a capture.
 pub struct Reassembler<U> {
     limits: Limits,
-    conns: HashMap<Key, Conn<U>>,
+    conns: HashMap<Key, Conn<U>, foldhash::fast::RandomState>,
     next_id: u64,
     buffered_total: usize,
     /// Closed connections in order of closing, for lingering eviction.
@@ -346,7 +347,7 @@ impl<U: Default> Reassembler<U> {
     pub fn new(limits: Limits) -> Self {
         Reassembler {
             limits,
-            conns: HashMap::new(),
+            conns: HashMap::with_hasher(foldhash::fast::RandomState::default()),
             next_id: 0,
             buffered_total: 0,
             closed: VecDeque::new(),
@@ -382,62 +383,62 @@ impl<U: Default> Reassembler<U> {
 
         // Port reuse: a SYN that is not a retransmission of this
         // connection's SYN starts a new connection on the same 4-tuple.
-        let reuse = match self.conns.get(&key) {
-            Some(c) if is_new_syn => {
+        if is_new_syn {
+            let reuse = self.conns.get(&key).is_some_and(|c| {
                 let same_client = c.info.client == seg.src;
                 let client_isn = c.halves[Dir::ClientToServer].isn;
                 !(same_client && client_isn == Some(seg.seq))
                     && (c.closed_at.is_some()
                         || client_isn.is_some()
-                        || c.info.stats[Dir::ClientToServer].payload_bytes > 0
-                        || c.info.stats[Dir::ServerToClient].payload_bytes > 0)
+                        || c.info.stats.0.iter().any(|s| s.payload_bytes > 0))
+            });
+            if reuse && let Some(old) = self.conns.remove(&key) {
+                self.finish(sink, old, EndReason::Closed);
             }
-            _ => false,
-        };
-        if reuse && let Some(old) = self.conns.remove(&key) {
-            self.finish(sink, old, EndReason::Closed);
         }
 
-        if !self.conns.contains_key(&key) {
-            if self.conns.len() >= self.limits.max_connections {
-                self.evict_idle(sink, ts);
-            }
-            let (client, server, roles) = if seg.flags.syn() && !seg.flags.ack() {
-                (seg.src, seg.dst, Roles::Handshake)
-            } else if seg.flags.syn() {
-                (seg.dst, seg.src, Roles::Handshake)
-            } else if service_rank(seg.src.port()) < service_rank(seg.dst.port()) {
-                (seg.dst, seg.src, Roles::Guessed)
-            } else {
-                (seg.src, seg.dst, Roles::Guessed)
-            };
-            let info = ConnInfo {
-                id: self.next_id,
-                client,
-                server,
-                roles,
-                first_frame: frame,
-                start: ts,
-                last: ts,
-                last_frame: frame,
-                stats: PerDir::default(),
-                fin: PerDir::default(),
-                rst: false,
-            };
-            self.next_id += 1;
-            let mut conn = Conn {
-                info,
-                halves: Default::default(),
-                user: U::default(),
-                frames: 0,
-                closed_at: None,
-            };
-            sink.open(&conn.info, &mut conn.user);
-            self.conns.insert(key, conn);
+        if self.conns.len() >= self.limits.max_connections && !self.conns.contains_key(&key) {
+            self.evict_idle(sink, ts);
         }
-
+        // One hash lookup per segment: the entry either exists or is made.
         let limits = self.limits;
-        let Some(conn) = self.conns.get_mut(&key) else { return };
+        let conn = match self.conns.entry(key) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(v) => {
+                let (client, server, roles) = if seg.flags.syn() && !seg.flags.ack() {
+                    (seg.src, seg.dst, Roles::Handshake)
+                } else if seg.flags.syn() {
+                    (seg.dst, seg.src, Roles::Handshake)
+                } else if service_rank(seg.src.port()) < service_rank(seg.dst.port()) {
+                    (seg.dst, seg.src, Roles::Guessed)
+                } else {
+                    (seg.src, seg.dst, Roles::Guessed)
+                };
+                let info = ConnInfo {
+                    id: self.next_id,
+                    client,
+                    server,
+                    roles,
+                    first_frame: frame,
+                    start: ts,
+                    last: ts,
+                    last_frame: frame,
+                    stats: PerDir::default(),
+                    fin: PerDir::default(),
+                    rst: false,
+                };
+                self.next_id += 1;
+                let conn = v.insert(Conn {
+                    info,
+                    halves: Default::default(),
+                    user: U::default(),
+                    frames: 0,
+                    closed_at: None,
+                });
+                sink.open(&conn.info, &mut conn.user);
+                conn
+            }
+        };
         let dir =
             if seg.src == conn.info.client { Dir::ClientToServer } else { Dir::ServerToClient };
         conn.frames += 1;

@@ -18,4 +18,7 @@
 pub mod diag;
 pub mod flow;
 pub mod frame;
+pub mod span;
 pub mod time;
+pub mod tls;
+pub mod tree;
