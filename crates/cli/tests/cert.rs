@@ -356,6 +356,21 @@ fn show_agrees_with_openssl_on_fingerprint_and_modulus() {
     assert_eq!(theirs.trim(), format!("Modulus={}", modulus.trim_start_matches("00")));
     assert_eq!(modulus.len(), 2 * 257, "2048-bit modulus with its leading 00");
 
+    // From stdin too.
+    let mut child = Command::new(BIN)
+        .args(["cert", "show", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pem = std::fs::read(d.join("server.crt")).unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &pem).unwrap();
+    let piped = child.wait_with_output().unwrap();
+    assert!(piped.status.success());
+    assert!(
+        String::from_utf8_lossy(&piped.stdout).contains(&format!("SHA-256 Fingerprint: {ours}"))
+    );
+
     // The DER form shows the same.
     openssl(&d.0, &["x509", "-in", "server.crt", "-outform", "DER", "-out", "server.der"]);
     let der_shown = tlsscope_ok(&d.0, &["cert", "show", "server.der"]);

@@ -15,6 +15,8 @@
     deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+use std::collections::HashMap;
+
 use owo_colors::OwoColorize;
 use x509_parser::asn1_rs::{Any, BitString, Class, FromDer, Oid, Tag};
 use x509_parser::certificate::X509Certificate;
@@ -63,6 +65,15 @@ const SIG_BYTES_PER_LINE: usize = 18;
 pub fn show(data: &[u8], name: &str, opts: &ShowOptions) -> Result<Shown> {
     let blocks = split_blocks(data)?;
     let total = blocks.len();
+    // Subject -> first block with that subject, so each certificate's issuer
+    // is found in one lookup even in a bundle of thousands.
+    let mut subjects = HashMap::new();
+    for (i, b) in blocks.iter().enumerate() {
+        if let Ok((_, c)) = X509Certificate::from_der(&b.der) {
+            subjects.entry(c.subject().as_raw().to_vec()).or_insert(i);
+        }
+    }
+    let bundle = Bundle { blocks: &blocks, subjects };
     let mut text = String::new();
     let mut problems = 0;
     let mut first_error = None;
@@ -73,7 +84,7 @@ pub fn show(data: &[u8], name: &str, opts: &ShowOptions) -> Result<Shown> {
             let what = block.label.as_deref().unwrap_or("DER");
             t.head(0, &format!("--- block {} of {total}: {what} ---", i + 1));
         }
-        match show_block(&mut t, block, &blocks, name, opts) {
+        match show_block(&mut t, block, &bundle, name, opts) {
             Ok(p) => problems += p,
             Err(e) => {
                 if total == 1 {
@@ -97,6 +108,12 @@ pub fn show(data: &[u8], name: &str, opts: &ShowOptions) -> Result<Shown> {
         return Err(e);
     }
     Ok(Shown { text, problems })
+}
+
+/// All blocks of the input, to find issuers in.
+struct Bundle<'a> {
+    blocks: &'a [Block],
+    subjects: HashMap<Vec<u8>, usize>,
 }
 
 /// What a block holds.
@@ -158,7 +175,7 @@ fn kind_of(block: &Block, name: &str) -> Result<Kind> {
 fn show_block(
     t: &mut Text,
     block: &Block,
-    bundle: &[Block],
+    bundle: &Bundle,
     name: &str,
     opts: &ShowOptions,
 ) -> Result<usize> {
@@ -227,7 +244,7 @@ fn show_block(
 // ---------------------------------------------------------------------------
 // Certificates and CSRs.
 
-fn render_cert(t: &mut Text, cert: &X509Certificate, der: &[u8], bundle: &[Block]) -> usize {
+fn render_cert(t: &mut Text, cert: &X509Certificate, der: &[u8], bundle: &Bundle) -> usize {
     let tbs = &cert.tbs_certificate;
     let mut problems = 0;
     t.head(0, "Certificate:");
@@ -265,12 +282,12 @@ fn render_cert(t: &mut Text, cert: &X509Certificate, der: &[u8], bundle: &[Block
         );
     } else {
         // Look for the issuer among the other certificates of the same file.
-        let issuer = bundle.iter().enumerate().find_map(|(i, b)| {
+        let issuer = bundle.subjects.get(tbs.issuer.as_raw()).and_then(|&i| {
+            let b = bundle.blocks.get(i)?;
             let (_, c) = X509Certificate::from_der(&b.der).ok()?;
-            (c.subject().as_raw() == tbs.issuer.as_raw() && b.der.as_slice() != der)
-                .then_some((i, b.der.as_slice()))
+            Some((i, c))
         });
-        match issuer.and_then(|(i, d)| X509Certificate::from_der(d).ok().map(|(_, c)| (i, c))) {
+        match issuer {
             Some((i, issuer)) => {
                 let verdict =
                     check_signature(issuer.public_key(), &cert.signature_algorithm, sig, tbs_raw);

@@ -158,9 +158,11 @@ pub struct SignArgs {
     force: bool,
 }
 
+/// Exit status 1 when a signature does not verify or a block of a bundle
+/// does not decode; 2 when nothing could be shown.
 #[derive(clap::Args, Debug)]
 pub struct ShowArgs {
-    /// A key, CSR or certificate (PEM, with any number of blocks, or DER).
+    /// A key, CSR or certificate (PEM, with any number of blocks, or DER); `-` reads stdin.
     #[arg(value_name = "FILE")]
     file: PathBuf,
     /// Also print private key components (the secret numbers).
@@ -274,14 +276,31 @@ fn sign(a: SignArgs, out: &Output) -> anyhow::Result<ExitCode> {
 }
 
 fn show(a: ShowArgs, out: &Output) -> anyhow::Result<ExitCode> {
-    let name = a.file.display().to_string();
-    let data = cert::read_input(&a.file)?;
+    let (name, data) = if a.file.as_os_str() == "-" {
+        ("(stdin)".to_string(), read_stdin()?)
+    } else {
+        (a.file.display().to_string(), cert::read_input(&a.file)?)
+    };
     let opts = ShowOptions { private: a.private, color: out.color };
     let shown = cert_show::show(&data, &name, &opts).map_err(|e| e.context(&name))?;
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(shown.text.as_bytes())?;
     stdout.flush()?;
     Ok(ExitCode::from(if shown.problems > 0 { EXIT_PROBLEMS } else { EXIT_OK }))
+}
+
+/// All of stdin, up to the same limit as files.
+fn read_stdin() -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut data = Vec::new();
+    std::io::stdin().lock().take(cert::MAX_INPUT + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > cert::MAX_INPUT {
+        anyhow::bail!(
+            "(stdin): more than {} MiB, too big for a key, CSR or certificate",
+            cert::MAX_INPUT >> 20
+        );
+    }
+    Ok(data)
 }
 
 /// `--force` or nothing there yet; checked before the (slow) key generation.
