@@ -30,6 +30,9 @@ pub enum Command {
     Sign(SignArgs),
     /// Print a key, CSR or certificate as text (like `openssl x509 -text -noout`), with
     /// signature check, validity and fingerprint.
+    ///
+    /// Exit status 1 when a signature does not verify or a block of a bundle does not decode;
+    /// 2 when nothing could be shown.
     Show(ShowArgs),
 }
 
@@ -158,8 +161,6 @@ pub struct SignArgs {
     force: bool,
 }
 
-/// Exit status 1 when a signature does not verify or a block of a bundle
-/// does not decode; 2 when nothing could be shown.
 #[derive(clap::Args, Debug)]
 pub struct ShowArgs {
     /// A key, CSR or certificate (PEM, with any number of blocks, or DER); `-` reads stdin.
