@@ -595,6 +595,10 @@ impl PushState<'_> {
         }
 
         let half = &mut conn.halves[dir];
+        // Once a direction has ended (its FIN reached, or an RST), nothing
+        // it sends is part of its stream any more: delivering it would
+        // break the promise of `end_of_stream` (found by fuzzing).
+        let ended = half.ended;
         let payload_start_seq = if seg.flags.syn() {
             half.isn = Some(seg.seq);
             if half.base.is_none() || half.next == 0 && half.pending.is_empty() {
@@ -634,11 +638,13 @@ impl PushState<'_> {
         let captured = seg.payload.len() as u64;
         let full_len = captured + u64::from(seg.payload_missing);
         if seg.flags.fin() && half.fin_at.is_none() {
-            half.fin_at = Some(start + full_len);
+            if !ended {
+                half.fin_at = Some(start + full_len);
+            }
             conn.info.fin[dir] = true;
         }
 
-        if full_len > 0 {
+        if full_len > 0 && !ended {
             self.data(sink, conn, dir, start, seg.payload, full_len, frame, seg.payload_offset, ts);
         }
         self.check_holes(sink, conn, dir, frame);
@@ -760,13 +766,25 @@ impl PushState<'_> {
                     conn.halves[dir].next
                 ),
             ));
-            self.skip_hole(
-                sink,
-                conn,
-                dir,
-                frame,
-                "the reassembly buffer filled up while waiting for it",
-            );
+            // One skipped hole may not be enough: the held segments can lie
+            // behind further holes (found by fuzzing). Each pass delivers at
+            // least the first held segment, so this ends.
+            loop {
+                self.skip_hole(
+                    sink,
+                    conn,
+                    dir,
+                    frame,
+                    "the reassembly buffer filled up while waiting for it",
+                );
+                let half = &conn.halves[dir];
+                let within = half.pending.len() <= self.limits.max_segments_per_direction
+                    && half.pending_bytes <= self.limits.max_buffered_per_direction
+                    && *self.total <= self.limits.max_buffered_total;
+                if within || half.pending.is_empty() {
+                    break;
+                }
+            }
         }
     }
 
@@ -915,9 +933,18 @@ impl PushState<'_> {
     fn check_end<U, S: StreamSink<U>>(&mut self, sink: &mut S, conn: &mut Conn<U>, dir: Dir) {
         let half = &mut conn.halves[dir];
         let fin_reached = half.fin_at.is_some_and(|f| f <= half.next);
-        let reset = conn.info.rst && half.pending.is_empty();
+        // An RST ends the stream once nothing is left to declare: no held
+        // segments and no hole before a FIN (flush declares those first),
+        // so that no gap follows `end_of_stream`.
+        let reset =
+            conn.info.rst && half.pending.is_empty() && half.fin_at.is_none_or(|f| f <= half.next);
         if !half.ended && (fin_reached || reset) {
             half.ended = true;
+            // Segments held beyond the FIN are not part of the stream: drop
+            // them, or a later flush would deliver them after the end.
+            *self.total -= half.pending_bytes;
+            half.pending_bytes = 0;
+            half.pending.clear();
             sink.end_of_stream(&conn.info, &mut conn.user, dir);
         }
     }
@@ -1348,5 +1375,59 @@ mod tests {
         }
         let out = f.done();
         assert!(!out.closed.is_empty());
+    }
+
+    // The three tests below reproduce what the tcp_reassembly fuzz target
+    // found (crates/scope/src/fuzz.rs checks the StreamSink contract).
+
+    #[test]
+    fn nothing_is_delivered_after_a_direction_ended() {
+        let mut f = Feed::new();
+        f.handshake(1, 1);
+        f.seg(C, S, 2, 2, PA, b"abcd");
+        f.seg(C, S, 6, 2, TcpFlags::FIN | A, b"");
+        assert_eq!(f.sink.ends, vec![(0, Dir::ClientToServer)]);
+        f.seg(C, S, 7, 2, PA, b"after the FIN");
+        f.seg(S, C, 2, 7, PA, b"xy");
+        f.seg(S, C, 4, 7, TcpFlags::RST | A, b"");
+        f.seg(S, C, 4, 7, PA, b"after the RST");
+        f.seg(S, C, 100, 7, TcpFlags::FIN | A, b"");
+        let out = f.done();
+        assert_eq!(out.streams[0].1[0], b"abcd");
+        assert_eq!(out.streams[0].1[1], b"xy");
+        assert!(out.gaps.is_empty(), "{:?}", out.gaps);
+        assert_eq!(out.chunks.len(), 2);
+    }
+
+    #[test]
+    fn segments_held_beyond_the_fin_are_dropped_when_the_stream_ends() {
+        let mut f = Feed::new();
+        f.handshake(1, 1);
+        f.seg(C, S, 2, 2, PA, b"ab");
+        f.seg(C, S, 4, 2, TcpFlags::FIN | A, b"cd"); // FIN after offset 4
+        f.seg(C, S, 10, 2, PA, b"zz"); // beyond the FIN: held
+        f.seg(C, S, 2, 2, PA, b"ab"); // harmless retransmission
+        assert_eq!(f.sink.ends, vec![(0, Dir::ClientToServer)]);
+        assert_eq!(f.r.buffered_bytes(), 0, "nothing held after the end");
+        let out = f.done();
+        assert_eq!(out.streams[0].1[0], b"abcd");
+        assert!(out.gaps.is_empty(), "{:?}", out.gaps);
+    }
+
+    #[test]
+    fn buffer_limit_holds_when_held_segments_lie_behind_several_holes() {
+        let mut f = Feed::new();
+        let limit = 10;
+        f.r = Reassembler::new(Limits { max_buffered_per_direction: limit, ..Limits::default() });
+        f.handshake(1, 1);
+        f.seg(C, S, 12, 2, PA, b"01234"); // offset 10, behind a hole
+        f.seg(C, S, 32, 2, PA, b"abcdefghijkl"); // offset 30: 17 bytes held
+        assert!(f.r.buffered_bytes() <= limit, "{} bytes held", f.r.buffered_bytes());
+        let out = f.done();
+        assert_eq!(
+            out.gaps,
+            vec![(0, Dir::ClientToServer, 0, 10), (0, Dir::ClientToServer, 15, 15)]
+        );
+        assert_eq!(out.streams[0].1[0].len(), 42);
     }
 }

@@ -18,6 +18,9 @@
 pub mod diag;
 pub mod flow;
 pub mod frame;
+// Fuzz bodies (see docs/fuzzing.md): public for fuzz/ and for tests, not API.
+#[doc(hidden)]
+pub mod fuzz;
 pub mod span;
 pub mod time;
 pub mod tls;
