@@ -8,6 +8,9 @@
 
 pub mod bpf;
 pub mod filter;
+// Fuzz body and seeds (see docs/fuzzing.md): public for fuzz/ and for tests, not API.
+#[doc(hidden)]
+pub mod fuzz;
 pub mod headers;
 #[cfg(target_os = "linux")]
 pub mod live;

@@ -2,3 +2,4 @@
 //! the registries, and (later) key schedules and decryption.
 
 pub mod record;
+pub mod registry;

@@ -1,0 +1,417 @@
+//! Fuzz body for reading captures, and the seed corpus of every fuzz target
+//! made from real captures. Not part of the API (hidden from the docs).
+//!
+//! The cargo-fuzz targets in `fuzz/fuzz_targets/` only call these functions
+//! (the bodies of the scope targets are in `tlsscope_scope::fuzz`), the
+//! `fuzz_seeds` example writes [`seeds`] into `fuzz/corpus/TARGET/`, and
+//! the unit tests below run every body over the same seeds and over
+//! mutations of them, so a regression shows in `cargo test` too. See
+//! docs/fuzzing.md.
+
+use std::io::Write;
+use std::time::{Duration, SystemTime};
+
+use tlsscope_scope::flow::{Limits, Reassembler};
+use tlsscope_scope::frame::LinkType;
+use tlsscope_scope::fuzz::{
+    CheckingSink, ConnCheck, FrameRecord, checked_decode, frame_decode_input, frame_decode_seeds,
+    tcp_reassembly_seeds,
+};
+
+use crate::pcapng::{Interface, Packet, SecretsType, Section, Writer};
+use crate::read::{CaptureReader, Event, MAX_BLOCK};
+
+/// Every fuzz target, by the name of its file in `fuzz/fuzz_targets/`.
+pub const TARGETS: [&str; 3] = ["capture_read", "frame_decode", "tcp_reassembly"];
+
+/// The reassembly limits of [`capture_read`]: small, so that inputs of a
+/// few dozen frames reach them.
+pub const CAPTURE_LIMITS: Limits = Limits {
+    max_buffered_per_direction: 8 << 10,
+    max_segments_per_direction: 16,
+    max_buffered_total: 16 << 10,
+    max_connections: 8,
+    reorder_frames: 16,
+    closed_linger_ns: 60_000_000_000,
+};
+
+/// Fuzz body: reads `data` as a capture file (pcap, pcapng, gzip of
+/// either) to the end, decodes every frame and reassembles its TCP, with
+/// the checks of `tlsscope_scope::fuzz` (the stream-sink contract, the
+/// decoder's promises, the buffer limits) and the reader's own: frame
+/// numbers increase, nothing is larger than [`MAX_BLOCK`], and a frame is
+/// never longer than its length on the wire.
+pub fn capture_read(data: &[u8]) {
+    let Ok(mut reader) = CaptureReader::from_reader(std::io::Cursor::new(data.to_vec())) else {
+        return;
+    };
+    let limits = CAPTURE_LIMITS;
+    let mut r = Reassembler::<ConnCheck>::new(limits);
+    let mut sink = CheckingSink::default();
+    let mut last = 0u64;
+    while let Some(event) = reader.next() {
+        match event {
+            Event::Frame(frame) => {
+                assert!(frame.number > last, "frame {} after frame {last}", frame.number);
+                last = frame.number;
+                assert!(frame.data.len() <= MAX_BLOCK, "frame of {} bytes", frame.data.len());
+                assert!(
+                    frame.orig_len as usize >= frame.data.len(),
+                    "frame {}: {} bytes captured of {} on the wire",
+                    frame.number,
+                    frame.data.len(),
+                    frame.orig_len
+                );
+                let seg = checked_decode(&frame);
+                sink.record_frame(frame.number, seg.as_ref().map(|s| FrameRecord::of(s, frame.ts)));
+                let tcp = r.push_frame(&mut sink, &frame);
+                assert_eq!(tcp, seg.is_some(), "push_frame and decode disagree");
+                sink.check_bounds(&r, &limits);
+            }
+            Event::Secrets { data, .. } => assert!(data.len() <= MAX_BLOCK),
+            Event::Comment { text, .. } => assert!(text.len() <= MAX_BLOCK),
+            Event::Problem(d) => assert!(!d.to_string().is_empty()),
+        }
+    }
+    assert!(reader.frames() >= last, "frames() below the last frame number");
+    r.finish_all(&mut sink);
+    sink.check_finished(&r);
+}
+
+/// Packet records (pcap) or blocks (pcapng) per `capture_read` seed: small
+/// seeds keep the fuzzer fast, and real conversations are only a few dozen
+/// frames anyway.
+const PIECE_RECORDS: usize = 8;
+
+/// Whole captures up to this size are seeds as well.
+const WHOLE_CAPTURE_MAX: usize = 64 << 10;
+
+/// Frames per capture whose datagram is also re-wrapped in every other
+/// link type for `frame_decode`.
+const REWRAPPED_FRAMES: usize = 8;
+
+/// The seed corpus of fuzz target `target` (one of [`TARGETS`]) made from
+/// the given capture files; None for an unknown target.
+///
+/// - `capture_read`: each capture cut into pieces of a few records (each
+///   piece with its file header, or its section header and interface
+///   descriptions), whole small captures, a gzip-compressed piece, and a
+///   pcapng written by [`crate::pcapng::Writer`] (secrets, comments).
+/// - `frame_decode`: every frame, and the first frames re-wrapped in every
+///   other link type.
+/// - `tcp_reassembly`: hand-made scripts (captures do not translate into
+///   its input).
+pub fn seeds(target: &str, captures: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
+    let mut out = match target {
+        "capture_read" => {
+            let mut out = Vec::new();
+            for c in captures {
+                let pieces = pieces(c, PIECE_RECORDS);
+                if let Some(first) = pieces.first() {
+                    let mut gz =
+                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                    if gz.write_all(first).is_ok()
+                        && let Ok(z) = gz.finish()
+                    {
+                        out.push(z);
+                    }
+                }
+                out.extend(pieces);
+                if c.len() <= WHOLE_CAPTURE_MAX {
+                    out.push(c.clone());
+                }
+            }
+            out.extend(written_pcapng(captures));
+            out
+        }
+        "frame_decode" => {
+            let mut out = Vec::new();
+            for c in captures {
+                for_each_frame(c, |i, link, data| {
+                    if i < REWRAPPED_FRAMES {
+                        out.extend(frame_decode_seeds(link, data));
+                    } else {
+                        out.extend(frame_decode_input(link, data));
+                    }
+                });
+            }
+            out
+        }
+        "tcp_reassembly" => tcp_reassembly_seeds(),
+        _ => return None,
+    };
+    out.sort();
+    out.dedup();
+    Some(out)
+}
+
+/// Calls `f(index, link, bytes)` for every frame of a capture.
+fn for_each_frame(capture: &[u8], mut f: impl FnMut(usize, LinkType, &[u8])) {
+    let Ok(mut reader) = CaptureReader::from_reader(std::io::Cursor::new(capture.to_vec())) else {
+        return;
+    };
+    let mut i = 0;
+    while let Some(event) = reader.next() {
+        if let Event::Frame(frame) = event {
+            f(i, frame.link, frame.data);
+            i += 1;
+        }
+    }
+}
+
+/// A pcapng made by our own writer from the first frames of `captures`:
+/// a section comment, a Decryption Secrets Block, packet comments and
+/// direction flags, which the captures in testdata may lack.
+fn written_pcapng(captures: &[Vec<u8>]) -> Option<Vec<u8>> {
+    let mut frames = Vec::new();
+    for c in captures {
+        for_each_frame(c, |i, link, data| {
+            if i < 4 {
+                frames.push((link, data.to_vec()));
+            }
+        });
+    }
+    let section = Section { comments: vec!["fuzz seed".into()], ..Section::tlsscope() };
+    let mut w = Writer::new(Vec::new(), &section).ok()?;
+    w.write_secrets(SecretsType::TLS_KEY_LOG, b"CLIENT_RANDOM 00 11\n").ok()?;
+    let mut ids = Vec::new();
+    for (n, (link, data)) in frames.iter().enumerate() {
+        let id = match ids.iter().find(|(l, _)| l == link) {
+            Some((_, id)) => *id,
+            None => {
+                let id = w.add_interface(&Interface::new(*link, 0)).ok()?;
+                ids.push((*link, id));
+                id
+            }
+        };
+        let ts = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + n as u64);
+        let mut p = Packet::new(id, ts, data);
+        p.comment = (n % 3 == 0).then_some("a packet comment");
+        p.direction = Some(crate::pcapng::Direction::Inbound);
+        w.write_packet(&p).ok()?;
+    }
+    w.finish().ok()
+}
+
+/// A part of a capture file, for cutting it into pieces.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// Starts a section: the pcap file header, or a pcapng section header.
+    Start,
+    /// Needed by the records after it: a pcapng interface description.
+    Context,
+    /// A packet record or any other block.
+    Record,
+}
+
+/// Splits a pcap or pcapng file into its parts, in order, up to the first
+/// part that does not fit. Empty for anything else (gzip included).
+fn parts(c: &[u8]) -> Vec<(Part, &[u8])> {
+    let u32_at = |at: usize, le: bool| -> Option<u32> {
+        let b: [u8; 4] = c.get(at..at + 4)?.try_into().ok()?;
+        Some(if le { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) })
+    };
+    let mut out = Vec::new();
+    let pcap_le = match c.get(..4) {
+        Some([0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1]) => Some(true),
+        Some([0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d]) => Some(false),
+        _ => None,
+    };
+    if let Some(le) = pcap_le {
+        let Some(header) = c.get(..24) else { return out };
+        out.push((Part::Start, header));
+        let mut at = 24;
+        while let Some(caplen) = u32_at(at + 8, le) {
+            let end = at + 16 + caplen as usize;
+            let Some(record) = c.get(at..end) else { break };
+            out.push((Part::Record, record));
+            at = end;
+        }
+        return out;
+    }
+    // pcapng: the section header's byte-order magic sets each section's order.
+    let mut at = 0;
+    let mut le = true;
+    while let Some(kind) = u32_at(at, true) {
+        if kind == 0x0a0d_0d0a {
+            le = match u32_at(at + 8, true) {
+                Some(0x1a2b_3c4d) => true,
+                Some(0x4d3c_2b1a) => false,
+                _ => break,
+            };
+        } else if out.is_empty() {
+            break; // not pcapng
+        }
+        let Some(len) = u32_at(at + 4, le).map(|l| l as usize) else { break };
+        if len < 12 {
+            break;
+        }
+        let Some(block) = c.get(at..at + len) else { break };
+        let part = match u32_at(at, le) {
+            Some(0x0a0d_0d0a) => Part::Start,
+            Some(1) => Part::Context,
+            _ => Part::Record,
+        };
+        out.push((part, block));
+        at += len;
+    }
+    out
+}
+
+/// Cuts a capture into valid smaller captures of up to `per_piece` records
+/// each, every piece starting with the headers its records need.
+fn pieces(c: &[u8], per_piece: usize) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut context: Vec<u8> = Vec::new();
+    let mut body: Vec<u8> = Vec::new();
+    let mut n = 0;
+    for (part, bytes) in parts(c) {
+        if part != Part::Record && n > 0 {
+            out.push([context.as_slice(), &body].concat());
+            body.clear();
+            n = 0;
+        }
+        match part {
+            Part::Start => {
+                context.clear();
+                context.extend_from_slice(bytes);
+            }
+            Part::Context => context.extend_from_slice(bytes),
+            Part::Record => {
+                body.extend_from_slice(bytes);
+                n += 1;
+                if n == per_piece {
+                    out.push([context.as_slice(), &body].concat());
+                    body.clear();
+                    n = 0;
+                }
+            }
+        }
+    }
+    if n > 0 {
+        out.push([context.as_slice(), &body].concat());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tlsscope_scope::fuzz::{XorShift, frame_decode, tcp_reassembly};
+
+    /// The captures in testdata/captures (every set).
+    fn testdata_captures() -> Vec<(String, Vec<u8>)> {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/captures");
+        let mut out = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from(root)];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "pcap" || e == "pcapng") {
+                    out.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        out.sort();
+        assert!(out.len() >= 5, "testdata captures missing under {root}");
+        out
+    }
+
+    fn corpus(target: &str) -> Vec<Vec<u8>> {
+        let captures: Vec<Vec<u8>> = testdata_captures().into_iter().map(|(_, c)| c).collect();
+        seeds(target, &captures).unwrap()
+    }
+
+    fn body(target: &str) -> fn(&[u8]) {
+        match target {
+            "capture_read" => capture_read,
+            "frame_decode" => frame_decode,
+            "tcp_reassembly" => tcp_reassembly,
+            _ => panic!("no body for {target}"),
+        }
+    }
+
+    #[test]
+    fn every_testdata_capture_reads_clean_under_the_checks() {
+        for (name, c) in testdata_captures() {
+            let mut r = CaptureReader::from_reader(std::io::Cursor::new(c.clone())).unwrap();
+            let mut frames = 0;
+            while let Some(e) = r.next() {
+                assert!(!matches!(e, Event::Problem(_)), "{name}: {e:?}");
+                frames += u32::from(matches!(e, Event::Frame(_)));
+            }
+            assert!(frames > 10, "{name}");
+            capture_read(&c);
+        }
+    }
+
+    #[test]
+    fn pieces_are_valid_captures_holding_every_record_once() {
+        for (name, c) in testdata_captures() {
+            let count = |bytes: &[u8]| {
+                let mut r = CaptureReader::from_reader(std::io::Cursor::new(bytes.to_vec()))
+                    .unwrap_or_else(|e| panic!("{name}: a piece does not open: {e}"));
+                let mut n = 0;
+                while let Some(e) = r.next() {
+                    assert!(!matches!(e, Event::Problem(_)), "{name}: {e:?}");
+                    n += usize::from(matches!(e, Event::Frame(_)));
+                }
+                n
+            };
+            let pieces = pieces(&c, PIECE_RECORDS);
+            assert!(pieces.len() > 1, "{name}");
+            let in_pieces: usize = pieces.iter().map(|p| count(p)).sum();
+            assert_eq!(in_pieces, count(&c), "{name}");
+        }
+    }
+
+    #[test]
+    fn seeds_exist_for_every_target_and_run_clean() {
+        for target in TARGETS {
+            let corpus = corpus(target);
+            assert!(corpus.len() >= 10, "{target}: {} seeds", corpus.len());
+            for seed in &corpus {
+                body(target)(seed);
+            }
+        }
+        assert!(seeds("no_such_target", &[]).is_none());
+    }
+
+    #[test]
+    fn capture_read_seeds_reach_gzip_secrets_and_comments() {
+        let mut gz = false;
+        let mut secrets = false;
+        let mut comments = false;
+        for seed in corpus("capture_read") {
+            let mut r = CaptureReader::from_reader(std::io::Cursor::new(seed)).unwrap();
+            gz |= r.is_compressed();
+            while let Some(e) = r.next() {
+                secrets |= matches!(e, Event::Secrets { .. });
+                comments |= matches!(e, Event::Comment { frame: Some(_), .. });
+            }
+        }
+        assert!(gz && secrets && comments, "gzip {gz}, secrets {secrets}, comments {comments}");
+    }
+
+    /// What a short fuzzing run does, in miniature and deterministic: a
+    /// few thousand mutations of the seeds through every body.
+    #[test]
+    fn every_body_survives_mutated_seeds() {
+        let mut rng = XorShift(0xf022_5eed);
+        for (target, runs) in
+            [("capture_read", 1500), ("frame_decode", 3000), ("tcp_reassembly", 3000)]
+        {
+            let corpus = corpus(target);
+            for _ in 0..runs {
+                let pick = rng.below(corpus.len());
+                let mut input = rng.mutate(&corpus[pick]);
+                for _ in 0..rng.below(3) {
+                    input = rng.mutate(&input);
+                }
+                body(target)(&input);
+            }
+        }
+    }
+}
