@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 mod cmd;
 mod input;
 mod output;
+mod render;
 
 /// See inside HTTPS: make certificates, serve and fetch "Hello World!",
 /// capture, dissect, decrypt and explain TLS.
@@ -38,8 +39,12 @@ enum Command {
     Get(cmd::get::Args),
     /// List the TCP connections of a capture, with what reassembly found.
     Flows(cmd::flows::Args),
+    /// Capture live traffic (loopback included) like tcpdump: list it or write pcapng.
+    Capture(cmd::capture::Args),
     /// Print the bytes of each stream, per direction (like tshark's follow).
     Follow(cmd::follow::Args),
+    /// Dissect every TLS session of a capture: the handshake ladder and each message's fields.
+    Inspect(cmd::inspect::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,7 +55,9 @@ fn main() -> ExitCode {
         Command::Serve(a) => cmd::serve::run(a, &out),
         Command::Get(a) => cmd::get::run(a, &out),
         Command::Flows(a) => cmd::flows::run(a, &out),
+        Command::Capture(a) => cmd::capture::run(a, &out),
         Command::Follow(a) => cmd::follow::run(a, &out),
+        Command::Inspect(a) => cmd::inspect::run(a, &out),
     };
     match result {
         Ok(code) => code,

@@ -215,10 +215,10 @@ pub fn check_invariants(fields: &[Field], parent: Option<Span>) -> Result<(), St
 
 /// Lower-case hex of some bytes.
 pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-        s.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+        let _ = write!(s, "{b:02x}");
     }
     s
 }

@@ -1,7 +1,9 @@
 //! One module per command: its flags (`Args`) and `run`.
 
+pub mod capture;
 pub mod cert;
 pub mod flows;
 pub mod follow;
 pub mod get;
+pub mod inspect;
 pub mod serve;

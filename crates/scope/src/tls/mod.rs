@@ -1,5 +1,10 @@
 //! TLS: the record layer, handshake messages and extensions with spans,
-//! the registries, and (later) key schedules and decryption.
+//! the registries, certificates, fingerprints, and (later) key schedules
+//! and decryption.
 
+pub mod ext;
+pub mod fingerprint;
+pub mod handshake;
 pub mod record;
 pub mod registry;
+pub mod x509;

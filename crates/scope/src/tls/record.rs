@@ -276,7 +276,9 @@ impl Deframer {
             };
             let mut probe = [0u8; 4];
             let n_old = have.min(4);
-            probe[..n_old].copy_from_slice(self.hdr.get(..n_old).unwrap_or_default());
+            if let (Some(dst), Some(src)) = (probe.get_mut(..n_old), self.hdr.get(..n_old)) {
+                dst.copy_from_slice(src);
+            }
             let n_new = (4 - n_old).min(data.len());
             if let (Some(dst), Some(src)) = (probe.get_mut(n_old..n_old + n_new), data.get(..n_new))
             {

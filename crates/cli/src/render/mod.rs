@@ -1,0 +1,4 @@
+//! Renderers: text for people, JSON Lines for scripts.
+
+pub mod json;
+pub mod text;

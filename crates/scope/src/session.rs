@@ -1,0 +1,820 @@
+//! TLS sessions: the per-connection state machine that turns records and
+//! handshake messages into the session model (endpoints, version, suite,
+//! SNI, ALPN, group, the messages in order with frames and direction,
+//! certificates, alerts, JA3/JA4, resumption), and recognises connections
+//! that are not TLS at all.
+//!
+//! [`Analyzer`] is a [`StreamSink`] for the TCP reassembler; it hands each
+//! finished [`Session`] and each plain [`Flow`] to an [`Output`]. A session
+//! is finished when its connection ends or a new handshake starts on it, so
+//! memory is bounded by open connections, not by the capture.
+
+use std::net::SocketAddr;
+
+use crate::diag::{Diagnostic, Location, Severity};
+use crate::flow::{Chunk, ConnInfo, Dir, EndReason, PerDir, StreamSink};
+use crate::span::Pieces;
+use crate::time::Timestamp;
+use crate::tls::handshake::{
+    self, Assembler, Body, ClientHello, Ctx, Message, ServerHello, ServerParams,
+};
+use crate::tls::record::{self, Deframer, Event, Kind, content};
+use crate::tls::{fingerprint, registry, x509};
+use crate::tree::Tree;
+
+/// What to keep while analysing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Build field trees for handshake messages (text/HTML output).
+    pub trees: bool,
+    /// Keep every handshake message's bytes (hex views, verification).
+    pub keep_messages: bool,
+}
+
+/// How a message in the session's list was carried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protection {
+    /// In the clear.
+    Plain,
+    /// Encrypted, and not decrypted.
+    Encrypted,
+}
+
+/// One entry of a session's message list, in wire order.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// The frame with the message's last byte.
+    pub frame: u64,
+    /// When.
+    pub ts: Timestamp,
+    /// Who sent it.
+    pub from: Dir,
+    /// The name: a handshake message type in UpperCamelCase
+    /// (`ClientHello`, `HelloRetryRequest`...), `ChangeCipherSpec`,
+    /// `Alert`, `EncryptedHandshakeMessage`, `Heartbeat`.
+    pub name: &'static str,
+    /// Whether it was encrypted.
+    pub protection: Protection,
+    /// Bytes of the message (or of the record, for encrypted ones).
+    pub len: usize,
+    /// The parsed handshake message, when kept (trees or bytes wanted).
+    pub message: Option<Box<Message>>,
+    /// For an alert: level and description.
+    pub alert: Option<(u8, u8)>,
+}
+
+/// An alert seen in a session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alert {
+    /// Frame.
+    pub frame: u64,
+    /// Who sent it.
+    pub from: Dir,
+    /// Level and description, if it was readable (not encrypted).
+    pub level_description: Option<(u8, u8)>,
+}
+
+/// Application data counted per direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// application_data records.
+    pub records: u64,
+    /// Their bytes (record bodies, encrypted).
+    pub bytes: u64,
+}
+
+/// An application data record, for display (the first few per session).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppRecord {
+    /// The frame with its last byte.
+    pub frame: u64,
+    /// When.
+    pub ts: Timestamp,
+    /// Who sent it.
+    pub from: Dir,
+    /// Body length (ciphertext).
+    pub len: u16,
+}
+
+/// How many application data records a session keeps for display.
+pub const APP_RECORDS_KEPT: usize = 6;
+
+/// How a session was resumed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resumption {
+    /// TLS 1.2 abbreviated handshake with the session ID.
+    SessionId,
+    /// TLS 1.2 abbreviated handshake with a session ticket.
+    Ticket,
+    /// TLS 1.3 pre-shared key.
+    Psk,
+}
+
+/// One TLS handshake and what followed it.
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// Number of the session in the capture (from 0).
+    pub id: u64,
+    /// The TCP connection (tshark's tcp.stream).
+    pub conn: u64,
+    /// Number of this session on its connection (renegotiations count up).
+    pub index: u32,
+    /// The client (the side that sent the ClientHello).
+    pub client: SocketAddr,
+    /// The server.
+    pub server: SocketAddr,
+    /// First frame of the session.
+    pub first_frame: u64,
+    /// When it started.
+    pub start: Timestamp,
+    /// The ClientHello (the second one after a HelloRetryRequest).
+    pub client_hello: Option<Box<ClientHello>>,
+    /// JA3 text and hash of the first ClientHello.
+    pub ja3: Option<(String, String)>,
+    /// JA4 of the first ClientHello.
+    pub ja4: Option<String>,
+    /// The ServerHello (not the HelloRetryRequest).
+    pub server_hello: Option<Box<ServerHello>>,
+    /// A HelloRetryRequest came first.
+    pub hello_retry: bool,
+    /// The key exchange group: from key_share (TLS 1.3) or the
+    /// ServerKeyExchange (TLS 1.2).
+    pub named_group: Option<u16>,
+    /// Certificates the server sent, leaf first.
+    pub certificates: Vec<x509::Summary>,
+    /// Their DER, when messages are kept.
+    pub certificate_ders: Vec<Vec<u8>>,
+    /// The messages, in wire order.
+    pub messages: Vec<Entry>,
+    /// Alerts.
+    pub alerts: Vec<Alert>,
+    /// Application data per direction.
+    pub traffic: PerDir<Traffic>,
+    /// The first application data records (at most [`APP_RECORDS_KEPT`]).
+    pub app_records: Vec<AppRecord>,
+    /// How it was resumed, if it was.
+    pub resumed: Option<Resumption>,
+    /// Problems found.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The ALPN protocol from EncryptedExtensions (TLS 1.3, decrypted).
+    pub encrypted_extensions_alpn: Option<Vec<u8>>,
+}
+
+impl Session {
+    /// The negotiated version, if the ServerHello was seen.
+    pub fn version(&self) -> Option<u16> {
+        self.server_hello.as_ref().map(|sh| sh.negotiated_version())
+    }
+
+    /// The chosen cipher suite.
+    pub fn cipher_suite(&self) -> Option<u16> {
+        self.server_hello.as_ref().map(|sh| sh.cipher_suite)
+    }
+
+    /// server_name from the ClientHello.
+    pub fn server_name(&self) -> Option<&str> {
+        self.client_hello.as_ref().and_then(|ch| ch.hello.server_name.as_deref())
+    }
+
+    /// The ALPN protocol the server chose.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        self.server_hello
+            .as_ref()
+            .and_then(|sh| sh.hello.alpn.first().map(Vec::as_slice))
+            .or(self.encrypted_extensions_alpn.as_deref())
+    }
+
+    /// Whether this is TLS 1.3.
+    pub fn is_tls13(&self) -> bool {
+        self.version() == Some(0x0304)
+    }
+}
+
+impl Session {
+    fn new(id: u64, info: &ConnInfo, index: u32, swapped: bool, frame: u64, ts: Timestamp) -> Self {
+        let (client, server) =
+            if swapped { (info.server, info.client) } else { (info.client, info.server) };
+        Session {
+            id,
+            conn: info.id,
+            index,
+            client,
+            server,
+            first_frame: frame,
+            start: ts,
+            client_hello: None,
+            ja3: None,
+            ja4: None,
+            server_hello: None,
+            hello_retry: false,
+            named_group: None,
+            certificates: Vec::new(),
+            certificate_ders: Vec::new(),
+            messages: Vec::new(),
+            alerts: Vec::new(),
+            traffic: PerDir::default(),
+            app_records: Vec::new(),
+            resumed: None,
+            diagnostics: Vec::new(),
+            encrypted_extensions_alpn: None,
+        }
+    }
+}
+
+/// A TCP connection that did not carry TLS.
+#[derive(Clone, Debug)]
+pub struct Flow {
+    /// The TCP connection.
+    pub info: ConnInfo,
+    /// What each direction started with (up to 64 bytes).
+    pub preview: PerDir<Vec<u8>>,
+    /// Whether the first bytes look like HTTP.
+    pub http: bool,
+}
+
+/// Receives what the analyzer finds.
+pub trait Output {
+    /// A finished TLS session.
+    fn session(&mut self, session: Session);
+    /// A finished connection that was not TLS.
+    fn flow(&mut self, flow: Flow);
+    /// A problem not tied to one session.
+    fn diagnostic(&mut self, diag: Diagnostic);
+}
+
+/// Where a direction's records stand.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Epoch {
+    /// Records are in the clear.
+    #[default]
+    Plain,
+    /// Records are encrypted (after ChangeCipherSpec in TLS 1.2, after
+    /// the ServerHello in TLS 1.3).
+    Encrypted,
+}
+
+/// A direction's record and handshake layers.
+#[derive(Debug, Default)]
+struct Side {
+    deframer: Deframer,
+    assembler: Assembler,
+    epoch: Epoch,
+    /// Encrypted records seen in this direction since the epoch changed
+    /// (TLS 1.3: tells the handshake flight from application data).
+    encrypted_records: u64,
+}
+
+/// Per-connection state, kept by the TCP reassembler.
+#[derive(Debug, Default)]
+pub struct ConnState {
+    sides: PerDir<Side>,
+    session: Option<Box<Session>>,
+    sessions: u32,
+    /// The ClientHello came from the side the TCP layer called server.
+    swapped: bool,
+    not_tls: bool,
+}
+
+/// The TLS analysis stage: a sink for TCP reassembly.
+pub struct Analyzer<O: Output> {
+    opts: Options,
+    /// Where results go.
+    pub out: O,
+    next_session: u64,
+}
+
+impl<O: Output> Analyzer<O> {
+    /// An analyzer writing to `out`.
+    pub fn new(opts: Options, out: O) -> Self {
+        Analyzer { opts, out, next_session: 0 }
+    }
+
+    /// Sessions started so far.
+    pub fn sessions(&self) -> u64 {
+        self.next_session
+    }
+
+    fn start_session(
+        &mut self,
+        info: &ConnInfo,
+        st: &mut ConnState,
+        swapped: bool,
+        frame: u64,
+        ts: Timestamp,
+    ) {
+        if let Some(old) = st.session.take() {
+            self.out.session(*old);
+        }
+        st.swapped = swapped;
+        let s = Session::new(self.next_session, info, st.sessions, swapped, frame, ts);
+        self.next_session += 1;
+        st.sessions += 1;
+        st.session = Some(Box::new(s));
+        for side in &mut st.sides.0 {
+            side.epoch = Epoch::Plain;
+            side.encrypted_records = 0;
+        }
+    }
+
+    /// The session records go to; started if there is none yet (the
+    /// capture began after the ClientHello).
+    fn session<'a>(
+        &mut self,
+        info: &ConnInfo,
+        st: &'a mut ConnState,
+        frame: u64,
+        ts: Timestamp,
+    ) -> &'a mut Session {
+        if st.session.is_none() {
+            self.start_session(info, st, false, frame, ts);
+            if let Some(s) = st.session.as_mut() {
+                s.diagnostics.push(Diagnostic::new(
+                    Severity::Warning,
+                    "tls.no_client_hello",
+                    Location::frame(frame),
+                    "the ClientHello is not in the capture: the session's start was missed",
+                ));
+            }
+        }
+        st.session
+            .get_or_insert_with(|| Box::new(Session::new(u64::MAX, info, 0, false, frame, ts)))
+    }
+
+    /// Which role sent in `dir`, given which side sent the ClientHello.
+    fn role(st: &ConnState, dir: Dir) -> Dir {
+        if st.swapped { dir.reverse() } else { dir }
+    }
+
+    fn record(&mut self, info: &ConnInfo, st: &mut ConnState, dir: Dir, rec: &record::Record<'_>) {
+        let role = Self::role(st, dir);
+        let from_server = role == Dir::ServerToClient;
+        match rec.header.content_type {
+            content::HANDSHAKE => {
+                let epoch = st.sides[dir].epoch;
+                if epoch == Epoch::Plain {
+                    let body = rec.body.unwrap_or_default();
+                    let mut msgs: Vec<(Vec<u8>, Pieces)> = Vec::new();
+                    let mut too_large = Vec::new();
+                    st.sides[dir].assembler.push(
+                        body,
+                        rec.pieces,
+                        record::HEADER_LEN as u32,
+                        &mut |m| msgs.push((m.bytes.to_vec(), m.pieces.clone())),
+                        &mut |n| too_large.push(n),
+                    );
+                    for n in too_large {
+                        let s = self.session(info, st, rec.frame, rec.ts);
+                        s.diagnostics.push(Diagnostic::new(
+                            Severity::Warning,
+                            "tls.limit.message",
+                            Location::frame(rec.frame),
+                            format!("a handshake message of {n} bytes is over the {} byte limit and was skipped", handshake::MAX_MESSAGE),
+                        ));
+                    }
+                    for (bytes, pieces) in msgs {
+                        self.message(info, st, dir, bytes, pieces, rec.frame, rec.ts);
+                    }
+                } else {
+                    let s = self.session(info, st, rec.frame, rec.ts);
+                    s.messages.push(Entry {
+                        frame: rec.frame,
+                        ts: rec.ts,
+                        from: role,
+                        name: "EncryptedHandshakeMessage",
+                        protection: Protection::Encrypted,
+                        len: usize::from(rec.header.len),
+                        message: None,
+                        alert: None,
+                    });
+                }
+            }
+            content::CHANGE_CIPHER_SPEC => {
+                let s = self.session(info, st, rec.frame, rec.ts);
+                // TLS 1.3's ChangeCipherSpec (also the one a client sends
+                // after a HelloRetryRequest) changes nothing.
+                let tls13 = s.is_tls13() || (s.hello_retry && s.server_hello.is_none());
+                s.messages.push(Entry {
+                    frame: rec.frame,
+                    ts: rec.ts,
+                    from: role,
+                    name: "ChangeCipherSpec",
+                    protection: Protection::Plain,
+                    len: usize::from(rec.header.len),
+                    message: None,
+                    alert: None,
+                });
+                if !tls13 {
+                    // TLS 1.2: everything after this is under the new keys.
+                    // In TLS 1.3 the record is only for middleboxes.
+                    st.sides[dir].epoch = Epoch::Encrypted;
+                    st.sides[dir].encrypted_records = 0;
+                    if from_server
+                        && let Some(s) = st.session.as_mut()
+                        && s.resumed.is_none()
+                        && !s
+                            .messages
+                            .iter()
+                            .any(|m| m.from == Dir::ServerToClient && m.name == "Certificate")
+                        && !s
+                            .messages
+                            .iter()
+                            .any(|m| m.name == "ServerKeyExchange" || m.name == "ServerHelloDone")
+                        && s.server_hello.is_some()
+                    {
+                        // An abbreviated handshake: the server went straight
+                        // from ServerHello to ChangeCipherSpec.
+                        let ticket = s
+                            .client_hello
+                            .as_ref()
+                            .is_some_and(|ch| ch.hello.session_ticket.is_some_and(|n| n > 0));
+                        s.resumed =
+                            Some(if ticket { Resumption::Ticket } else { Resumption::SessionId });
+                    }
+                }
+            }
+            content::ALERT => {
+                let epoch = st.sides[dir].epoch;
+                let s = self.session(info, st, rec.frame, rec.ts);
+                let body = rec.body.unwrap_or_default();
+                let readable = epoch == Epoch::Plain && body.len() == 2;
+                let ld = readable.then(|| {
+                    (body.first().copied().unwrap_or(0), body.get(1).copied().unwrap_or(0))
+                });
+                s.alerts.push(Alert { frame: rec.frame, from: role, level_description: ld });
+                s.messages.push(Entry {
+                    frame: rec.frame,
+                    ts: rec.ts,
+                    from: role,
+                    name: "Alert",
+                    protection: if readable { Protection::Plain } else { Protection::Encrypted },
+                    len: usize::from(rec.header.len),
+                    message: None,
+                    alert: ld,
+                });
+            }
+            content::APPLICATION_DATA => {
+                let s = self.session(info, st, rec.frame, rec.ts);
+                let tls13 = s.is_tls13();
+                let side_records = st.sides[dir].encrypted_records;
+                let other_records = st.sides[dir.reverse()].encrypted_records;
+                st.sides[dir].encrypted_records += 1;
+                let s = self.session(info, st, rec.frame, rec.ts);
+                // TLS 1.3 without keys: the server's records before the
+                // client's first encrypted record are its handshake flight
+                // (EncryptedExtensions .. Finished); the client's first one
+                // is its Finished. Everything after is application data.
+                let handshake_flight = tls13
+                    && ((from_server && other_records == 0) || (!from_server && side_records == 0));
+                if handshake_flight {
+                    s.messages.push(Entry {
+                        frame: rec.frame,
+                        ts: rec.ts,
+                        from: role,
+                        name: "EncryptedHandshakeMessage",
+                        protection: Protection::Encrypted,
+                        len: usize::from(rec.header.len),
+                        message: None,
+                        alert: None,
+                    });
+                } else {
+                    let t = &mut s.traffic[role];
+                    t.records += 1;
+                    t.bytes += u64::from(rec.header.len);
+                    if s.app_records.len() < APP_RECORDS_KEPT {
+                        s.app_records.push(AppRecord {
+                            frame: rec.frame,
+                            ts: rec.ts,
+                            from: role,
+                            len: rec.header.len,
+                        });
+                    }
+                }
+            }
+            content::HEARTBEAT => {
+                let s = self.session(info, st, rec.frame, rec.ts);
+                s.messages.push(Entry {
+                    frame: rec.frame,
+                    ts: rec.ts,
+                    from: role,
+                    name: "Heartbeat",
+                    protection: Protection::Plain,
+                    len: usize::from(rec.header.len),
+                    message: None,
+                    alert: None,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn message(
+        &mut self,
+        info: &ConnInfo,
+        st: &mut ConnState,
+        dir: Dir,
+        bytes: Vec<u8>,
+        pieces: Pieces,
+        frame: u64,
+        ts: Timestamp,
+    ) {
+        let msg_type = bytes.first().copied().unwrap_or(0);
+        // A ClientHello starts a session unless it answers a HelloRetryRequest.
+        if msg_type == handshake::kind::CLIENT_HELLO {
+            let answers_retry = st.session.as_ref().is_some_and(|s| {
+                s.hello_retry
+                    && s.server_hello.is_none()
+                    && s.messages.iter().filter(|m| m.name == "ClientHello").count() == 1
+            });
+            if !answers_retry {
+                self.start_session(info, st, dir == Dir::ServerToClient, frame, ts);
+            }
+        }
+        let role = Self::role(st, dir);
+        let s = self.session(info, st, frame, ts);
+        let sh = s.server_hello.as_deref();
+        let ctx = Ctx {
+            from_server: role == Dir::ServerToClient,
+            version: sh.map(ServerHello::negotiated_version),
+            legacy_version: sh.map(|h| h.version),
+            cipher_suite: sh.map(|h| h.cipher_suite),
+        };
+        let mut tree = if self.opts.trees { Tree::on() } else { Tree::off() };
+        let (body, error) = handshake::parse(&bytes, &ctx, &mut tree);
+        if let Some(e) = &error {
+            let name = registry::handshake_type_camel(msg_type).unwrap_or("handshake message");
+            s.diagnostics.push(Diagnostic::new(
+                Severity::Warning,
+                "tls.malformed",
+                Location::frame(frame),
+                format!("malformed {name} from the {}: {e}", role.sender()),
+            ));
+        }
+        let mut tls13_now = false;
+        match &body {
+            Some(Body::ClientHello(ch)) => {
+                if s.ja3.is_none() {
+                    s.ja3 = Some(fingerprint::ja3(ch));
+                    s.ja4 = Some(fingerprint::ja4(ch));
+                }
+                s.client_hello = Some(ch.clone());
+            }
+            Some(Body::ServerHello(h)) => {
+                if h.retry {
+                    s.hello_retry = true;
+                    s.named_group = h.hello.key_shares.first().map(|(g, _)| *g);
+                } else {
+                    if let Some((g, _)) = h.hello.key_shares.first() {
+                        s.named_group = Some(*g);
+                    }
+                    if h.negotiated_version() == 0x0304 {
+                        tls13_now = true;
+                        if h.hello.psk_selected.is_some() {
+                            s.resumed = Some(Resumption::Psk);
+                        }
+                    }
+                    s.server_hello = Some(h.clone());
+                }
+            }
+            Some(Body::Certificate(ders)) if role == Dir::ServerToClient => {
+                for der in ders {
+                    match x509::summarize(der) {
+                        Ok(sum) => s.certificates.push(sum),
+                        Err(e) => s.diagnostics.push(Diagnostic::new(
+                            Severity::Warning,
+                            "tls.certificate",
+                            Location::frame(frame),
+                            format!(
+                                "certificate {} could not be decoded: {e}",
+                                s.certificates.len() + 1
+                            ),
+                        )),
+                    }
+                    if self.opts.keep_messages {
+                        s.certificate_ders.push(der.clone());
+                    }
+                }
+            }
+            Some(Body::ServerKeyExchange(ske)) => {
+                if let ServerParams::Ecdhe { group, .. } = &ske.params {
+                    s.named_group = Some(*group);
+                }
+            }
+            Some(Body::EncryptedExtensions(h)) => {
+                if let Some(a) = h.alpn.first() {
+                    s.encrypted_extensions_alpn = Some(a.clone());
+                }
+            }
+            _ => {}
+        }
+        let keep = self.opts.trees || self.opts.keep_messages;
+        let len = bytes.len();
+        let mut entry = Entry {
+            frame,
+            ts,
+            from: role,
+            name: "",
+            protection: Protection::Plain,
+            len,
+            message: None,
+            alert: None,
+        };
+        let message =
+            Message { msg_type, bytes, pieces, frame, ts, body, error, fields: tree.finish() };
+        entry.name = message.name();
+        if keep {
+            entry.message = Some(Box::new(message));
+        }
+        s.messages.push(entry);
+        if tls13_now {
+            // From the ServerHello on, TLS 1.3 encrypts both directions.
+            for side in &mut st.sides.0 {
+                side.epoch = Epoch::Encrypted;
+                side.encrypted_records = 0;
+            }
+        }
+    }
+
+    fn finish(&mut self, info: &ConnInfo, mut st: ConnState) {
+        if let Some(s) = st.session.take() {
+            self.out.session(*s);
+        } else if st.not_tls
+            || st.sides.0.iter().any(|s| matches!(s.deframer.kind(), Kind::NotTls(_)))
+        {
+            let preview = PerDir([
+                match st.sides[Dir::ClientToServer].deframer.kind() {
+                    Kind::NotTls(p) => p.clone(),
+                    _ => Vec::new(),
+                },
+                match st.sides[Dir::ServerToClient].deframer.kind() {
+                    Kind::NotTls(p) => p.clone(),
+                    _ => Vec::new(),
+                },
+            ]);
+            let http = preview.0.iter().any(|p| looks_like_http(p));
+            self.out.flow(Flow { info: info.clone(), preview, http });
+        } else if info.stats.0.iter().any(|s| s.payload_bytes > 0) {
+            // Data too short to classify.
+            self.out.flow(Flow { info: info.clone(), preview: PerDir::default(), http: false });
+        }
+    }
+}
+
+/// Whether bytes look like the start of an HTTP/1.x request or response,
+/// or the HTTP/2 connection preface.
+pub fn looks_like_http(p: &[u8]) -> bool {
+    const STARTS: [&[u8]; 10] = [
+        b"GET ",
+        b"POST ",
+        b"PUT ",
+        b"HEAD ",
+        b"DELETE ",
+        b"OPTIONS ",
+        b"PATCH ",
+        b"CONNECT ",
+        b"HTTP/",
+        b"PRI * HTTP/2",
+    ];
+    STARTS.iter().any(|s| p.starts_with(s))
+}
+
+impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
+    fn data(&mut self, info: &ConnInfo, st: &mut ConnState, dir: Dir, chunk: Chunk<'_>) {
+        // A connection found not to be TLS is only read far enough to keep
+        // each direction's first bytes.
+        if st.not_tls && *st.sides[dir].deframer.kind() != Kind::Unknown {
+            return;
+        }
+        let mut deframer = std::mem::take(&mut st.sides[dir].deframer);
+        let mut keep = |ct: u8| ct != content::APPLICATION_DATA;
+        deframer.push(&chunk, &mut keep, &mut |ev| match ev {
+            Event::Record(_) if st.not_tls => {}
+            Event::Record(rec) => self.record(info, st, dir, &rec),
+            Event::Sslv2ClientHello { body, pieces, frame, ts } => {
+                self.start_session(info, st, dir == Dir::ServerToClient, frame, ts);
+                let mut tree = if self.opts.trees { Tree::on() } else { Tree::off() };
+                let parsed = handshake::parse_sslv2_client_hello(body, &mut tree);
+                let role = Self::role(st, dir);
+                let trees = self.opts.trees || self.opts.keep_messages;
+                let s = self.session(info, st, frame, ts);
+                let (body_parsed, error) = match parsed {
+                    Ok(ch) => {
+                        s.ja3 = Some(fingerprint::ja3(&ch));
+                        s.ja4 = Some(fingerprint::ja4(&ch));
+                        s.client_hello = Some(Box::new(ch.clone()));
+                        (Some(Body::ClientHello(Box::new(ch))), None)
+                    }
+                    Err(e) => (None, Some(e)),
+                };
+                let message = Message {
+                    msg_type: handshake::kind::CLIENT_HELLO,
+                    bytes: body.to_vec(),
+                    pieces: pieces.clone(),
+                    frame,
+                    ts,
+                    body: body_parsed,
+                    error,
+                    fields: tree.finish(),
+                };
+                s.messages.push(Entry {
+                    frame,
+                    ts,
+                    from: role,
+                    name: "ClientHello",
+                    protection: Protection::Plain,
+                    len: body.len() + 2,
+                    message: trees.then(|| Box::new(message)),
+                    alert: None,
+                });
+            }
+            Event::NotTls { .. } => {
+                if st.session.is_none() {
+                    st.not_tls = true;
+                }
+            }
+            Event::Desync { offset, frame, header } => {
+                let sender = Self::role(st, dir).sender();
+                let s = self.session(info, st, frame, chunk.ts);
+                s.diagnostics.push(Diagnostic::new(
+                    Severity::Warning,
+                    "tls.desync",
+                    Location::frame(frame),
+                    format!(
+                        "the {}'s stream at offset {offset} does not hold a TLS record header (type {}, version {:#06x}, length {}); looking for the next record",
+                        sender,
+                        header.content_type,
+                        header.version,
+                        header.len
+                    ),
+                ));
+            }
+            Event::Resync { offset, skipped, frame } => {
+                let s = self.session(info, st, frame, chunk.ts);
+                s.diagnostics.push(Diagnostic::new(
+                    Severity::Note,
+                    "tls.resync",
+                    Location::frame(frame),
+                    format!("records found again at stream offset {offset} after skipping {skipped} bytes"),
+                ));
+            }
+            Event::Lost { offset, header } => {
+                let s = self.session(info, st, chunk.frame, chunk.ts);
+                s.diagnostics.push(Diagnostic::new(
+                    Severity::Warning,
+                    "tls.record_lost",
+                    Location::frame(chunk.frame),
+                    format!(
+                        "a {} record of {} bytes at stream offset {offset} was cut by a gap in the capture",
+                        registry::content_type(header.content_type).unwrap_or("TLS"),
+                        header.len
+                    ),
+                ));
+            }
+        });
+        st.sides[dir].deframer = deframer;
+    }
+
+    fn gap(
+        &mut self,
+        info: &ConnInfo,
+        st: &mut ConnState,
+        dir: Dir,
+        offset: u64,
+        len: u64,
+        frame: u64,
+    ) {
+        if st.not_tls {
+            return;
+        }
+        let mut deframer = std::mem::take(&mut st.sides[dir].deframer);
+        let mut lost = Vec::new();
+        deframer.gap(len, &mut |ev| {
+            if let Event::Lost { offset, header } = ev {
+                lost.push((offset, header));
+            }
+        });
+        st.sides[dir].deframer = deframer;
+        st.sides[dir].assembler.reset();
+        if st.session.is_some() || !lost.is_empty() {
+            let role = Self::role(st, dir);
+            let s = self.session(info, st, frame, Timestamp::default());
+            s.diagnostics.push(Diagnostic::new(
+                Severity::Warning,
+                "tls.gap",
+                Location::frame(frame),
+                format!(
+                    "{len} bytes from the {} are missing at stream offset {offset}",
+                    role.sender()
+                ),
+            ));
+        }
+    }
+
+    fn close(&mut self, info: &ConnInfo, st: ConnState, _reason: EndReason) {
+        self.finish(info, st);
+    }
+
+    fn diagnostic(&mut self, diag: Diagnostic) {
+        self.out.diagnostic(diag);
+    }
+}
