@@ -289,6 +289,12 @@ impl<W: Write> Writer<W> {
         self.write_block(block::DECRYPTION_SECRETS, secrets)
     }
 
+    /// Flushes what was written so far to the output (a live capture does
+    /// this periodically, so a killed process still leaves whole blocks).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     /// Flushes and returns the output.
     pub fn finish(mut self) -> io::Result<W> {
         self.out.flush()?;
