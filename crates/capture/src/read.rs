@@ -652,6 +652,15 @@ impl CaptureReader {
                     };
                 }
                 SPB => {
+                    // Type, length, original length, trailing length: at
+                    // least 16 bytes. A 12-byte one would take its trailing
+                    // length for the original length and its data from the
+                    // next block (found by fuzzing: `blen - 16` below).
+                    if blen < 16 {
+                        let e = self.problem(file_offset, "simple packet block too short".into());
+                        self.consume(blen);
+                        return Step::Problem(e);
+                    }
                     let b = self.avail().get(..blen).unwrap_or_default();
                     let Some(orig) = u32_at(b, 8, le) else {
                         self.consume(blen);
@@ -1136,6 +1145,20 @@ mod tests {
             "{seen:?}"
         );
         assert!(matches!(&seen[2], Seen::Frame { data, n: 2, .. } if data == b"third"), "{seen:?}");
+    }
+
+    #[test]
+    fn twelve_byte_simple_packet_block_is_a_problem_not_a_frame() {
+        let mut n = Ng::new(true);
+        n.idb(1, None);
+        n.block(SPB, &[]); // type, length 12, trailing length: no room for a packet
+        n.epb(0, 0, b"next", None);
+        let seen = read_all(n.out);
+        assert!(
+            matches!(&seen[0], Seen::Problem(m) if m.contains("simple packet block too short"))
+        );
+        assert!(matches!(&seen[1], Seen::Frame { n: 1, data, .. } if data == b"next"), "{seen:?}");
+        assert_eq!(seen.len(), 2);
     }
 
     #[test]
