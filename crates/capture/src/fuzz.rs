@@ -122,6 +122,9 @@ pub fn seeds(target: &str, captures: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
                 }
             }
             out.extend(written_pcapng(captures));
+            for le in [true, false] {
+                out.extend(hand_pcapng(captures, le));
+            }
             out
         }
         "frame_decode" => {
@@ -191,6 +194,45 @@ fn written_pcapng(captures: &[Vec<u8>]) -> Option<Vec<u8>> {
         w.write_packet(&p).ok()?;
     }
     w.finish().ok()
+}
+
+/// A pcapng built block by block in either byte order, with the blocks
+/// our writer does not make: simple and obsolete packet blocks (the first
+/// frame of `captures`), interface statistics, an interface with a
+/// nanosecond `if_tsresol`, and a second section.
+fn hand_pcapng(captures: &[Vec<u8>], le: bool) -> Option<Vec<u8>> {
+    let mut frame = None;
+    for c in captures {
+        for_each_frame(c, |i, link, data| {
+            if i == 0 && frame.is_none() {
+                frame = Some((link, data.to_vec()));
+            }
+        });
+    }
+    let (link, data) = frame?;
+    let w16 = |v: u16| if le { v.to_le_bytes() } else { v.to_be_bytes() };
+    let w32 = |v: u32| if le { v.to_le_bytes() } else { v.to_be_bytes() };
+    let padded = |b: &[u8]| [b, &vec![0; (4 - b.len() % 4) % 4]].concat();
+    let block = |kind: u32, body: &[u8]| {
+        let len = w32(u32::try_from(12 + body.len()).unwrap_or(0));
+        [&w32(kind)[..], &len, body, &len].concat()
+    };
+    let link16 = w16(u16::try_from(link.0).ok()?);
+    let len32 = w32(u32::try_from(data.len()).ok()?);
+    // Section header: byte-order magic, version 1.0, unknown section length.
+    let shb = block(0x0a0d_0d0a, &[&w32(0x1a2b_3c4d)[..], &w16(1), &w16(0), &[0xff; 8]].concat());
+    // Interface: link type, reserved, snaplen 0, option if_tsresol (9) = 9, end.
+    let idb_body =
+        [&link16[..], &w16(0), &w32(0), &w16(9), &w16(1), &[9, 0, 0, 0], &w16(0), &w16(0)];
+    let idb = block(1, &idb_body.concat());
+    let spb = block(3, &[&len32[..], &padded(&data)].concat());
+    let pb_head = [&w16(0)[..], &w16(0), &w32(0), &w32(1_000_000), &len32, &len32].concat();
+    let pb = block(2, &[&pb_head[..], &padded(&data)].concat());
+    // Interface statistics: interface 0, timestamp, isb_ifdrop (5) = 3, end.
+    let drops = if le { 3u64.to_le_bytes() } else { 3u64.to_be_bytes() };
+    let isb = block(5, &[&w32(0)[..], &[0; 8], &w16(5), &w16(8), &drops, &[0; 4]].concat());
+    let section = [shb, idb, spb, pb, isb].concat();
+    Some([section.as_slice(), &section].concat())
 }
 
 /// A part of a capture file, for cutting it into pieces.
@@ -393,6 +435,27 @@ mod tests {
             }
         }
         assert!(gz && secrets && comments, "gzip {gz}, secrets {secrets}, comments {comments}");
+    }
+
+    #[test]
+    fn hand_built_pcapng_seeds_read_without_problems() {
+        let captures: Vec<Vec<u8>> = testdata_captures().into_iter().map(|(_, c)| c).collect();
+        for le in [true, false] {
+            let seed = hand_pcapng(&captures, le).unwrap();
+            let mut r = CaptureReader::from_reader(std::io::Cursor::new(seed)).unwrap();
+            let mut frames = Vec::new();
+            while let Some(e) = r.next() {
+                match e {
+                    Event::Frame(f) => frames.push((f.data.len(), f.ts)),
+                    other => panic!("le {le}: {other:?}"),
+                }
+            }
+            assert_eq!(frames.len(), 4, "le {le}");
+            assert!(frames.iter().all(|&(len, _)| len == frames[0].0 && len > 0));
+            // The obsolete packet block's timestamp is in nanoseconds.
+            assert_eq!(frames[1].1.0, 1_000_000);
+            assert_eq!(r.dropped_by_interface(), 6);
+        }
     }
 
     /// What a short fuzzing run does, in miniature and deterministic: a

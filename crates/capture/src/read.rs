@@ -655,7 +655,8 @@ impl CaptureReader {
                     // Type, length, original length, trailing length: at
                     // least 16 bytes. A 12-byte one would take its trailing
                     // length for the original length and its data from the
-                    // next block (found by fuzzing: `blen - 16` below).
+                    // next block (`blen - 16` below underflowed; the fuzz
+                    // target's overflow checks catch it).
                     if blen < 16 {
                         let e = self.problem(file_offset, "simple packet block too short".into());
                         self.consume(blen);
