@@ -2,9 +2,13 @@
 //! the registries, certificates, fingerprints, and (later) key schedules
 //! and decryption.
 
+pub mod decrypt;
 pub mod ext;
 pub mod fingerprint;
 pub mod handshake;
+pub mod keylog;
+pub mod keys;
 pub mod record;
 pub mod registry;
+pub mod secret;
 pub mod x509;

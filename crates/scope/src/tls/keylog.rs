@@ -1,0 +1,849 @@
+//! NSS key log files (`SSLKEYLOGFILE`): parsing, and lookup of the secrets
+//! of a TLS session by its client random, session ID or encrypted premaster.
+//!
+//! The format is the one of
+//! [draft-ietf-tls-keylogfile](https://www.ietf.org/archive/id/draft-ietf-tls-keylogfile-02.html)
+//! with the labels Wireshark also accepts: one entry per line,
+//! `LABEL <client random hex> <secret hex>`, plus the two older RSA forms
+//! (`RSA <first 8 bytes of the encrypted premaster> <premaster>` and
+//! `RSA Session-ID:<hex> Master-Key:<hex>`). Lines starting with `#` and
+//! blank lines are skipped; CRLF line ends and runs of spaces or tabs
+//! between fields are accepted; hex is case-insensitive.
+//!
+//! A line that cannot be used is never dropped silently: [`KeyLog::parse`]
+//! returns a [`Diagnostic`] naming the source, the line number and what is
+//! wrong (bad hex, wrong length, unknown label), and goes on with the next
+//! line. When the same entry appears twice the **last one wins** (a key
+//! log that grows while it is read ends with the newest value); a
+//! duplicate with a *different* value is reported as a note.
+//!
+//! Parsing is incremental: `parse` can be called again with more bytes of
+//! a growing file; a trailing line without its newline is kept until the
+//! next call or [`KeyLog::finish`]. Memory is bounded by what the key log
+//! holds: each line is at most [`MAX_LINE`] bytes, each secret at most
+//! [`Secret::MAX_LEN`].
+//!
+//! No function here can panic.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use foldhash::fast::RandomState;
+
+use crate::diag::{Diagnostic, Location, Severity};
+
+pub use super::secret::Secret;
+
+/// The longest line accepted. An `ECH_CONFIG` line of a [`Secret::MAX_LEN`]
+/// byte ECHConfig is about 4200 characters; anything longer is not a key
+/// log line (and must not make the partial-line buffer grow without end).
+pub const MAX_LINE: usize = 8192;
+
+/// A key log label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Label {
+    /// `CLIENT_RANDOM <cr> <master secret>` (TLS 1.0–1.2).
+    ClientRandom,
+    /// `RSA <first 8 bytes of the encrypted premaster> <premaster>`.
+    Rsa,
+    /// `RSA Session-ID:<session id> Master-Key:<master secret>`.
+    RsaSessionId,
+    /// `PMS_CLIENT_RANDOM <cr> <premaster secret>`.
+    PmsClientRandom,
+    /// `CLIENT_EARLY_TRAFFIC_SECRET` (TLS 1.3 0-RTT).
+    ClientEarlyTrafficSecret,
+    /// `CLIENT_HANDSHAKE_TRAFFIC_SECRET`.
+    ClientHandshakeTrafficSecret,
+    /// `SERVER_HANDSHAKE_TRAFFIC_SECRET`.
+    ServerHandshakeTrafficSecret,
+    /// `CLIENT_TRAFFIC_SECRET_0`.
+    ClientTrafficSecret0,
+    /// `SERVER_TRAFFIC_SECRET_0`.
+    ServerTrafficSecret0,
+    /// `EXPORTER_SECRET`.
+    ExporterSecret,
+    /// `EARLY_EXPORTER_SECRET`.
+    EarlyExporterSecret,
+    /// `ECH_SECRET` (the HPKE shared secret of Encrypted Client Hello).
+    EchSecret,
+    /// `ECH_CONFIG` (the ECHConfig that was used).
+    EchConfig,
+}
+
+impl Label {
+    /// Every label, in the order [`KeyLog::stats`] reports them.
+    pub const ALL: [Label; 13] = [
+        Label::ClientRandom,
+        Label::Rsa,
+        Label::RsaSessionId,
+        Label::PmsClientRandom,
+        Label::ClientEarlyTrafficSecret,
+        Label::ClientHandshakeTrafficSecret,
+        Label::ServerHandshakeTrafficSecret,
+        Label::ClientTrafficSecret0,
+        Label::ServerTrafficSecret0,
+        Label::ExporterSecret,
+        Label::EarlyExporterSecret,
+        Label::EchSecret,
+        Label::EchConfig,
+    ];
+
+    /// The label as written in the file (`RSA Session-ID` for the
+    /// session-ID form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Label::ClientRandom => "CLIENT_RANDOM",
+            Label::Rsa => "RSA",
+            Label::RsaSessionId => "RSA Session-ID",
+            Label::PmsClientRandom => "PMS_CLIENT_RANDOM",
+            Label::ClientEarlyTrafficSecret => "CLIENT_EARLY_TRAFFIC_SECRET",
+            Label::ClientHandshakeTrafficSecret => "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+            Label::ServerHandshakeTrafficSecret => "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+            Label::ClientTrafficSecret0 => "CLIENT_TRAFFIC_SECRET_0",
+            Label::ServerTrafficSecret0 => "SERVER_TRAFFIC_SECRET_0",
+            Label::ExporterSecret => "EXPORTER_SECRET",
+            Label::EarlyExporterSecret => "EARLY_EXPORTER_SECRET",
+            Label::EchSecret => "ECH_SECRET",
+            Label::EchConfig => "ECH_CONFIG",
+        }
+    }
+
+    /// The label of a `<label> <client random> <secret>` line.
+    fn by_client_random(s: &str) -> Option<Label> {
+        Label::ALL
+            .into_iter()
+            .filter(|l| !matches!(l, Label::Rsa | Label::RsaSessionId))
+            .find(|l| l.as_str() == s)
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The secret lengths this label allows, as a check and as the words
+    /// of the diagnostic.
+    fn secret_len(self) -> (fn(usize) -> bool, &'static str) {
+        match self {
+            Label::ClientRandom | Label::Rsa | Label::RsaSessionId => {
+                (|n| n == 48, "48 (a TLS 1.0–1.2 master secret or RSA premaster)")
+            }
+            // RSA premasters are 48 bytes, (EC)DHE ones the size of the
+            // group's field: up to 1024 bytes for ffdhe8192.
+            Label::PmsClientRandom => (|n| (1..=1024).contains(&n), "1 to 1024"),
+            Label::ClientEarlyTrafficSecret
+            | Label::ClientHandshakeTrafficSecret
+            | Label::ServerHandshakeTrafficSecret
+            | Label::ClientTrafficSecret0
+            | Label::ServerTrafficSecret0
+            | Label::ExporterSecret
+            | Label::EarlyExporterSecret => {
+                (|n| n == 32 || n == 48, "32 or 48 (the hash length of a TLS 1.3 cipher suite)")
+            }
+            Label::EchSecret => (|n| (1..=64).contains(&n), "1 to 64"),
+            Label::EchConfig => (|n| (1..=Secret::MAX_LEN).contains(&n), "1 to 2048"),
+        }
+    }
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The secrets a key log holds for one client random (one TLS session, or
+/// one handshake of it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Secrets {
+    /// `CLIENT_RANDOM`: the 48-byte master secret (TLS 1.0–1.2).
+    pub master_secret: Option<Secret>,
+    /// `PMS_CLIENT_RANDOM`: the premaster secret (TLS 1.0–1.2).
+    pub premaster: Option<Secret>,
+    /// `CLIENT_EARLY_TRAFFIC_SECRET`.
+    pub client_early: Option<Secret>,
+    /// `CLIENT_HANDSHAKE_TRAFFIC_SECRET`.
+    pub client_handshake: Option<Secret>,
+    /// `SERVER_HANDSHAKE_TRAFFIC_SECRET`.
+    pub server_handshake: Option<Secret>,
+    /// `CLIENT_TRAFFIC_SECRET_0`.
+    pub client_app0: Option<Secret>,
+    /// `SERVER_TRAFFIC_SECRET_0`.
+    pub server_app0: Option<Secret>,
+    /// `EXPORTER_SECRET`.
+    pub exporter: Option<Secret>,
+    /// `EARLY_EXPORTER_SECRET`.
+    pub early_exporter: Option<Secret>,
+    /// `ECH_SECRET`.
+    pub ech_secret: Option<Secret>,
+    /// `ECH_CONFIG` (not secret itself, but kept with the rest).
+    pub ech_config: Option<Secret>,
+}
+
+impl Secrets {
+    fn slot(&mut self, label: Label) -> Option<&mut Option<Secret>> {
+        Some(match label {
+            Label::ClientRandom => &mut self.master_secret,
+            Label::PmsClientRandom => &mut self.premaster,
+            Label::ClientEarlyTrafficSecret => &mut self.client_early,
+            Label::ClientHandshakeTrafficSecret => &mut self.client_handshake,
+            Label::ServerHandshakeTrafficSecret => &mut self.server_handshake,
+            Label::ClientTrafficSecret0 => &mut self.client_app0,
+            Label::ServerTrafficSecret0 => &mut self.server_app0,
+            Label::ExporterSecret => &mut self.exporter,
+            Label::EarlyExporterSecret => &mut self.early_exporter,
+            Label::EchSecret => &mut self.ech_secret,
+            Label::EchConfig => &mut self.ech_config,
+            Label::Rsa | Label::RsaSessionId => return None,
+        })
+    }
+
+    /// The labels present, in [`Label::ALL`] order.
+    pub fn labels(&self) -> Vec<Label> {
+        let present = [
+            (Label::ClientRandom, &self.master_secret),
+            (Label::PmsClientRandom, &self.premaster),
+            (Label::ClientEarlyTrafficSecret, &self.client_early),
+            (Label::ClientHandshakeTrafficSecret, &self.client_handshake),
+            (Label::ServerHandshakeTrafficSecret, &self.server_handshake),
+            (Label::ClientTrafficSecret0, &self.client_app0),
+            (Label::ServerTrafficSecret0, &self.server_app0),
+            (Label::ExporterSecret, &self.exporter),
+            (Label::EarlyExporterSecret, &self.early_exporter),
+            (Label::EchSecret, &self.ech_secret),
+            (Label::EchConfig, &self.ech_config),
+        ];
+        present.into_iter().filter(|(_, s)| s.is_some()).map(|(l, _)| l).collect()
+    }
+
+    /// True if the TLS 1.3 traffic secrets needed to read both directions
+    /// after the handshake are all there.
+    pub fn has_tls13_traffic(&self) -> bool {
+        self.client_handshake.is_some()
+            && self.server_handshake.is_some()
+            && self.client_app0.is_some()
+            && self.server_app0.is_some()
+    }
+}
+
+/// How many entries of each label a key log holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// `(label, entries)` for every label with at least one entry, in
+    /// [`Label::ALL`] order. Duplicates count once per line.
+    pub per_label: Vec<(Label, u64)>,
+    /// Lines that were skipped with a diagnostic.
+    pub rejected_lines: u64,
+}
+
+impl Stats {
+    /// Entries of `label`.
+    pub fn count(&self, label: Label) -> u64 {
+        self.per_label.iter().find(|(l, _)| *l == label).map_or(0, |(_, n)| *n)
+    }
+}
+
+/// A parsed key log: every secret by the value that finds its session.
+#[derive(Default)]
+pub struct KeyLog {
+    by_random: HashMap<[u8; 32], Secrets, RandomState>,
+    by_session_id: HashMap<Box<[u8]>, Secret, RandomState>,
+    by_rsa_prefix: HashMap<[u8; 8], Secret, RandomState>,
+    counts: [u64; Label::ALL.len()],
+    rejected: u64,
+    /// The source of the lines being read (for diagnostics).
+    source: String,
+    /// Lines of `source` read so far.
+    line: u64,
+    /// An unfinished last line.
+    partial: Vec<u8>,
+    /// The current line is longer than [`MAX_LINE`]: its bytes are dropped
+    /// up to the next newline (and reported once).
+    overlong: bool,
+}
+
+impl fmt::Debug for KeyLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyLog")
+            .field("client_randoms", &self.by_random.len())
+            .field("session_ids", &self.by_session_id.len())
+            .field("rsa_premasters", &self.by_rsa_prefix.len())
+            .field("source", &self.source)
+            .field("line", &self.line)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`KeyLog::add`] did with an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Added {
+    New,
+    Same,
+    Replaced,
+}
+
+impl KeyLog {
+    /// An empty key log.
+    pub fn new() -> Self {
+        KeyLog::default()
+    }
+
+    /// Parses and finishes one complete text: [`KeyLog::parse`] then
+    /// [`KeyLog::finish`].
+    pub fn from_text(text: &[u8], source: &str) -> (KeyLog, Vec<Diagnostic>) {
+        let mut k = KeyLog::new();
+        let mut d = k.parse(text, source);
+        d.extend(k.finish());
+        (k, d)
+    }
+
+    /// Parses the complete lines of `text` from `source` (a file name, used
+    /// in diagnostics). Can be called again with the next bytes of the same
+    /// source: a last line without its newline is kept until then, or until
+    /// [`KeyLog::finish`]. A call with a different source first finishes the
+    /// previous one and numbers lines from 1 again.
+    ///
+    /// Returns a diagnostic for every line that could not be used.
+    pub fn parse(&mut self, text: &[u8], source: &str) -> Vec<Diagnostic> {
+        let mut diags = Vec::new();
+        if source != self.source {
+            diags.extend(self.finish());
+            self.source = source.to_string();
+            self.line = 0;
+        }
+        let mut rest = text;
+        while !rest.is_empty() {
+            let (piece, newline) = match rest.iter().position(|&b| b == b'\n') {
+                Some(i) => (rest.get(..i).unwrap_or_default(), true),
+                None => (rest, false),
+            };
+            rest = if newline { rest.get(piece.len() + 1..).unwrap_or_default() } else { &[] };
+            if !self.overlong {
+                if self.partial.len() + piece.len() > MAX_LINE {
+                    self.overlong = true;
+                    self.partial.clear();
+                } else {
+                    self.partial.extend_from_slice(piece);
+                }
+            }
+            if newline {
+                self.end_line(&mut diags);
+            }
+        }
+        diags
+    }
+
+    /// Parses a last line that had no newline. Call at the end of a file
+    /// (or when a growing file is known to be complete).
+    pub fn finish(&mut self) -> Vec<Diagnostic> {
+        let mut diags = Vec::new();
+        if !self.partial.is_empty() || self.overlong {
+            self.end_line(&mut diags);
+        }
+        diags
+    }
+
+    fn end_line(&mut self, diags: &mut Vec<Diagnostic>) {
+        self.line += 1;
+        let line = std::mem::take(&mut self.partial);
+        if std::mem::take(&mut self.overlong) {
+            self.reject(
+                diags,
+                "keylog.line_too_long",
+                format!("line longer than {MAX_LINE} bytes"),
+            );
+            return;
+        }
+        let result = self.parse_line(&line);
+        // Reuse the buffer for the next line; its old content was a secret.
+        let mut line = line;
+        line.iter_mut().for_each(|b| *b = 0);
+        line.clear();
+        self.partial = line;
+        match result {
+            Ok(Some((label, Added::Replaced))) => diags.push(self.diagnostic(
+                Severity::Note,
+                "keylog.replaced",
+                format!("{label}: replaces a different secret given earlier for the same session (the last one is used)"),
+            )),
+            Ok(_) => {}
+            Err((code, message)) => self.reject(diags, code, message),
+        }
+    }
+
+    fn reject(&mut self, diags: &mut Vec<Diagnostic>, code: &'static str, message: String) {
+        self.rejected += 1;
+        diags.push(self.diagnostic(Severity::Warning, code, format!("{message}; line skipped")));
+    }
+
+    fn diagnostic(&self, severity: Severity, code: &'static str, message: String) -> Diagnostic {
+        Diagnostic::new(
+            severity,
+            code,
+            Location::default(),
+            format!("{}:{}: {message}", self.source, self.line),
+        )
+    }
+
+    /// Parses one line (without its `\n`). `Ok(None)` for a comment or a
+    /// blank line.
+    fn parse_line(
+        &mut self,
+        line: &[u8],
+    ) -> Result<Option<(Label, Added)>, (&'static str, String)> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Ok(text) = std::str::from_utf8(line) else {
+            return Err(("keylog.malformed", "not text (invalid UTF-8)".to_string()));
+        };
+        let text = text.trim();
+        if text.is_empty() || text.starts_with('#') {
+            return Ok(None);
+        }
+        let fields: Vec<&str> = text.split_ascii_whitespace().collect();
+        let Some(&label_text) = fields.first() else {
+            return Ok(None);
+        };
+
+        if label_text == "RSA" {
+            if fields.get(1).is_some_and(|f| f.starts_with("Session-ID:")) {
+                return self.parse_rsa_session_id(&fields).map(Some);
+            }
+            let [_, prefix, premaster] = fields.as_slice() else {
+                return Err(field_count(
+                    "RSA",
+                    fields.len(),
+                    "RSA <encrypted premaster, first 8 bytes> <premaster>",
+                ));
+            };
+            let prefix: [u8; 8] = fixed(Label::Rsa, "encrypted premaster prefix", prefix)?;
+            let secret = secret(Label::Rsa, premaster)?;
+            let added = insert(&mut self.by_rsa_prefix, prefix, secret);
+            return Ok(Some(self.count(Label::Rsa, added)));
+        }
+
+        let Some(label) = Label::by_client_random(label_text) else {
+            return Err(("keylog.unknown_label", unknown_label(label_text)));
+        };
+        let [_, random, value] = fields.as_slice() else {
+            return Err(field_count(
+                label.as_str(),
+                fields.len(),
+                "<label> <client random> <secret>",
+            ));
+        };
+        let random: [u8; 32] = fixed(label, "client random", random)?;
+        let secret = secret(label, value)?;
+        let entry = self.by_random.entry(random).or_default();
+        let Some(slot) = entry.slot(label) else {
+            return Err(("keylog.unknown_label", unknown_label(label_text)));
+        };
+        let added = match slot.replace(secret) {
+            None => Added::New,
+            Some(old) if Some(&old) == slot.as_ref() => Added::Same,
+            Some(_) => Added::Replaced,
+        };
+        Ok(Some(self.count(label, added)))
+    }
+
+    fn parse_rsa_session_id(
+        &mut self,
+        fields: &[&str],
+    ) -> Result<(Label, Added), (&'static str, String)> {
+        const FORM: &str = "RSA Session-ID:<hex> Master-Key:<hex>";
+        let label = Label::RsaSessionId;
+        let [_, sid, master] = fields else {
+            return Err(field_count(label.as_str(), fields.len(), FORM));
+        };
+        let (Some(sid), Some(master)) =
+            (sid.strip_prefix("Session-ID:"), master.strip_prefix("Master-Key:"))
+        else {
+            return Err(("keylog.malformed", format!("RSA Session-ID: expected {FORM}")));
+        };
+        let sid = unhex(label, "session ID", sid)?;
+        if sid.is_empty() || sid.len() > 32 {
+            return Err((
+                "keylog.bad_length",
+                format!("{label}: the session ID is {} bytes, expected 1 to 32", sid.len()),
+            ));
+        }
+        let secret = secret(label, master)?;
+        let added = insert(&mut self.by_session_id, sid.into_boxed_slice(), secret);
+        Ok(self.count(label, added))
+    }
+
+    fn count(&mut self, label: Label, added: Added) -> (Label, Added) {
+        if let Some(n) = self.counts.get_mut(label.index()) {
+            *n += 1;
+        }
+        (label, added)
+    }
+
+    /// The secrets logged for the session with this client random.
+    pub fn lookup(&self, client_random: &[u8; 32]) -> Option<&Secrets> {
+        self.by_random.get(client_random)
+    }
+
+    /// The master secret logged for a TLS 1.0–1.2 session ID
+    /// (`RSA Session-ID:... Master-Key:...`).
+    pub fn by_session_id(&self, sid: &[u8]) -> Option<&Secret> {
+        self.by_session_id.get(sid)
+    }
+
+    /// The premaster secret logged for an RSA key exchange, found by the
+    /// first 8 bytes of the encrypted premaster in the ClientKeyExchange
+    /// (`RSA <prefix> <premaster>`).
+    pub fn rsa_premaster(&self, encrypted_prefix: &[u8; 8]) -> Option<&Secret> {
+        self.by_rsa_prefix.get(encrypted_prefix)
+    }
+
+    /// The labels logged for this client random, to explain a session that
+    /// cannot be decrypted ("the key log has only CLIENT_RANDOM for this
+    /// TLS 1.3 session"). Empty if the client random is not in the log.
+    pub fn labels_for(&self, client_random: &[u8; 32]) -> Vec<&'static str> {
+        self.lookup(client_random)
+            .map(|s| s.labels().into_iter().map(Label::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    /// Entries per label, and how many lines were rejected.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            per_label: Label::ALL.into_iter().zip(self.counts).filter(|(_, n)| *n > 0).collect(),
+            rejected_lines: self.rejected,
+        }
+    }
+
+    /// True if no secret was read.
+    pub fn is_empty(&self) -> bool {
+        self.by_random.is_empty() && self.by_session_id.is_empty() && self.by_rsa_prefix.is_empty()
+    }
+
+    /// Client randoms with at least one secret, in no particular order.
+    pub fn client_randoms(&self) -> impl Iterator<Item = &[u8; 32]> {
+        self.by_random.keys()
+    }
+}
+
+fn insert<K: std::hash::Hash + Eq>(
+    map: &mut HashMap<K, Secret, RandomState>,
+    key: K,
+    value: Secret,
+) -> Added {
+    match map.insert(key, value.clone()) {
+        None => Added::New,
+        Some(old) if old == value => Added::Same,
+        Some(_) => Added::Replaced,
+    }
+}
+
+fn unknown_label(label: &str) -> String {
+    let mut shown: String = label.chars().take(40).collect();
+    if shown.len() < label.len() {
+        shown.push('…');
+    }
+    let known: Vec<&str> = Label::ALL.iter().map(|l| l.as_str()).collect();
+    format!("unknown label {shown:?} (known: {})", known.join(", "))
+}
+
+fn field_count(label: &str, got: usize, form: &str) -> (&'static str, String) {
+    ("keylog.malformed", format!("{label}: {got} fields, expected 3: {form}"))
+}
+
+/// Decodes hex, or says where it is not hex.
+fn unhex(label: Label, what: &str, s: &str) -> Result<Vec<u8>, (&'static str, String)> {
+    let bytes = s.as_bytes();
+    if !bytes.len().is_multiple_of(2) {
+        return Err((
+            "keylog.bad_hex",
+            format!("{label}: the {what} has an odd number of hex digits ({})", bytes.len()),
+        ));
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 2);
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        let (Some(hi), Some(lo)) =
+            (pair.first().and_then(|&c| hex_digit(c)), pair.get(1).and_then(|&c| hex_digit(c)))
+        else {
+            let at = i * 2 + usize::from(pair.first().and_then(|&c| hex_digit(c)).is_some());
+            let c = s.get(at..).and_then(|t| t.chars().next()).unwrap_or('?');
+            out.iter_mut().for_each(|b| *b = 0);
+            return Err((
+                "keylog.bad_hex",
+                format!("{label}: the {what} is not hex ({c:?} at digit {})", at + 1),
+            ));
+        };
+        out.push(hi << 4 | lo);
+    }
+    Ok(out)
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// A fixed-length hex field (client random, RSA prefix).
+fn fixed<const N: usize>(
+    label: Label,
+    what: &str,
+    s: &str,
+) -> Result<[u8; N], (&'static str, String)> {
+    let v = unhex(label, what, s)?;
+    <[u8; N]>::try_from(v.as_slice()).map_err(|_| {
+        ("keylog.bad_length", format!("{label}: the {what} is {} bytes, expected {N}", v.len()))
+    })
+}
+
+/// The secret field of `label`, with its length checked.
+fn secret(label: Label, s: &str) -> Result<Secret, (&'static str, String)> {
+    let v = unhex(label, "secret", s)?;
+    let (ok, expected) = label.secret_len();
+    if !ok(v.len()) {
+        let n = v.len();
+        drop(Secret::from_vec(v));
+        return Err((
+            "keylog.bad_length",
+            format!("{label}: the secret is {n} bytes, expected {expected}"),
+        ));
+    }
+    Secret::from_vec(v).ok_or_else(|| {
+        (
+            "keylog.bad_length",
+            format!("{label}: the secret is longer than {} bytes", Secret::MAX_LEN),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CR: &str = "f8f89fb560a32f3f42b9b0e0f321b0fae56cd8764e77344d9b5d9a41a03780b9";
+
+    fn cr() -> [u8; 32] {
+        <[u8; 32]>::try_from(unhex(Label::ClientRandom, "", CR).unwrap().as_slice()).unwrap()
+    }
+
+    fn h(n: usize, byte: u8) -> String {
+        format!("{byte:02x}").repeat(n)
+    }
+
+    #[test]
+    fn parses_every_label() {
+        let text = format!(
+            "# SSL/TLS secrets log file, generated by OpenSSL\n\
+             CLIENT_RANDOM {CR} {m}\n\
+             PMS_CLIENT_RANDOM {CR} {p}\n\
+             CLIENT_EARLY_TRAFFIC_SECRET {CR} {s1}\n\
+             CLIENT_HANDSHAKE_TRAFFIC_SECRET {CR} {s2}\n\
+             SERVER_HANDSHAKE_TRAFFIC_SECRET {CR} {s3}\n\
+             CLIENT_TRAFFIC_SECRET_0 {CR} {s4}\n\
+             SERVER_TRAFFIC_SECRET_0 {CR} {s5}\n\
+             EXPORTER_SECRET {CR} {s6}\n\
+             EARLY_EXPORTER_SECRET {CR} {s7}\n\
+             ECH_SECRET {CR} {s8}\n\
+             ECH_CONFIG {CR} {cfg}\n\
+             RSA 0102030405060708 {m}\n\
+             RSA Session-ID:{sid} Master-Key:{m}\n",
+            m = h(48, 0x11),
+            p = h(256, 0x22),
+            s1 = h(32, 1),
+            s2 = h(32, 2),
+            s3 = h(32, 3),
+            s4 = h(48, 4),
+            s5 = h(48, 5),
+            s6 = h(32, 6),
+            s7 = h(32, 7),
+            s8 = h(32, 8),
+            cfg = h(70, 9),
+            sid = h(32, 0xaa),
+        );
+        let (k, d) = KeyLog::from_text(text.as_bytes(), "keys.log");
+        assert!(d.is_empty(), "{d:?}");
+        let s = k.lookup(&cr()).unwrap();
+        assert_eq!(s.master_secret.as_ref().unwrap().as_bytes(), &[0x11; 48]);
+        assert_eq!(s.premaster.as_ref().unwrap().len(), 256);
+        assert_eq!(s.client_early.as_ref().unwrap().as_bytes(), &[1; 32]);
+        assert_eq!(s.client_handshake.as_ref().unwrap().as_bytes(), &[2; 32]);
+        assert_eq!(s.server_handshake.as_ref().unwrap().as_bytes(), &[3; 32]);
+        assert_eq!(s.client_app0.as_ref().unwrap().as_bytes(), &[4; 48]);
+        assert_eq!(s.server_app0.as_ref().unwrap().as_bytes(), &[5; 48]);
+        assert_eq!(s.exporter.as_ref().unwrap().as_bytes(), &[6; 32]);
+        assert_eq!(s.early_exporter.as_ref().unwrap().as_bytes(), &[7; 32]);
+        assert_eq!(s.ech_secret.as_ref().unwrap().as_bytes(), &[8; 32]);
+        assert_eq!(s.ech_config.as_ref().unwrap().as_bytes(), &[9; 70]);
+        assert!(s.has_tls13_traffic());
+        assert_eq!(k.rsa_premaster(&[1, 2, 3, 4, 5, 6, 7, 8]).unwrap().as_bytes(), &[0x11; 48]);
+        assert_eq!(k.by_session_id(&[0xaa; 32]).unwrap().as_bytes(), &[0x11; 48]);
+        assert!(k.by_session_id(&[0xaa; 31]).is_none());
+        assert_eq!(k.labels_for(&cr()).len(), 11);
+        let stats = k.stats();
+        assert_eq!(stats.per_label.len(), 13);
+        assert_eq!(stats.count(Label::Rsa), 1);
+        assert_eq!(stats.rejected_lines, 0);
+        assert!(!k.is_empty());
+    }
+
+    #[test]
+    fn accepts_crlf_uppercase_hex_and_extra_spaces() {
+        let text = format!(
+            "  CLIENT_RANDOM \t{}  {}\r\n\r\n",
+            CR.to_uppercase(),
+            h(48, 0xab).to_uppercase()
+        );
+        let (k, d) = KeyLog::from_text(text.as_bytes(), "k");
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(
+            k.lookup(&cr()).unwrap().master_secret.as_ref().unwrap().as_bytes(),
+            &[0xab; 48]
+        );
+        assert_eq!(k.labels_for(&cr()), vec!["CLIENT_RANDOM"]);
+    }
+
+    #[test]
+    fn reports_every_malformed_line_with_file_and_line_number() {
+        let bad = format!("{}zz", h(47, 1));
+        let text = format!(
+            "# comment\n\
+             CLIENT_RANDOM {CR} {short}\n\
+             CLIENT_RANDOM {CR} {bad}\n\
+             CLIENT_RANDOM {cr_short} {m}\n\
+             SERVER_SECRET {CR} {m}\n\
+             CLIENT_RANDOM {CR}\n\
+             CLIENT_TRAFFIC_SECRET_0 {CR} {odd}\n\
+             RSA 01020304 {m}\n\
+             RSA Session-ID: Master-Key:{m}\n\
+             CLIENT_TRAFFIC_SECRET_0 {CR} {s40}\n\
+             \u{00e9}\n",
+            short = h(47, 1),
+            cr_short = h(31, 1),
+            m = h(48, 1),
+            odd = "abc",
+            s40 = h(40, 1),
+        );
+        let (k, d) = KeyLog::from_text(text.as_bytes(), "keys.log");
+        let got: Vec<(&str, &str)> = d.iter().map(|d| (d.code, d.message.as_str())).collect();
+        let expect = [
+            ("keylog.bad_length", "keys.log:2: CLIENT_RANDOM: the secret is 47 bytes, expected 48"),
+            (
+                "keylog.bad_hex",
+                "keys.log:3: CLIENT_RANDOM: the secret is not hex ('z' at digit 95)",
+            ),
+            (
+                "keylog.bad_length",
+                "keys.log:4: CLIENT_RANDOM: the client random is 31 bytes, expected 32",
+            ),
+            ("keylog.unknown_label", "keys.log:5: unknown label \"SERVER_SECRET\""),
+            ("keylog.malformed", "keys.log:6: CLIENT_RANDOM: 2 fields, expected 3"),
+            (
+                "keylog.bad_hex",
+                "keys.log:7: CLIENT_TRAFFIC_SECRET_0: the secret has an odd number of hex digits (3)",
+            ),
+            (
+                "keylog.bad_length",
+                "keys.log:8: RSA: the encrypted premaster prefix is 4 bytes, expected 8",
+            ),
+            ("keylog.bad_length", "keys.log:9: RSA Session-ID: the session ID is 0 bytes"),
+            (
+                "keylog.bad_length",
+                "keys.log:10: CLIENT_TRAFFIC_SECRET_0: the secret is 40 bytes, expected 32 or 48",
+            ),
+            ("keylog.unknown_label", "keys.log:11: unknown label \"é\""),
+        ];
+        assert_eq!(got.len(), expect.len(), "{got:#?}");
+        for ((code, msg), (ecode, eprefix)) in got.iter().zip(expect) {
+            assert_eq!(*code, ecode, "{msg}");
+            assert!(msg.starts_with(eprefix), "{msg:?} does not start with {eprefix:?}");
+            assert!(msg.ends_with("; line skipped"), "{msg}");
+        }
+        assert!(d.iter().all(|d| d.severity == Severity::Warning));
+        assert!(k.is_empty());
+        assert_eq!(k.stats().rejected_lines, 10);
+        assert!(k.stats().per_label.is_empty());
+    }
+
+    #[test]
+    fn incremental_parse_keeps_the_partial_last_line() {
+        let line = format!("CLIENT_RANDOM {CR} {}\n", h(48, 7));
+        let bytes = line.as_bytes();
+        let mut k = KeyLog::new();
+        for split in 0..bytes.len() {
+            let mut k2 = KeyLog::new();
+            let (a, b) = bytes.split_at(split);
+            assert!(k2.parse(a, "grow.log").is_empty());
+            assert!(k2.parse(b, "grow.log").is_empty());
+            assert!(k2.lookup(&cr()).is_some(), "split at {split}");
+        }
+        // Without a newline the line waits for finish().
+        assert!(k.parse(line.trim_end().as_bytes(), "grow.log").is_empty());
+        assert!(k.lookup(&cr()).is_none());
+        assert!(k.finish().is_empty());
+        assert!(k.lookup(&cr()).is_some());
+        // Line numbers go on across calls.
+        let d = k.parse(b"\nbogus\n", "grow.log");
+        assert!(d[0].message.starts_with("grow.log:3: "), "{d:?}");
+    }
+
+    #[test]
+    fn a_new_source_finishes_the_old_one_and_restarts_numbering() {
+        let mut k = KeyLog::new();
+        assert!(k.parse(b"# a\nbogus", "a.log").is_empty());
+        let d = k.parse(b"bogus\n", "b.log");
+        assert_eq!(d.len(), 2);
+        assert!(d[0].message.starts_with("a.log:2: "), "{d:?}");
+        assert!(d[1].message.starts_with("b.log:1: "), "{d:?}");
+    }
+
+    #[test]
+    fn duplicates_last_one_wins_and_a_change_is_noted() {
+        let a = format!("CLIENT_RANDOM {CR} {}\n", h(48, 1));
+        let b = format!("CLIENT_RANDOM {CR} {}\n", h(48, 2));
+        let text = format!("{a}{a}{b}");
+        let (k, d) = KeyLog::from_text(text.as_bytes(), "k");
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].severity, Severity::Note);
+        assert_eq!(d[0].code, "keylog.replaced");
+        assert!(d[0].message.starts_with("k:3: CLIENT_RANDOM"));
+        assert_eq!(k.lookup(&cr()).unwrap().master_secret.as_ref().unwrap().as_bytes(), &[2; 48]);
+        assert_eq!(k.stats().count(Label::ClientRandom), 3);
+    }
+
+    #[test]
+    fn overlong_lines_are_bounded_and_reported_once() {
+        let mut k = KeyLog::new();
+        let long = vec![b'A'; MAX_LINE * 3];
+        let mut d = Vec::new();
+        for chunk in long.chunks(1000) {
+            d.extend(k.parse(chunk, "big"));
+            assert!(k.partial.len() <= MAX_LINE);
+        }
+        d.extend(k.parse(format!("\nCLIENT_RANDOM {CR} {}\n", h(48, 1)).as_bytes(), "big"));
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].code, "keylog.line_too_long");
+        assert!(d[0].message.starts_with("big:1: "));
+        assert!(k.lookup(&cr()).is_some());
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let (k, _) =
+            KeyLog::from_text(format!("CLIENT_RANDOM {CR} {}\n", h(48, 0xee)).as_bytes(), "k");
+        let all = format!("{k:?} {:?}", k.lookup(&cr()));
+        assert!(!all.contains("eeee") && !all.contains("238"), "{all}");
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        // A small deterministic fuzz: every byte value at every position of a valid line.
+        let line = format!("RSA Session-ID:{} Master-Key:{}\n", h(4, 1), h(48, 2));
+        for pos in 0..line.len() {
+            for b in [0u8, b' ', b'\n', b'\r', b'#', b':', b'g', 0xff] {
+                let mut v = line.clone().into_bytes();
+                v[pos] = b;
+                let (_k, _d) = KeyLog::from_text(&v, "fuzz");
+            }
+        }
+    }
+}
