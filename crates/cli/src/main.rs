@@ -30,6 +30,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// The whole HTTPS lab in one command: certificate, server, plain HTTP, TLS 1.2 and 1.3.
+    Demo(cmd::demo::Args),
     /// Make and show keys, CSRs and certificates (the lab's openssl steps).
     #[command(subcommand)]
     Cert(cmd::cert::Command),
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = output::Output::new(cli.color);
     let result = match cli.command {
+        Command::Demo(a) => cmd::demo::run(a, &out),
         Command::Cert(c) => cmd::cert::run(c, &out),
         Command::Serve(a) => cmd::serve::run(a, &out),
         Command::Get(a) => cmd::get::run(a, &out),

@@ -77,6 +77,9 @@ pub struct GetOptions {
     pub keylog: Option<PathBuf>,
     /// Write what the socket carried, with the secrets, as pcapng here.
     pub record: Option<PathBuf>,
+    /// Record into this recorder instead (nothing is written: the caller
+    /// merges several connections with `record::write_pcapng_all`).
+    pub record_into: Option<Recorder>,
     /// Limit for resolving plus connecting.
     pub connect_timeout: Duration,
 }
@@ -92,6 +95,7 @@ impl GetOptions {
             headers: Vec::new(),
             keylog: None,
             record: None,
+            record_into: None,
             connect_timeout: Duration::from_secs(10),
         }
     }
@@ -249,7 +253,11 @@ impl Target {
 /// refused handshake is worth looking at too).
 pub async fn get(opts: &GetOptions, obs: &mut dyn Observer) -> Result<Summary> {
     let target = Target::parse(&opts.url)?;
-    let recorder = opts.record.as_ref().map(|_| Recorder::new());
+    let recorder = match (&opts.record_into, &opts.record) {
+        (Some(r), _) => Some(r.clone()),
+        (None, Some(_)) => Some(Recorder::new()),
+        (None, None) => None,
+    };
     let tls_config = if target.tls {
         let callback: Option<LineCallback> = recorder.clone().map(|r| {
             let cb: LineCallback = Arc::new(move |line: &str| r.keylog_line(line));
@@ -266,6 +274,9 @@ pub async fn get(opts: &GetOptions, obs: &mut dyn Observer) -> Result<Summary> {
         Some(rec) => exchange(rec.wrap(tcp), &target, tls_config, opts, obs).await,
         None => exchange(tcp, &target, tls_config, opts, obs).await,
     };
+    if let (Some(rec), None) = (&recorder, &opts.record) {
+        rec.closed(SystemTime::now());
+    }
     if let (Some(rec), Some(path)) = (&recorder, &opts.record) {
         rec.closed(SystemTime::now());
         let written = rec.write_pcapng(path);

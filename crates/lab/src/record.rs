@@ -287,6 +287,12 @@ impl Recorder {
     /// does). The file holds the session's secrets, so it is created with
     /// mode 0600 like a key log.
     pub fn write_pcapng(&self, path: &Path) -> Result<()> {
+        write_pcapng_all(std::slice::from_ref(self), path)
+    }
+
+    /// The synthesised frames of this connection, with their times and
+    /// comments, in order.
+    fn frames(&self, path: &Path) -> Result<(Vec<(SystemTime, Vec<u8>, Option<String>)>, bool)> {
         let s = self.lock();
         let (client, server, established) = s.connected.ok_or_else(|| {
             Error::new(format!(
@@ -307,36 +313,72 @@ impl Recorder {
         let mss = if client_ip.is_ipv4() { MSS_IPV4 } else { MSS_IPV6 };
         let start = s.connecting.unwrap_or(established);
         let segments = plan(start, established, &s.events, s.missed, ends.isn, mss);
-
-        let file = files::create(path, Mode::Secret, true)?;
-        let write = || -> io::Result<()> {
-            let mut w = pcapng::Writer::new(BufWriter::new(file), &section(&s, mss))?;
-            let loopback = client_ip.is_loopback() && server_ip.is_loopback();
-            let iface = w.add_interface(&Interface {
-                name: loopback.then(|| "lo".to_string()),
-                description: Some("TCP/IP synthesised by tlsscope from socket I/O".into()),
-                ..Interface::new(LinkType::ETHERNET, SNAPLEN)
-            })?;
-            // Before the first packet, so readers have the keys by the
-            // time they meet the handshake.
-            if !s.keylog.is_empty() {
-                w.write_secrets(SecretsType::TLS_KEY_LOG, s.keylog.as_bytes())?;
-            }
+        let mut ip_id = ends.ip_id;
+        let mut out = Vec::with_capacity(segments.len());
+        for seg in &segments {
             let mut frame = Vec::with_capacity(1600);
-            let mut ip_id = ends.ip_id;
-            for seg in &segments {
-                frame.clear();
-                ends.frame(seg, &mut ip_id, &mut frame)?;
-                w.write_packet(&Packet {
-                    comment: seg.comment.as_deref(),
-                    ..Packet::new(iface, seg.at, &frame)
-                })?;
-            }
-            w.finish()?;
-            Ok(())
-        };
-        write().context(path.display())
+            ends.frame(seg, &mut ip_id, &mut frame).context(path.display())?;
+            out.push((seg.at, frame, seg.comment.clone()));
+        }
+        let loopback = client_ip.is_loopback() && server_ip.is_loopback();
+        Ok((out, loopback))
     }
+}
+
+/// Writes several recorded connections into one capture at `path`, their
+/// frames interleaved by time, with every connection's secrets in one
+/// Decryption Secrets Block before the first packet. Created mode 0600
+/// (it holds secrets).
+pub fn write_pcapng_all(recorders: &[Recorder], path: &Path) -> Result<()> {
+    let mut frames = Vec::new();
+    let mut loopback = true;
+    let mut keylog = String::new();
+    let mut comments: Vec<String> = Vec::new();
+    for r in recorders {
+        let (f, lo) = r.frames(path)?;
+        loopback &= lo;
+        frames.extend(f);
+        let s = r.lock();
+        for line in s.keylog.lines() {
+            if !keylog.lines().any(|l| l == line) {
+                keylog.push_str(line);
+                keylog.push('\n');
+            }
+        }
+        let mss =
+            if s.connected.is_some_and(|(c, _, _)| c.is_ipv4()) { MSS_IPV4 } else { MSS_IPV6 };
+        for c in section(&s, mss).comments {
+            if !comments.contains(&c) {
+                comments.push(c);
+            }
+        }
+    }
+    // Stable: frames of one connection keep their order at equal times.
+    frames.sort_by_key(|(at, _, _)| *at);
+    let file = files::create(path, Mode::Secret, true)?;
+    let write = || -> io::Result<()> {
+        let sec = Section { comments, ..Section::tlsscope() };
+        let mut w = pcapng::Writer::new(BufWriter::new(file), &sec)?;
+        let iface = w.add_interface(&Interface {
+            name: loopback.then(|| "lo".to_string()),
+            description: Some("TCP/IP synthesised by tlsscope from socket I/O".into()),
+            ..Interface::new(LinkType::ETHERNET, SNAPLEN)
+        })?;
+        // Before the first packet, so readers have the keys by the time
+        // they meet the handshake.
+        if !keylog.is_empty() {
+            w.write_secrets(SecretsType::TLS_KEY_LOG, keylog.as_bytes())?;
+        }
+        for (at, frame, comment) in &frames {
+            w.write_packet(&Packet {
+                comment: comment.as_deref(),
+                ..Packet::new(iface, *at, frame)
+            })?;
+        }
+        w.finish()?;
+        Ok(())
+    };
+    write().context(path.display())
 }
 
 /// The comments on the section: how the file was made and what is missing.

@@ -136,6 +136,7 @@ pub fn run(args: Args, _out: &Output) -> anyhow::Result<ExitCode> {
         headers,
         keylog: args.keylog.clone(),
         record: args.record.clone(),
+        record_into: None,
         connect_timeout: Duration::from_secs(args.connect_timeout.max(1)),
     };
     let sink: Box<dyn Write> = match &args.output {

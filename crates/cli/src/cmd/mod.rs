@@ -2,6 +2,7 @@
 
 pub mod capture;
 pub mod cert;
+pub mod demo;
 pub mod flows;
 pub mod follow;
 pub mod get;
