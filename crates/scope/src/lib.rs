@@ -18,6 +18,7 @@
 pub mod diag;
 pub mod flow;
 pub mod frame;
+pub mod http;
 pub mod session;
 // Fuzz bodies (see docs/fuzzing.md): public for fuzz/ and for tests, not API.
 #[doc(hidden)]

@@ -1,0 +1,777 @@
+//! HTTP inside a connection: the application data of a TLS session once
+//! decrypted, or a plain TCP stream. [`HttpConn`] is fed each direction's
+//! bytes in order, in pieces of any size, with gaps where the capture lost
+//! some, and emits [`HttpEvent`]s: request/response [`Exchange`]s, every
+//! HTTP/2 frame, raw bytes of other protocols, and diagnostics.
+//!
+//! - The protocol is recognised from the client's first bytes: the HTTP/2
+//!   connection preface ([RFC 9113 §3.4]) means HTTP/2 (prior knowledge, as
+//!   after ALPN `h2` or for h2c); a request line means HTTP/1.x; anything
+//!   else is passed on as raw bytes. An HTTP/1.1 `Upgrade: h2c` that the
+//!   server accepts (101) continues as HTTP/2 on the same connection.
+//! - [`h1`]: HTTP/1.0 and 1.1 ([RFC 9112]): keep-alive and pipelining,
+//!   Content-Length, chunked bodies with trailers, bodies read until the
+//!   connection closes, HEAD and 1xx/204/304 without bodies, CONNECT and
+//!   protocol upgrades, resynchronisation after a gap.
+//! - [`h2`]: HTTP/2 ([RFC 9113]): every frame type, HEADERS + CONTINUATION
+//!   reassembly, padding, HPACK ([`hpack`]) with the table size each side
+//!   announced, requests and responses per stream, trailers, server push.
+//! - Bodies are kept up to [`HttpOptions::max_body`] bytes (the rest is
+//!   counted) and, when they carry a `Content-Encoding` of gzip, deflate or
+//!   br, decoded for display up to [`HttpOptions::max_decoded`].
+//!
+//! Memory is bounded per connection: every buffer has a named limit in
+//! [`HttpOptions`], and hitting one is a diagnostic, never unbounded
+//! growth. Nothing here panics on any input.
+//!
+//! [RFC 9112]: https://www.rfc-editor.org/rfc/rfc9112
+//! [RFC 9113]: https://www.rfc-editor.org/rfc/rfc9113
+//! [RFC 9113 §3.4]: https://www.rfc-editor.org/rfc/rfc9113#section-3.4
+
+pub mod h1;
+pub mod h2;
+pub mod hpack;
+
+#[cfg(test)]
+mod tests;
+
+use std::io::Read;
+
+use crate::diag::{Diagnostic, Location, Severity};
+use crate::flow::{Dir, PerDir};
+use crate::time::Timestamp;
+use crate::tree::Field;
+
+/// The HTTP/2 connection preface the client sends first
+/// ([RFC 9113 §3.4](https://www.rfc-editor.org/rfc/rfc9113#section-3.4)).
+pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// What to keep while decoding, and the limits that bound memory per
+/// connection.
+#[derive(Clone, Copy, Debug)]
+pub struct HttpOptions {
+    /// Build a field tree for every HTTP/2 frame and HTTP/1 message (text
+    /// and HTML output); off for summaries and benchmarks.
+    pub trees: bool,
+    /// Bytes of each body kept for display; the rest is counted. Bodies
+    /// can be gigabytes; nobody reads more than the start of one in a
+    /// dissector.
+    pub max_body: usize,
+    /// Bytes of a decompressed body kept for display: a few kilobytes of
+    /// gzip can inflate to gigabytes (a decompression bomb).
+    pub max_decoded: usize,
+    /// Bytes of one HTTP/1 message head (request or status line and
+    /// headers), of one chunked body's trailers, and of one HTTP/2 header
+    /// block (HEADERS or PUSH_PROMISE with its CONTINUATIONs), buffered
+    /// until complete. Real heads are a few kilobytes; servers commonly
+    /// refuse more than 8-64 KiB.
+    pub max_header_bytes: usize,
+    /// Decoded size of one HTTP/2 header list (names + values + 32 per
+    /// field, as SETTINGS_MAX_HEADER_LIST_SIZE counts): HPACK references
+    /// let a small block expand enormously. Fields past it are counted,
+    /// not kept.
+    pub max_header_list: usize,
+    /// Cap on each HPACK dynamic table: a peer may announce up to 4 GiB;
+    /// real ones use 4-64 KiB.
+    pub max_hpack_table: usize,
+    /// HTTP/2 streams tracked at once per connection. Past it the oldest
+    /// open stream is reported incomplete to make room (real peers allow
+    /// 100-1000 concurrent streams).
+    pub max_streams: usize,
+    /// HTTP/1 requests waiting for their responses (pipelining). Past it
+    /// the oldest is reported incomplete.
+    pub max_pipeline: usize,
+    /// Payload of one HTTP/2 frame other than DATA and header blocks
+    /// (SETTINGS, GOAWAY debug data, unknown types) kept for decoding;
+    /// the rest of such a frame is skipped.
+    pub max_frame_buffer: usize,
+    /// Bytes of non-HTTP data per connection passed on as
+    /// [`HttpEvent::Raw`]; the rest is counted only (see
+    /// [`HttpConn::raw_bytes`]).
+    pub max_raw: usize,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            trees: false,
+            max_body: 64 << 10,
+            max_decoded: 1 << 20,
+            max_header_bytes: 64 << 10,
+            max_header_list: 256 << 10,
+            max_hpack_table: 64 << 10,
+            max_streams: 1000,
+            max_pipeline: 100,
+            max_frame_buffer: 64 << 10,
+            max_raw: 64 << 10,
+        }
+    }
+}
+
+/// A message body as seen on the wire.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Body {
+    /// The first bytes, up to [`HttpOptions::max_body`], as sent (after
+    /// de-chunking and HTTP/2 framing, before content decoding). After a
+    /// gap nothing more is kept: the bytes would not be contiguous.
+    pub bytes: Vec<u8>,
+    /// Total length as sent, including bytes not kept and bytes lost.
+    pub len: u64,
+    /// `bytes` is not the whole body.
+    pub truncated: bool,
+    /// Bytes the capture lost (gaps) inside the body.
+    pub missing: u64,
+    /// The `Content-Encoding` (and any transfer coding other than chunked),
+    /// as sent.
+    pub encoding: Option<String>,
+    /// `bytes` decoded (gzip, deflate, br), for display, at most
+    /// [`HttpOptions::max_decoded`] bytes. A prefix when `bytes` was
+    /// truncated.
+    pub decoded: Option<Vec<u8>>,
+    /// Why decoding failed or stopped early.
+    pub decode_error: Option<String>,
+}
+
+impl Body {
+    /// Appends bytes as sent, keeping up to `max`.
+    pub(crate) fn push(&mut self, data: &[u8], max: usize) {
+        self.len = self.len.saturating_add(data.len() as u64);
+        if self.missing > 0 {
+            return;
+        }
+        let room = max.saturating_sub(self.bytes.len());
+        let keep = data.get(..room.min(data.len())).unwrap_or_default();
+        self.bytes.extend_from_slice(keep);
+        if keep.len() < data.len() {
+            self.truncated = true;
+        }
+    }
+
+    /// Counts `n` bytes the capture lost.
+    pub(crate) fn lose(&mut self, n: u64) {
+        self.len = self.len.saturating_add(n);
+        self.missing = self.missing.saturating_add(n);
+        self.truncated = true;
+    }
+
+    /// Decodes `bytes` by `encoding` for display.
+    pub(crate) fn decode(&mut self, max: usize) {
+        let Some(enc) = self.encoding.as_deref() else { return };
+        let codings: Vec<String> = enc
+            .split(',')
+            .map(|c| c.trim().to_ascii_lowercase())
+            .filter(|c| !c.is_empty() && c != "identity")
+            .collect();
+        if codings.is_empty() || self.bytes.is_empty() {
+            return;
+        }
+        let mut data = self.bytes.clone();
+        let mut error = None;
+        // Codings are listed in the order they were applied: undo the
+        // last first (RFC 9110 §8.4).
+        for coding in codings.iter().rev() {
+            let (out, err) = match coding.as_str() {
+                "gzip" | "x-gzip" => {
+                    bounded_read(flate2::read::MultiGzDecoder::new(&data[..]), max)
+                }
+                "deflate" => {
+                    // RFC 9110 says zlib; some servers send raw deflate.
+                    let (out, err) = bounded_read(flate2::read::ZlibDecoder::new(&data[..]), max);
+                    if err.is_some() && out.is_empty() {
+                        bounded_read(flate2::read::DeflateDecoder::new(&data[..]), max)
+                    } else {
+                        (out, err)
+                    }
+                }
+                "br" => bounded_read(brotli::Decompressor::new(&data[..], 4096), max),
+                other => {
+                    self.decode_error = Some(format!("content coding {other:?} is not decoded"));
+                    return;
+                }
+            };
+            data = out;
+            if let Some(e) = err {
+                error = Some(format!("{coding}: {e}"));
+                break;
+            }
+        }
+        if let Some(e) = &mut error
+            && self.truncated
+        {
+            e.push_str(" (the body was cut short, so only its start could be decoded)");
+        }
+        self.decode_error = error;
+        self.decoded = Some(data);
+    }
+}
+
+/// Reads a decoder to the end or to `max` bytes: (output, why it stopped
+/// early).
+fn bounded_read(mut r: impl Read, max: usize) -> (Vec<u8>, Option<String>) {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => return (out, None),
+            Ok(n) => {
+                let chunk = buf.get(..n).unwrap_or_default();
+                let room = max.saturating_sub(out.len());
+                if chunk.len() > room {
+                    out.extend_from_slice(chunk.get(..room).unwrap_or_default());
+                    return (out, Some(format!("decoded body is over the limit of {max} bytes")));
+                }
+                out.extend_from_slice(chunk);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return (out, Some(e.to_string())),
+        }
+    }
+}
+
+/// A header list: (name as sent, value).
+pub type Headers = Vec<(String, Vec<u8>)>;
+
+/// One request and its response.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Exchange {
+    /// `HTTP/1.1`, `HTTP/1.0` (from the request line, or the status line
+    /// when the request was not seen) or `HTTP/2`.
+    pub version: &'static str,
+    /// The HTTP/2 stream.
+    pub stream: Option<u32>,
+    /// The method (`:method`, or from the request line).
+    pub method: Option<String>,
+    /// `:scheme` (HTTP/2 only).
+    pub scheme: Option<String>,
+    /// `:authority`, or the HTTP/1 Host header.
+    pub authority: Option<String>,
+    /// `:path`, or the HTTP/1 request target.
+    pub path: Option<String>,
+    /// The final status code.
+    pub status: Option<u16>,
+    /// The HTTP/1 reason phrase.
+    pub reason: Option<String>,
+    /// Interim (1xx) status codes before the final one.
+    pub interim: Vec<u16>,
+    /// Request headers as sent (HTTP/2 pseudo-headers included, in order).
+    pub request_headers: Headers,
+    /// Response headers as sent.
+    pub response_headers: Headers,
+    /// Request trailers (chunked trailer section, or HTTP/2 trailing HEADERS).
+    pub request_trailers: Headers,
+    /// Response trailers.
+    pub response_trailers: Headers,
+    /// The request body.
+    pub request_body: Body,
+    /// The response body.
+    pub response_body: Body,
+    /// The frame that carried the first byte of the request (HTTP/1) or
+    /// its HEADERS (HTTP/2).
+    pub request_frame: Option<u64>,
+    /// The same for the response (the final one, not a 1xx).
+    pub response_frame: Option<u64>,
+    /// When the request started.
+    pub request_time: Option<Timestamp>,
+    /// When the response started.
+    pub response_time: Option<Timestamp>,
+    /// The frame that carried the request's last byte (HTTP/2: its
+    /// END_STREAM).
+    pub request_end_frame: Option<u64>,
+    /// The frame that completed the exchange (the response's last byte,
+    /// or the reset).
+    pub end_frame: Option<u64>,
+    /// HTTP/1: offset of the request's first byte in the client's stream
+    /// (what the spans of `request_tree` count from).
+    pub request_offset: Option<u64>,
+    /// HTTP/1: offset of the response's first byte in the server's stream.
+    pub response_offset: Option<u64>,
+    /// HTTP/1, with trees on: the request's fields, spans relative to
+    /// `request_offset`.
+    pub request_tree: Vec<Field>,
+    /// HTTP/1, with trees on: the response's fields.
+    pub response_tree: Vec<Field>,
+    /// Both messages were seen whole: nothing lost, nothing cut off by the
+    /// end of the connection or a reset.
+    pub complete: bool,
+    /// HTTP/2: the stream was reset (RST_STREAM) with this error code.
+    pub reset: Option<u32>,
+    /// HTTP/2: the request came in a PUSH_PROMISE from the server.
+    pub pushed: bool,
+    /// Why the exchange is incomplete, and other things worth knowing.
+    pub notes: Vec<String>,
+}
+
+impl Exchange {
+    /// Decodes both bodies for display (done once, when the exchange is
+    /// emitted).
+    pub(crate) fn finish_bodies(&mut self, max_decoded: usize) {
+        self.request_body.decode(max_decoded);
+        self.response_body.decode(max_decoded);
+    }
+}
+
+/// Header lookup: the first value of `name` (ASCII case-insensitive).
+pub fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a [u8]> {
+    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
+}
+
+/// One HTTP/2 frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct H2FrameInfo {
+    /// Who sent it.
+    pub dir: Dir,
+    /// The capture frame that carried its last byte.
+    pub frame: u64,
+    /// The capture frame that carried its first byte.
+    pub first_frame: u64,
+    /// When its last byte came.
+    pub ts: Timestamp,
+    /// Offset of its first byte in the sender's HTTP/2 byte stream (the
+    /// connection preface included).
+    pub offset: u64,
+    /// The frame type code.
+    pub kind: u8,
+    /// The type's name as in RFC 9113 (`DATA`, `HEADERS`...), or `unknown`.
+    pub name: &'static str,
+    /// The flags byte.
+    pub flags: u8,
+    /// The stream identifier.
+    pub stream: u32,
+    /// The payload length.
+    pub length: u32,
+    /// A one-line summary, e.g. `SETTINGS: MAX_CONCURRENT_STREAMS=100`.
+    pub summary: String,
+    /// With trees on: the frame's fields, spans relative to its first byte.
+    pub tree: Vec<Field>,
+}
+
+/// What [`HttpConn`] reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HttpEvent {
+    /// A request/response pair is complete (or, at the end, incomplete).
+    Exchange(Box<Exchange>),
+    /// An HTTP/2 frame.
+    H2Frame(H2FrameInfo),
+    /// Bytes of a protocol that is not HTTP (or of a tunnel/upgraded
+    /// connection), in order per direction. Only the first
+    /// [`HttpOptions::max_raw`] bytes of a connection are passed on.
+    Raw {
+        /// Who sent them.
+        dir: Dir,
+        /// The bytes.
+        data: Vec<u8>,
+        /// The capture frame they came in.
+        frame: u64,
+    },
+    /// A problem in the input.
+    Diagnostic(Diagnostic),
+}
+
+/// Which protocol a connection speaks, as far as known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// Not known yet: waiting for the client's first bytes.
+    Detect,
+    /// HTTP/1.x.
+    Http1,
+    /// HTTP/2 (prior knowledge; h2c upgrades show as [`Protocol::Http1`]
+    /// until the switch).
+    Http2,
+    /// Something else: passed on as raw bytes.
+    Raw,
+}
+
+/// The budget of raw bytes passed on per connection.
+#[derive(Debug, Default)]
+pub(crate) struct RawBudget {
+    passed: usize,
+    total: PerDir<u64>,
+    noted: bool,
+}
+
+/// What the decoders need to report: the options, the event sink and the
+/// current capture frame.
+pub(crate) struct Cx<'a> {
+    pub opts: &'a HttpOptions,
+    pub out: &'a mut dyn FnMut(HttpEvent),
+    raw: &'a mut RawBudget,
+    pub frame: u64,
+    pub ts: Timestamp,
+}
+
+impl Cx<'_> {
+    pub fn emit(&mut self, e: HttpEvent) {
+        (self.out)(e);
+    }
+
+    pub fn diag(&mut self, severity: Severity, code: &'static str, message: String) {
+        let d = Diagnostic::new(severity, code, Location::frame(self.frame), message);
+        (self.out)(HttpEvent::Diagnostic(d));
+    }
+
+    /// Passes raw bytes on, within the connection's budget.
+    pub fn raw(&mut self, dir: Dir, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let t = &mut self.raw.total[dir];
+        *t = t.saturating_add(data.len() as u64);
+        let room = self.opts.max_raw.saturating_sub(self.raw.passed);
+        let pass = data.get(..room.min(data.len())).unwrap_or_default();
+        if !pass.is_empty() {
+            self.raw.passed += pass.len();
+            let e = HttpEvent::Raw { dir, data: pass.to_vec(), frame: self.frame };
+            (self.out)(e);
+        }
+        if pass.len() < data.len() && !self.raw.noted {
+            self.raw.noted = true;
+            let max = self.opts.max_raw;
+            self.diag(
+                Severity::Note,
+                "http.raw_limit",
+                format!("only the first {max} raw bytes of this connection are shown; the rest is counted"),
+            );
+        }
+    }
+}
+
+/// Bytes held while the protocol is not known yet, with where each piece
+/// came from, so they can be replayed with their own frame numbers.
+#[derive(Debug, Default)]
+struct Held {
+    bytes: PerDir<Vec<u8>>,
+    /// (direction, end offset in `bytes[dir]`, frame, time), in arrival order.
+    pieces: Vec<(Dir, usize, u64, Timestamp)>,
+}
+
+#[derive(Debug)]
+enum State {
+    Detect(Held),
+    H1(Box<h1::Conn>),
+    H2(Box<h2::Conn>),
+    Raw,
+    Done,
+}
+
+/// The HTTP decoder of one connection.
+#[derive(Debug)]
+pub struct HttpConn {
+    opts: HttpOptions,
+    state: State,
+    raw: RawBudget,
+    /// The last capture frame and time seen per direction: gaps and the
+    /// end of the connection are reported there.
+    last: PerDir<(u64, Timestamp)>,
+}
+
+/// What the client's first bytes say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Wait,
+    Yes,
+    No,
+}
+
+/// Is `b` (so far) an HTTP/1 request line? `METHOD SP target SP
+/// HTTP/1.d CRLF` ([RFC 9112 §3](https://www.rfc-editor.org/rfc/rfc9112#section-3)).
+pub(crate) fn request_line_verdict(b: &[u8], max: usize) -> Verdict {
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if c == b' ' {
+            break;
+        }
+        if !is_tchar(c) {
+            return Verdict::No;
+        }
+        i += 1;
+    }
+    if i == 0 && !b.is_empty() {
+        return Verdict::No;
+    }
+    if b.get(i).is_none() {
+        // Methods are short words; a long run without a space is not one.
+        return if i > 32 { Verdict::No } else { Verdict::Wait };
+    }
+    i += 1;
+    let target_start = i;
+    while let Some(&c) = b.get(i) {
+        if c == b' ' {
+            break;
+        }
+        if c < 0x21 || c == 0x7f {
+            return Verdict::No;
+        }
+        i += 1;
+    }
+    if b.get(i).is_none() {
+        return if i > max { Verdict::No } else { Verdict::Wait };
+    }
+    if i == target_start {
+        return Verdict::No;
+    }
+    i += 1;
+    let version = b"HTTP/1.";
+    for (k, &want) in version.iter().enumerate() {
+        match b.get(i + k) {
+            None => return Verdict::Wait,
+            Some(&c) if c == want => {}
+            Some(_) => return Verdict::No,
+        }
+    }
+    i += version.len();
+    match b.get(i) {
+        None => return Verdict::Wait,
+        Some(c) if c.is_ascii_digit() => {}
+        Some(_) => return Verdict::No,
+    }
+    match (b.get(i + 1), b.get(i + 2)) {
+        (None, _) => Verdict::Wait,
+        (Some(b'\n'), _) => Verdict::Yes,
+        (Some(b'\r'), None) => Verdict::Wait,
+        (Some(b'\r'), Some(b'\n')) => Verdict::Yes,
+        _ => Verdict::No,
+    }
+}
+
+/// A token character ([RFC 9110 §5.6.2](https://www.rfc-editor.org/rfc/rfc9110#section-5.6.2)).
+pub(crate) fn is_tchar(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+}
+
+/// Could the server's first bytes (before the client said anything) be
+/// HTTP? An HTTP/2 server may send its SETTINGS first; an HTTP/1 response
+/// before its request means the request was lost.
+fn server_first_verdict(b: &[u8]) -> Verdict {
+    let http1 = b"HTTP/1.";
+    let h1 = b.iter().zip(http1.iter()).all(|(a, w)| a == w);
+    // An HTTP/2 frame header of a SETTINGS frame on stream 0.
+    let h2 = b.get(3).is_none_or(|&t| t == 0x4)
+        && b.iter().skip(5).take(4).all(|&x| x == 0)
+        && b.first().is_none_or(|&x| x == 0);
+    if (h1 && b.len() >= http1.len()) || (h2 && b.len() >= 9) {
+        Verdict::Yes
+    } else if h1 || h2 {
+        Verdict::Wait
+    } else {
+        Verdict::No
+    }
+}
+
+impl HttpConn {
+    /// A decoder that recognises the protocol from the client's first bytes.
+    pub fn new(opts: HttpOptions) -> Self {
+        HttpConn {
+            opts,
+            state: State::Detect(Held::default()),
+            raw: RawBudget::default(),
+            last: PerDir::default(),
+        }
+    }
+
+    /// A decoder for a connection known to speak `protocol` (from ALPN, or
+    /// for tests): HTTP/2 still expects the client's connection preface.
+    /// [`Protocol::Detect`] is the same as [`HttpConn::new`].
+    pub fn with_protocol(opts: HttpOptions, protocol: Protocol) -> Self {
+        let state = match protocol {
+            Protocol::Detect => State::Detect(Held::default()),
+            Protocol::Http1 => State::H1(Box::new(h1::Conn::new(&opts))),
+            Protocol::Http2 => State::H2(Box::new(h2::Conn::new(&opts))),
+            Protocol::Raw => State::Raw,
+        };
+        HttpConn { opts, state, raw: RawBudget::default(), last: PerDir::default() }
+    }
+
+    /// The protocol, as far as known.
+    pub fn protocol(&self) -> Protocol {
+        match &self.state {
+            State::Detect(_) => Protocol::Detect,
+            State::H1(_) => Protocol::Http1,
+            State::H2(_) => Protocol::Http2,
+            State::Raw | State::Done => Protocol::Raw,
+        }
+    }
+
+    /// Raw (non-HTTP) bytes seen per direction, including those not passed on.
+    pub fn raw_bytes(&self, dir: Dir) -> u64 {
+        self.raw.total[dir]
+    }
+
+    /// The next bytes of direction `dir`, carried by capture frame `frame`.
+    pub fn push(
+        &mut self,
+        dir: Dir,
+        data: &[u8],
+        frame: u64,
+        ts: Timestamp,
+        out: &mut dyn FnMut(HttpEvent),
+    ) {
+        if data.is_empty() {
+            return;
+        }
+        self.last[dir] = (frame, ts);
+        if let State::Detect(held) = &mut self.state {
+            let b = &mut held.bytes[dir];
+            b.extend_from_slice(data);
+            held.pieces.push((dir, b.len(), frame, ts));
+            self.detect(out);
+            return;
+        }
+        let mut cx = Cx { opts: &self.opts, out, raw: &mut self.raw, frame, ts };
+        match &mut self.state {
+            State::Detect(_) => {}
+            State::H1(c) => c.push(dir, data, &mut cx),
+            State::H2(c) => c.push(dir, data, &mut cx),
+            State::Raw => cx.raw(dir, data),
+            State::Done => {}
+        }
+    }
+
+    /// `len` bytes of direction `dir` were lost (a hole in the capture).
+    pub fn gap(&mut self, dir: Dir, len: u64, out: &mut dyn FnMut(HttpEvent)) {
+        let (frame, ts) = self.last[dir];
+        let mut cx = Cx { opts: &self.opts, out, raw: &mut self.raw, frame, ts };
+        match &mut self.state {
+            State::Detect(held) => {
+                // What was held from this direction is now of no use to
+                // recognise the protocol: pass it on raw.
+                let pieces = std::mem::take(&mut held.pieces);
+                let bytes = std::mem::take(&mut held.bytes[dir]);
+                let mut start = 0;
+                for (d, end, frame, ts) in pieces {
+                    if d == dir {
+                        cx.frame = frame;
+                        cx.ts = ts;
+                        cx.raw(dir, bytes.get(start..end).unwrap_or_default());
+                        start = end;
+                    } else {
+                        held.pieces.push((d, end, frame, ts));
+                    }
+                }
+                (cx.frame, cx.ts) = (frame, ts);
+                cx.diag(
+                    Severity::Warning,
+                    "http.gap",
+                    format!(
+                        "{len} bytes from the {} lost before the protocol was recognised",
+                        dir.sender()
+                    ),
+                );
+            }
+            State::H1(c) => c.gap(dir, len, &mut cx),
+            State::H2(c) => c.gap(dir, len, &mut cx),
+            State::Raw => {
+                let t = &mut cx.raw.total[dir];
+                *t = t.saturating_add(len);
+            }
+            State::Done => {}
+        }
+    }
+
+    /// The connection ended: flushes what is pending, incomplete exchanges
+    /// marked so. Later calls do nothing.
+    pub fn finish(&mut self, out: &mut dyn FnMut(HttpEvent)) {
+        let state = std::mem::replace(&mut self.state, State::Done);
+        let (frame, ts) = self.last[Dir::ClientToServer].max(self.last[Dir::ServerToClient]);
+        let mut cx = Cx { opts: &self.opts, out, raw: &mut self.raw, frame, ts };
+        match state {
+            State::Detect(held) => {
+                // Too little to tell: show it as it is.
+                replay_raw(held, &mut cx);
+            }
+            State::H1(mut c) => c.finish(&mut cx),
+            State::H2(mut c) => c.finish(&mut cx),
+            State::Raw | State::Done => {}
+        }
+    }
+
+    /// Decides the protocol if the held bytes allow, and replays them.
+    fn detect(&mut self, out: &mut dyn FnMut(HttpEvent)) {
+        let State::Detect(held) = &self.state else { return };
+        let client = &held.bytes[Dir::ClientToServer];
+        let server = &held.bytes[Dir::ServerToClient];
+        let max = self.opts.max_header_bytes;
+        let preface = client.iter().zip(PREFACE.iter()).all(|(a, b)| a == b);
+        let verdict = if !client.is_empty() {
+            if preface && client.len() >= PREFACE.len() {
+                Some(Protocol::Http2)
+            } else if preface {
+                None
+            } else {
+                match request_line_verdict(client, max) {
+                    Verdict::Yes => Some(Protocol::Http1),
+                    Verdict::No => Some(Protocol::Raw),
+                    Verdict::Wait => None,
+                }
+            }
+        } else {
+            match server_first_verdict(server) {
+                Verdict::No => Some(Protocol::Raw),
+                Verdict::Yes | Verdict::Wait => None,
+            }
+        };
+        let too_much = client.len().max(server.len()) > max;
+        let verdict = match verdict {
+            None if too_much => Some(Protocol::Raw),
+            v => v,
+        };
+        let Some(protocol) = verdict else { return };
+        let State::Detect(held) = std::mem::replace(&mut self.state, State::Done) else { return };
+        let mut cx =
+            Cx { opts: &self.opts, out, raw: &mut self.raw, frame: 0, ts: Timestamp::default() };
+        match protocol {
+            Protocol::Http1 | Protocol::Http2 => {
+                let mut state = if protocol == Protocol::Http1 {
+                    State::H1(Box::new(h1::Conn::new(&self.opts)))
+                } else {
+                    State::H2(Box::new(h2::Conn::new(&self.opts)))
+                };
+                // The client's bytes first: the server's can only be
+                // answers to them.
+                for want in [Dir::ClientToServer, Dir::ServerToClient] {
+                    let mut start = 0;
+                    for &(d, end, frame, ts) in &held.pieces {
+                        if d != want {
+                            continue;
+                        }
+                        cx.frame = frame;
+                        cx.ts = ts;
+                        let piece = held.bytes[d].get(start..end).unwrap_or_default();
+                        match &mut state {
+                            State::H1(c) => c.push(d, piece, &mut cx),
+                            State::H2(c) => c.push(d, piece, &mut cx),
+                            _ => {}
+                        }
+                        start = end;
+                    }
+                }
+                self.state = state;
+            }
+            Protocol::Raw | Protocol::Detect => {
+                replay_raw(held, &mut cx);
+                self.state = State::Raw;
+            }
+        }
+    }
+}
+
+/// Passes held bytes on raw, in the order they came.
+fn replay_raw(held: Held, cx: &mut Cx<'_>) {
+    let mut starts = PerDir([0usize, 0usize]);
+    for (d, end, frame, ts) in held.pieces {
+        cx.frame = frame;
+        cx.ts = ts;
+        cx.raw(d, held.bytes[d].get(starts[d]..end).unwrap_or_default());
+        starts[d] = end;
+    }
+}
+
+/// Spans count u32 bytes: longer messages saturate.
+pub(crate) fn span_u32(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Bytes as text for summaries and trees: UTF-8 shown as is (control
+/// characters escaped), anything else lossily.
+pub(crate) fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).chars().flat_map(|c| c.escape_debug()).collect::<String>()
+}
