@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod input;
+mod keys;
 mod output;
 mod render;
 

@@ -292,7 +292,7 @@ impl Recorder {
 
     /// The synthesised frames of this connection, with their times and
     /// comments, in order.
-    fn frames(&self, path: &Path) -> Result<(Vec<(SystemTime, Vec<u8>, Option<String>)>, bool)> {
+    fn frames(&self, path: &Path) -> Result<(Vec<TimedFrame>, bool)> {
         let s = self.lock();
         let (client, server, established) = s.connected.ok_or_else(|| {
             Error::new(format!(
@@ -324,6 +324,9 @@ impl Recorder {
         Ok((out, loopback))
     }
 }
+
+/// A synthesised frame: when, the bytes, and an optional comment.
+type TimedFrame = (SystemTime, Vec<u8>, Option<String>);
 
 /// Writes several recorded connections into one capture at `path`, their
 /// frames interleaved by time, with every connection's secrets in one

@@ -15,6 +15,7 @@ use crate::diag::{Diagnostic, Location, Severity};
 use crate::flow::{Chunk, ConnInfo, Dir, EndReason, PerDir, StreamSink};
 use crate::span::Pieces;
 use crate::time::Timestamp;
+use crate::tls::crypto::{self, Crypto, Keyring};
 use crate::tls::handshake::{
     self, Assembler, Body, ClientHello, Ctx, Message, ServerHello, ServerParams,
 };
@@ -29,6 +30,9 @@ pub struct Options {
     pub trees: bool,
     /// Keep every handshake message's bytes (hex views, verification).
     pub keep_messages: bool,
+    /// Decrypt with the secrets in [`Analyzer::keys`] (and any the capture
+    /// brings): application data record bodies are kept for it.
+    pub decrypt: bool,
 }
 
 /// How a message in the session's list was carried.
@@ -38,6 +42,8 @@ pub enum Protection {
     Plain,
     /// Encrypted, and not decrypted.
     Encrypted,
+    /// Encrypted, and decrypted.
+    Decrypted,
 }
 
 /// One entry of a session's message list, in wire order.
@@ -158,6 +164,32 @@ pub struct Session {
     pub diagnostics: Vec<Diagnostic>,
     /// The ALPN protocol from EncryptedExtensions (TLS 1.3, decrypted).
     pub encrypted_extensions_alpn: Option<Vec<u8>>,
+    /// How decryption went (set when the session ends).
+    pub decryption: Option<Decryption>,
+    /// The handshake messages so far, in order (for the extended master
+    /// secret and the Finished checks); at most [`MAX_TRANSCRIPT`] bytes.
+    pub transcript: Vec<Vec<u8>>,
+    transcript_bytes: usize,
+    master_remembered: bool,
+}
+
+/// The handshake bytes a session keeps for its transcript: a full
+/// handshake is a few KiB; a long certificate chain some tens.
+pub const MAX_TRANSCRIPT: usize = 1 << 20;
+
+/// How decryption went for a session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decryption {
+    /// ok, partial or none.
+    pub status: crypto::Status,
+    /// Why, when not ok.
+    pub reason: Option<String>,
+    /// Application data bytes decrypted per direction.
+    pub app_bytes: PerDir<u64>,
+    /// Encrypted records and how many were decrypted, per direction.
+    pub records: PerDir<(u64, u64)>,
+    /// The TLS 1.2 master secret, when known (for the explain checks).
+    pub tls12: Option<crypto::Tls12Keys>,
 }
 
 impl Session {
@@ -217,6 +249,10 @@ impl Session {
             resumed: None,
             diagnostics: Vec::new(),
             encrypted_extensions_alpn: None,
+            decryption: None,
+            transcript: Vec::new(),
+            transcript_bytes: 0,
+            master_remembered: false,
         }
     }
 }
@@ -240,6 +276,16 @@ pub trait Output {
     fn flow(&mut self, flow: Flow);
     /// A problem not tied to one session.
     fn diagnostic(&mut self, diag: Diagnostic);
+    /// Decrypted application data of `session`, from `from`, in order.
+    fn plaintext(
+        &mut self,
+        _session: &Session,
+        _from: Dir,
+        _data: &[u8],
+        _frame: u64,
+        _ts: Timestamp,
+    ) {
+    }
 }
 
 /// Where a direction's records stand.
@@ -258,6 +304,8 @@ enum Epoch {
 struct Side {
     deframer: Deframer,
     assembler: Assembler,
+    /// Handshake messages inside decrypted records.
+    decrypted: Assembler,
     epoch: Epoch,
     /// Encrypted records seen in this direction since the epoch changed
     /// (TLS 1.3: tells the handshake flight from application data).
@@ -269,6 +317,12 @@ struct Side {
 pub struct ConnState {
     sides: PerDir<Side>,
     session: Option<Box<Session>>,
+    /// The current session's decryption state.
+    crypto: Option<Box<Crypto>>,
+    /// Scratch space for decrypting a record in place, and a copy for
+    /// retries: reused, at most a record each.
+    scratch: Vec<u8>,
+    spare: Vec<u8>,
     sessions: u32,
     /// The ClientHello came from the side the TCP layer called server.
     swapped: bool,
@@ -280,13 +334,16 @@ pub struct Analyzer<O: Output> {
     opts: Options,
     /// Where results go.
     pub out: O,
+    /// Secrets for decryption: key logs, RSA keys, and what earlier sessions
+    /// of the capture taught (resumption).
+    pub keys: Keyring,
     next_session: u64,
 }
 
 impl<O: Output> Analyzer<O> {
     /// An analyzer writing to `out`.
     pub fn new(opts: Options, out: O) -> Self {
-        Analyzer { opts, out, next_session: 0 }
+        Analyzer { opts, out, keys: Keyring::default(), next_session: 0 }
     }
 
     /// Sessions started so far.
@@ -302,16 +359,28 @@ impl<O: Output> Analyzer<O> {
         frame: u64,
         ts: Timestamp,
     ) {
-        if let Some(old) = st.session.take() {
+        let old_crypto = st.crypto.take();
+        if let Some(mut old) = st.session.take() {
+            old.decryption = old_crypto.as_deref().map(summary);
             self.out.session(*old);
         }
+        // A renegotiation happens under the old keys, which stay in use
+        // until the new handshake's ChangeCipherSpec.
+        let mut crypto = Box::<Crypto>::default();
+        if let Some(mut old) = old_crypto {
+            crypto.inherit(&mut old);
+        }
+        st.crypto = Some(crypto);
         st.swapped = swapped;
         let s = Session::new(self.next_session, info, st.sessions, swapped, frame, ts);
         self.next_session += 1;
         st.sessions += 1;
         st.session = Some(Box::new(s));
+        let carried = st.crypto.as_ref().is_some_and(|c| c.has_keys());
         for side in &mut st.sides.0 {
-            side.epoch = Epoch::Plain;
+            if !carried {
+                side.epoch = Epoch::Plain;
+            }
             side.encrypted_records = 0;
         }
     }
@@ -348,6 +417,12 @@ impl<O: Output> Analyzer<O> {
     fn record(&mut self, info: &ConnInfo, st: &mut ConnState, dir: Dir, rec: &record::Record<'_>) {
         let role = Self::role(st, dir);
         let from_server = role == Dir::ServerToClient;
+        if st.sides[dir].epoch == Epoch::Encrypted
+            && rec.header.content_type != content::CHANGE_CIPHER_SPEC
+            && self.decrypt_record(info, st, dir, rec)
+        {
+            return;
+        }
         match rec.header.content_type {
             content::HANDSHAKE => {
                 let epoch = st.sides[dir].epoch;
@@ -372,7 +447,16 @@ impl<O: Output> Analyzer<O> {
                         ));
                     }
                     for (bytes, pieces) in msgs {
-                        self.message(info, st, dir, bytes, pieces, rec.frame, rec.ts);
+                        self.message(
+                            info,
+                            st,
+                            dir,
+                            bytes,
+                            pieces,
+                            rec.frame,
+                            rec.ts,
+                            Protection::Plain,
+                        );
                     }
                 } else {
                     let s = self.session(info, st, rec.frame, rec.ts);
@@ -406,6 +490,9 @@ impl<O: Output> Analyzer<O> {
                 if !tls13 {
                     // TLS 1.2: everything after this is under the new keys.
                     // In TLS 1.3 the record is only for middleboxes.
+                    if let Some(c) = st.crypto.as_mut() {
+                        c.change_cipher_spec(role);
+                    }
                     st.sides[dir].epoch = Epoch::Encrypted;
                     st.sides[dir].encrypted_records = 0;
                     if from_server
@@ -517,6 +604,7 @@ impl<O: Output> Analyzer<O> {
         pieces: Pieces,
         frame: u64,
         ts: Timestamp,
+        protection: Protection,
     ) {
         let msg_type = bytes.first().copied().unwrap_or(0);
         // A ClientHello starts a session unless it answers a HelloRetryRequest.
@@ -607,18 +695,18 @@ impl<O: Output> Analyzer<O> {
             }
             _ => {}
         }
+        if s.transcript_bytes + bytes.len() <= MAX_TRANSCRIPT
+            && msg_type != handshake::kind::KEY_UPDATE
+        {
+            s.transcript_bytes += bytes.len();
+            s.transcript.push(bytes.clone());
+        }
+        self.crypto_after_message(st, role, &body);
+        let Some(s) = st.session.as_deref_mut() else { return };
         let keep = self.opts.trees || self.opts.keep_messages;
         let len = bytes.len();
-        let mut entry = Entry {
-            frame,
-            ts,
-            from: role,
-            name: "",
-            protection: Protection::Plain,
-            len,
-            message: None,
-            alert: None,
-        };
+        let mut entry =
+            Entry { frame, ts, from: role, name: "", protection, len, message: None, alert: None };
         let message =
             Message { msg_type, bytes, pieces, frame, ts, body, error, fields: tree.finish() };
         entry.name = message.name();
@@ -635,8 +723,182 @@ impl<O: Output> Analyzer<O> {
         }
     }
 
+    /// What a handshake message means for decryption: keys to look up,
+    /// derive, switch or update.
+    fn crypto_after_message(&mut self, st: &mut ConnState, role: Dir, body: &Option<Body>) {
+        let (Some(s), Some(c)) = (st.session.as_deref_mut(), st.crypto.as_deref_mut()) else {
+            return;
+        };
+        let ring = &mut self.keys;
+        let hello = |s: &Session| -> Option<(Box<ClientHello>, Box<ServerHello>)> {
+            Some((s.client_hello.clone()?, s.server_hello.clone()?))
+        };
+        match body {
+            Some(Body::ServerHello(h)) if !h.retry => {
+                let Some((ch, sh)) = hello(s) else { return };
+                let info = crypto_hello(&ch, &sh);
+                c.server_hello(ring, &info);
+            }
+            Some(Body::ClientKeyExchange(cke)) => {
+                let Some((ch, sh)) = hello(s) else { return };
+                let info = crypto_hello(&ch, &sh);
+                let rsa = match cke {
+                    handshake::ClientKeyExchange::Rsa(enc) => Some(enc.as_slice()),
+                    _ => None,
+                };
+                let leaf = s.certificate_ders.first().map(Vec::as_slice);
+                let transcript: Vec<&[u8]> = s.transcript.iter().map(Vec::as_slice).collect();
+                c.client_key_exchange(ring, &info, rsa, leaf, &transcript);
+            }
+            Some(Body::NewSessionTicket { ticket, .. }) if !s.is_tls13() => {
+                if let Some(m) = c.master() {
+                    ring.remember_ticket(ticket, m);
+                }
+            }
+            Some(Body::Finished(_)) => c.finished(role),
+            Some(Body::KeyUpdate(_)) => c.key_update(role),
+            Some(Body::EndOfEarlyData) => c.end_of_early_data(),
+            _ => {}
+        }
+        if !s.master_remembered
+            && let (Some(m), Some(sh)) = (c.master(), s.server_hello.as_deref())
+        {
+            ring.remember_session(&sh.session_id, m);
+            s.master_remembered = true;
+        }
+    }
+
+    /// Decrypts a protected record and handles what is inside. False when
+    /// it could not be decrypted (the caller shows it as encrypted).
+    fn decrypt_record(
+        &mut self,
+        info: &ConnInfo,
+        st: &mut ConnState,
+        dir: Dir,
+        rec: &record::Record<'_>,
+    ) -> bool {
+        let role = Self::role(st, dir);
+        let Some(body) = rec.body else { return false };
+        if !st.crypto.as_ref().is_some_and(|c| c.has_keys()) {
+            return false;
+        }
+        let h = rec.header;
+        let header = [
+            h.content_type,
+            (h.version >> 8) as u8,
+            h.version as u8,
+            (h.len >> 8) as u8,
+            h.len as u8,
+        ];
+        let mut scratch = std::mem::take(&mut st.scratch);
+        scratch.clear();
+        scratch.extend_from_slice(body);
+        let Some(c) = st.crypto.as_deref_mut() else { return false };
+        let result = c.decrypt(role, &header, &mut scratch, &mut st.spare, rec.frame);
+        let handled = match result {
+            None => false,
+            Some(Err(e)) => {
+                if let Some(s) = st.session.as_deref_mut()
+                    && !s.diagnostics.iter().any(|d| d.code == "tls.decrypt")
+                {
+                    s.diagnostics.push(Diagnostic::new(
+                        Severity::Warning,
+                        "tls.decrypt",
+                        Location::frame(rec.frame),
+                        format!("a record from the {} did not decrypt: {e}", role.sender()),
+                    ));
+                }
+                false
+            }
+            Some(Ok(pt)) => {
+                let data = pt.data.to_vec();
+                self.plaintext(info, st, dir, role, pt.content_type, &data, rec);
+                true
+            }
+        };
+        st.scratch = scratch;
+        handled
+    }
+
+    /// A decrypted record's content.
+    #[allow(clippy::too_many_arguments)]
+    fn plaintext(
+        &mut self,
+        info: &ConnInfo,
+        st: &mut ConnState,
+        dir: Dir,
+        role: Dir,
+        content_type: u8,
+        data: &[u8],
+        rec: &record::Record<'_>,
+    ) {
+        match content_type {
+            content::HANDSHAKE => {
+                let mut msgs: Vec<Vec<u8>> = Vec::new();
+                st.sides[dir].decrypted.push(
+                    data,
+                    &Pieces::default(),
+                    0,
+                    &mut |m| msgs.push(m.bytes.to_vec()),
+                    &mut |_| {},
+                );
+                for bytes in msgs {
+                    self.message(
+                        info,
+                        st,
+                        dir,
+                        bytes,
+                        Pieces::default(),
+                        rec.frame,
+                        rec.ts,
+                        Protection::Decrypted,
+                    );
+                }
+            }
+            content::ALERT => {
+                let s = self.session(info, st, rec.frame, rec.ts);
+                let ld = (data.len() == 2).then(|| {
+                    (data.first().copied().unwrap_or(0), data.get(1).copied().unwrap_or(0))
+                });
+                s.alerts.push(Alert { frame: rec.frame, from: role, level_description: ld });
+                s.messages.push(Entry {
+                    frame: rec.frame,
+                    ts: rec.ts,
+                    from: role,
+                    name: "Alert",
+                    protection: Protection::Decrypted,
+                    len: data.len(),
+                    message: None,
+                    alert: ld,
+                });
+            }
+            content::APPLICATION_DATA => {
+                if let Some(c) = st.crypto.as_deref_mut() {
+                    c.app_bytes(role, data.len());
+                }
+                let s = self.session(info, st, rec.frame, rec.ts);
+                let t = &mut s.traffic[role];
+                t.records += 1;
+                t.bytes += u64::from(rec.header.len);
+                if s.app_records.len() < APP_RECORDS_KEPT {
+                    s.app_records.push(AppRecord {
+                        frame: rec.frame,
+                        ts: rec.ts,
+                        from: role,
+                        len: rec.header.len,
+                    });
+                }
+                if let Some(s) = st.session.as_deref() {
+                    self.out.plaintext(s, role, data, rec.frame, rec.ts);
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn finish(&mut self, info: &ConnInfo, mut st: ConnState) {
-        if let Some(s) = st.session.take() {
+        if let Some(mut s) = st.session.take() {
+            s.decryption = st.crypto.as_deref().map(summary);
             self.out.session(*s);
         } else if st.not_tls
             || st.sides.0.iter().any(|s| matches!(s.deframer.kind(), Kind::NotTls(_)))
@@ -657,6 +919,40 @@ impl<O: Output> Analyzer<O> {
             // Data too short to classify.
             self.out.flow(Flow { info: info.clone(), preview: PerDir::default(), http: false });
         }
+    }
+}
+
+/// The decryption summary of a session's crypto state.
+fn summary(c: &Crypto) -> Decryption {
+    let (status, reason) = c.status();
+    Decryption {
+        status,
+        reason,
+        app_bytes: PerDir([
+            c.counts[Dir::ClientToServer].app_bytes,
+            c.counts[Dir::ServerToClient].app_bytes,
+        ]),
+        records: PerDir([
+            (c.counts[Dir::ClientToServer].records, c.counts[Dir::ClientToServer].decrypted),
+            (c.counts[Dir::ServerToClient].records, c.counts[Dir::ServerToClient].decrypted),
+        ]),
+        tls12: c.tls12_keys(),
+    }
+}
+
+/// What the key lookup needs from the hellos.
+fn crypto_hello<'a>(ch: &'a ClientHello, sh: &'a ServerHello) -> crypto::Hello<'a> {
+    crypto::Hello {
+        client_random: &ch.random,
+        server_random: &sh.random,
+        suite: sh.cipher_suite,
+        version: sh.negotiated_version(),
+        client_session_id: &ch.session_id,
+        server_session_id: &sh.session_id,
+        client_ticket: (!ch.hello.ticket.is_empty()).then_some(ch.hello.ticket.as_slice()),
+        extended_master_secret: ch.hello.extended_master_secret && sh.hello.extended_master_secret,
+        encrypt_then_mac: ch.hello.encrypt_then_mac && sh.hello.encrypt_then_mac,
+        early_data_offered: ch.hello.early_data,
     }
 }
 
@@ -686,7 +982,8 @@ impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
             return;
         }
         let mut deframer = std::mem::take(&mut st.sides[dir].deframer);
-        let mut keep = |ct: u8| ct != content::APPLICATION_DATA;
+        let decrypting = self.opts.decrypt || !self.keys.is_empty();
+        let mut keep = |ct: u8| decrypting || ct != content::APPLICATION_DATA;
         deframer.push(&chunk, &mut keep, &mut |ev| match ev {
             Event::Record(_) if st.not_tls => {}
             Event::Record(rec) => self.record(info, st, dir, &rec),

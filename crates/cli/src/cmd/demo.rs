@@ -237,7 +237,6 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     }
     let _ = stop_tx.send(());
     let _ = runtime.block_on(serving);
-    drop(fetch);
     let pcap = dir.join("demo.pcapng");
     record::write_pcapng_all(&recorders, &pcap)?;
 
@@ -258,8 +257,8 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
             say.line(&format!("  {:<6} {}", d.sender(), printable(&f.preview[d], 96)))?;
         }
     }
-    let mut n = 4;
     for (i, (v, body)) in tls_runs.iter().enumerate() {
+        let n = 4 + i;
         let (name, like) = match v {
             TlsVersion::Tls12 => {
                 ("TLS 1.2", "curl --tls-max 1.2 --insecure -i https://localhost:8443/")
@@ -267,7 +266,6 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
             TlsVersion::Tls13 => ("TLS 1.3", "curl --insecure -i https://localhost:8443/"),
         };
         say.step(n, &format!("HTTPS with {name} (like `{like}`)"))?;
-        n += 1;
         say.line(&format!(
             "{} over {}  →  {}",
             body.1.as_deref().unwrap_or("?"),
@@ -317,8 +315,10 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
 fn analyse(pcap: &Path) -> anyhow::Result<Found> {
     let mut reader = CaptureReader::open(pcap)
         .with_context(|| format!("{}: cannot read it back", pcap.display()))?;
-    let mut analyzer =
-        Analyzer::new(Options { trees: false, keep_messages: false }, Found::default());
+    let mut analyzer = Analyzer::new(
+        Options { trees: false, keep_messages: false, decrypt: false },
+        Found::default(),
+    );
     let mut tcp: Reassembler<ConnState> = Reassembler::default();
     while let Some(ev) = reader.next() {
         match ev {

@@ -11,6 +11,7 @@ use tlsscope_scope::session::{self, Analyzer, ConnState, Flow, Options, Session}
 use tlsscope_scope::time::Timestamp;
 
 use crate::input::CaptureFile;
+use crate::keys::KeyArgs;
 use crate::output::{EXIT_OK, EXIT_PROBLEMS, Format, Output};
 use crate::render::{json, text};
 
@@ -29,6 +30,8 @@ pub struct Args {
     /// Only the summary and the ladder, no field trees.
     #[arg(long)]
     brief: bool,
+    #[command(flatten)]
+    keys: KeyArgs,
 }
 
 struct Sink<W: Write> {
@@ -88,7 +91,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let mut file = CaptureFile::open(&args.file)?;
     let text_mode = args.format == Format::Text;
     let trees = text_mode && !args.brief;
-    let opts = Options { trees, keep_messages: trees && args.hex };
+    let opts = Options { trees, keep_messages: trees && args.hex, decrypt: args.keys.any() };
     let stdout = std::io::stdout();
     let sink = Sink {
         w: std::io::BufWriter::with_capacity(1 << 16, stdout.lock()),
@@ -102,6 +105,8 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         error: None,
     };
     let mut analyzer = Analyzer::new(opts, sink);
+    args.keys.load(&mut analyzer.keys, &mut analyzer.out.diags)?;
+    let dsb_name = format!("{}: Decryption Secrets Block", args.file.display());
     let mut tcp: Reassembler<ConnState> = Reassembler::default();
     let mut first = true;
     file.for_each(|ev| match ev {
@@ -115,7 +120,17 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         Event::Problem(d) => {
             analyzer.out.diags.push(d);
         }
-        Event::Secrets { .. } | Event::Comment { .. } => {}
+        Event::Secrets { kind, data, .. } => {
+            if kind == tlsscope_capture::read::SECRETS_TLS_KEY_LOG {
+                for d in analyzer.keys.keylog.parse(data, &dsb_name) {
+                    analyzer.out.diags.push(d);
+                }
+                for d in analyzer.keys.keylog.finish() {
+                    analyzer.out.diags.push(d);
+                }
+            }
+        }
+        Event::Comment { .. } => {}
     });
     tcp.finish_all(&mut analyzer);
     let mut sink = analyzer.out;

@@ -119,8 +119,14 @@ pub fn session(s: &Session, capture_start: Timestamp) -> Value {
                 .iter()
                 .map(|m| {
                     let mut e = json!({ "frame": m.frame, "from": from(m.from), "type": m.name });
-                    if m.protection == tlsscope_scope::session::Protection::Encrypted {
-                        e["encrypted"] = json!(true);
+                    match m.protection {
+                        tlsscope_scope::session::Protection::Encrypted => {
+                            e["encrypted"] = json!(true)
+                        }
+                        tlsscope_scope::session::Protection::Decrypted => {
+                            e["decrypted"] = json!(true)
+                        }
+                        tlsscope_scope::session::Protection::Plain => {}
                     }
                     e
                 })
@@ -173,6 +179,18 @@ pub fn session(s: &Session, capture_start: Timestamp) -> Value {
             "server_records": s.traffic[Dir::ServerToClient].records,
             "server_bytes": s.traffic[Dir::ServerToClient].bytes,
         }),
+    );
+    o.insert(
+        "decryption".into(),
+        match &s.decryption {
+            Some(d) => json!({
+                "status": d.status.as_str(),
+                "reason": d.reason,
+                "client_bytes": d.app_bytes[Dir::ClientToServer],
+                "server_bytes": d.app_bytes[Dir::ServerToClient],
+            }),
+            None => Value::Null,
+        },
     );
     o.insert("ja3".into(), s.ja3.as_ref().map_or(Value::Null, |(_, h)| json!(h)));
     o.insert("ja3_text".into(), s.ja3.as_ref().map_or(Value::Null, |(t, _)| json!(t)));

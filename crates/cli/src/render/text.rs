@@ -38,6 +38,9 @@ impl Style {
             Dir::ServerToClient => s.magenta().to_string(),
         }
     }
+    fn good(&self, s: &str) -> String {
+        if self.color { s.green().to_string() } else { s.to_string() }
+    }
     fn warn(&self, s: &str) -> String {
         if self.color { s.yellow().to_string() } else { s.to_string() }
     }
@@ -118,6 +121,19 @@ pub fn session(
     if !more.is_empty() {
         writeln!(w, "  {}", more.join(", "))?;
     }
+    if let Some(d) = &s.decryption {
+        let line = match &d.reason {
+            None => format!(
+                "decryption: {} (application data: client {} bytes, server {} bytes)",
+                d.status.as_str(),
+                d.app_bytes[Dir::ClientToServer],
+                d.app_bytes[Dir::ServerToClient]
+            ),
+            Some(r) => format!("decryption: {}: {r}", d.status.as_str()),
+        };
+        let line = if d.reason.is_none() { style.good(&line) } else { style.warn(&line) };
+        writeln!(w, "  {line}")?;
+    }
     if let Some((_, h)) = &s.ja3 {
         writeln!(
             w,
@@ -147,10 +163,10 @@ pub fn session(
                 registry::alert_description(desc).unwrap_or("unknown")
             );
         }
-        let enc = if m.protection == Protection::Encrypted {
-            style.warn(&format!("  [encrypted, {} bytes]", m.len))
-        } else {
-            style.dim(&format!("  {} bytes", m.len))
+        let enc = match m.protection {
+            Protection::Encrypted => style.warn(&format!("  [encrypted, {} bytes]", m.len)),
+            Protection::Decrypted => style.good(&format!("  [decrypted, {} bytes]", m.len)),
+            Protection::Plain => style.dim(&format!("  {} bytes", m.len)),
         };
         writeln!(
             w,

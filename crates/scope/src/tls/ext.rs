@@ -71,6 +71,8 @@ pub struct Hello {
     pub encrypt_then_mac: bool,
     /// session_ticket: present, with its ticket's length.
     pub session_ticket: Option<usize>,
+    /// The ticket a client offered in session_ticket (TLS 1.2 resumption).
+    pub ticket: Vec<u8>,
     /// renegotiation_info present.
     pub renegotiation_info: bool,
     /// status_request present.
@@ -479,6 +481,7 @@ fn parse_body(
         id::SESSION_TICKET => {
             let data = r.take_rest("ticket");
             h.session_ticket = Some(data.v.len());
+            h.ticket = data.v.to_vec();
             if !data.v.is_empty() {
                 t.leaf("ticket", || "Session Ticket".into(), data.span, || hex_short(data.v, 32));
             }

@@ -3,6 +3,7 @@
 //! and decryption.
 
 pub mod decrypt;
+pub mod crypto;
 pub mod ext;
 pub mod fingerprint;
 pub mod handshake;

@@ -1,0 +1,56 @@
+//! `--keylog` and `--rsa-key`: the secrets the analysis commands decrypt
+//! with, besides those a pcapng brings in Decryption Secrets Blocks.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use tlsscope_scope::diag::Collector;
+use tlsscope_scope::tls::crypto::Keyring;
+
+/// Flags shared by the commands that decrypt.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct KeyArgs {
+    /// NSS key log file (SSLKEYLOGFILE format); may be given several times.
+    /// Secrets embedded in a pcapng (Decryption Secrets Blocks) are used
+    /// too, without this flag.
+    #[arg(long = "keylog", value_name = "FILE")]
+    pub keylog: Vec<PathBuf>,
+    /// The server's RSA private key (PEM or DER, PKCS#8 or PKCS#1), for
+    /// sessions with static-RSA key exchange; may be given several times.
+    #[arg(long = "rsa-key", value_name = "FILE")]
+    pub rsa_key: Vec<PathBuf>,
+}
+
+impl KeyArgs {
+    /// Whether any secret was given.
+    pub fn any(&self) -> bool {
+        !self.keylog.is_empty() || !self.rsa_key.is_empty()
+    }
+
+    /// Reads the files into `ring`. Malformed key log lines become
+    /// diagnostics (with file and line); a file that cannot be read is an
+    /// error.
+    pub fn load(&self, ring: &mut Keyring, diags: &mut Collector) -> anyhow::Result<()> {
+        for path in &self.keylog {
+            let text = std::fs::read(path).with_context(|| {
+                format!(
+                    "{}: cannot read the key log (check the path; SSLKEYLOGFILE writes it)",
+                    path.display()
+                )
+            })?;
+            let name = path.display().to_string();
+            for d in ring.keylog.parse(&text, &name) {
+                diags.push(d);
+            }
+            for d in ring.keylog.finish() {
+                diags.push(d);
+            }
+        }
+        for path in &self.rsa_key {
+            let key = std::fs::read(path)
+                .with_context(|| format!("{}: cannot read the RSA private key", path.display()))?;
+            ring.rsa_keys.push(key);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,640 @@
+//! A session's decryption: which secrets it has, which keys protect each
+//! direction's records right now, and why decryption failed when it did.
+//!
+//! The session state machine tells this module what the handshake says
+//! (ServerHello, ClientKeyExchange, ChangeCipherSpec, Finished, KeyUpdate)
+//! and hands it encrypted records; secrets come from the key log, from
+//! `--rsa-key` for static-RSA key exchange, and from earlier sessions of
+//! the same capture (resumption by session ID or ticket).
+
+use std::fmt;
+
+use crate::flow::{Dir, PerDir};
+use crate::tls::decrypt::{CipherSpec, DecryptError, Decryptor, Plaintext, RecordKeys, Side};
+use crate::tls::keylog::{KeyLog, Secrets};
+use crate::tls::keys::{self, Prf};
+use crate::tls::secret::Secret;
+use crate::tree::hex;
+
+/// Where secrets come from, besides the key log: filled as a capture is
+/// read, shared by all sessions.
+#[derive(Default)]
+pub struct Keyring {
+    /// Key log entries (files given with `--keylog`, and Decryption Secrets
+    /// Blocks found in the capture).
+    pub keylog: KeyLog,
+    /// Private keys for static-RSA key exchange (`--rsa-key`), PEM or DER.
+    pub rsa_keys: Vec<Vec<u8>>,
+    /// Master secrets of sessions seen so far, by session ID (TLS 1.2
+    /// resumption by session ID within the capture).
+    by_session_id: foldhash::HashMap<Vec<u8>, Secret>,
+    /// Master secrets by session ticket (TLS 1.2 resumption by ticket).
+    by_ticket: foldhash::HashMap<Vec<u8>, Secret>,
+}
+
+/// How many remembered session IDs or tickets are kept: each costs ~100
+/// bytes; a capture of millions of sessions would otherwise grow the map
+/// without bound. Past it, older entries are forgotten (resumption of a
+/// very old session is then reported as missing keys).
+pub const MAX_REMEMBERED_SESSIONS: usize = 100_000;
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keyring")
+            .field("keylog", &self.keylog)
+            .field("rsa_keys", &self.rsa_keys.len())
+            .field("sessions", &self.by_session_id.len())
+            .field("tickets", &self.by_ticket.len())
+            .finish()
+    }
+}
+
+impl Keyring {
+    /// Remembers a TLS 1.2 session's master secret under its session ID.
+    pub fn remember_session(&mut self, session_id: &[u8], master: &Secret) {
+        if session_id.is_empty() {
+            return;
+        }
+        if self.by_session_id.len() >= MAX_REMEMBERED_SESSIONS {
+            self.by_session_id.clear();
+        }
+        self.by_session_id.insert(session_id.to_vec(), master.clone());
+    }
+
+    /// Remembers a TLS 1.2 session ticket's master secret.
+    pub fn remember_ticket(&mut self, ticket: &[u8], master: &Secret) {
+        if ticket.is_empty() {
+            return;
+        }
+        if self.by_ticket.len() >= MAX_REMEMBERED_SESSIONS {
+            self.by_ticket.clear();
+        }
+        self.by_ticket.insert(ticket.to_vec(), master.clone());
+    }
+
+    /// Whether anything at all could decrypt.
+    pub fn is_empty(&self) -> bool {
+        self.keylog.is_empty() && self.rsa_keys.is_empty()
+    }
+}
+
+/// The decryption status of a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Every encrypted record was decrypted.
+    Ok,
+    /// Some were, some were not.
+    Partial,
+    /// None was.
+    None,
+}
+
+impl Status {
+    /// `ok`, `partial` or `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Partial => "partial",
+            Status::None => "none",
+        }
+    }
+}
+
+/// Counters per direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Encrypted records seen.
+    pub records: u64,
+    /// Records decrypted.
+    pub decrypted: u64,
+    /// Application data bytes decrypted (plaintext).
+    pub app_bytes: u64,
+}
+
+/// The session keys of one TLS 1.2 session, for the verification checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tls12Keys {
+    /// The master secret.
+    pub master: Secret,
+    /// The PRF.
+    pub prf: Prf,
+}
+
+/// A session's decryption state.
+#[derive(Default)]
+pub struct Crypto {
+    spec: Option<CipherSpec>,
+    version: u16,
+    tls13: bool,
+    /// Keys waiting for ChangeCipherSpec (TLS 1.2) or Finished (TLS 1.3).
+    pending: PerDir<Option<Decryptor>>,
+    /// Keys in use.
+    current: PerDir<Option<Decryptor>>,
+    /// TLS 1.3 0-RTT: the client's early traffic keys.
+    early: Option<Decryptor>,
+    /// TLS 1.2: the master secret once known.
+    master: Option<Secret>,
+    prf: Option<Prf>,
+    /// Why keys are missing, once known.
+    missing: Option<String>,
+    /// The first decryption failure, with its frame.
+    failure: Option<(u64, String)>,
+    /// Records lost to gaps (sequence numbers skipped).
+    gap_frame: Option<u64>,
+    /// A gap was just seen in this direction.
+    after_gap: PerDir<bool>,
+    /// TLS 1.2 with extended master secret: the premaster secret waiting
+    /// for the session hash.
+    premaster: Option<Secret>,
+    /// Counters per direction.
+    pub counts: PerDir<Counts>,
+}
+
+impl fmt::Debug for Crypto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Crypto")
+            .field("suite", &self.spec.map(|s| s.name))
+            .field("version", &self.version)
+            .field("counts", &self.counts)
+            .field("missing", &self.missing)
+            .field("failure", &self.failure)
+            .finish_non_exhaustive()
+    }
+}
+
+fn side(dir: Dir) -> Side {
+    match dir {
+        Dir::ClientToServer => Side::Client,
+        Dir::ServerToClient => Side::Server,
+    }
+}
+
+/// What the handshake told us, as the key lookup needs it.
+pub struct Hello<'a> {
+    /// client_random.
+    pub client_random: &'a [u8; 32],
+    /// server_random.
+    pub server_random: &'a [u8; 32],
+    /// The cipher suite.
+    pub suite: u16,
+    /// The negotiated version.
+    pub version: u16,
+    /// The ClientHello's session ID.
+    pub client_session_id: &'a [u8],
+    /// The ServerHello's session ID.
+    pub server_session_id: &'a [u8],
+    /// The session ticket the client offered (TLS 1.2).
+    pub client_ticket: Option<&'a [u8]>,
+    /// Extended master secret negotiated.
+    pub extended_master_secret: bool,
+    /// Encrypt-then-MAC negotiated.
+    pub encrypt_then_mac: bool,
+    /// The client offered 0-RTT early data.
+    pub early_data_offered: bool,
+}
+
+impl Crypto {
+    /// Takes over the keys in use from the previous session on the same
+    /// connection: a renegotiation runs under them until its own
+    /// ChangeCipherSpec.
+    pub fn inherit(&mut self, old: &mut Crypto) {
+        self.current = std::mem::take(&mut old.current);
+        self.spec = old.spec;
+        self.version = old.version;
+    }
+
+    /// Whether keys for this session are known (records can be decrypted).
+    pub fn has_keys(&self) -> bool {
+        self.pending.0.iter().chain(self.current.0.iter()).any(Option::is_some)
+            || self.early.is_some()
+    }
+
+    /// Whether `dir`'s records are being decrypted now.
+    pub fn active(&self, dir: Dir) -> bool {
+        self.current[dir].is_some()
+    }
+
+    /// The TLS 1.2 master secret and PRF, once known.
+    pub fn tls12_keys(&self) -> Option<Tls12Keys> {
+        Some(Tls12Keys { master: self.master.clone()?, prf: self.prf? })
+    }
+
+    /// The suite's record spec.
+    pub fn spec(&self) -> Option<&CipherSpec> {
+        self.spec.as_ref()
+    }
+
+    /// The ServerHello was seen: look up the session's secrets.
+    pub fn server_hello(&mut self, ring: &mut Keyring, h: &Hello<'_>) {
+        self.version = h.version;
+        self.tls13 = h.version == 0x0304;
+        let spec = match CipherSpec::from_suite(h.suite) {
+            Ok(s) => s,
+            Err(e) => {
+                self.missing = Some(format!("the cipher suite cannot be decrypted ({e})"));
+                return;
+            }
+        };
+        self.spec = Some(spec);
+        let found = ring.keylog.lookup(h.client_random);
+        if self.tls13 {
+            self.tls13_keys(found, h, &spec);
+            return;
+        }
+        self.prf = Some(spec.prf(h.version));
+        // TLS 1.2: the master secret, from the key log or an earlier
+        // session this one resumes.
+        let master = found
+            .and_then(|s| s.master_secret.clone())
+            .or_else(|| {
+                (!h.server_session_id.is_empty() && h.server_session_id == h.client_session_id)
+                    .then(|| ring.by_session_id.get(h.server_session_id).cloned())
+                    .flatten()
+            })
+            .or_else(|| ring.keylog.by_session_id(h.server_session_id).cloned())
+            .or_else(|| h.client_ticket.and_then(|t| ring.by_ticket.get(t).cloned()));
+        if let Some(m) = master {
+            self.set_master(m, h);
+            return;
+        }
+        // The premaster secret (PMS_CLIENT_RANDOM): without extended master
+        // secret the master follows now, with it after ClientKeyExchange.
+        if let Some(pms) = found.and_then(|s| s.premaster.clone()) {
+            if !h.extended_master_secret {
+                match keys::master_secret(
+                    spec.prf(h.version),
+                    pms.as_bytes(),
+                    h.client_random,
+                    h.server_random,
+                ) {
+                    Ok(m) => self.set_master(m, h),
+                    Err(e) => self.missing = Some(format!("the premaster secret is unusable: {e}")),
+                }
+            } else {
+                self.premaster = Some(pms);
+            }
+            return;
+        }
+        self.missing = Some(match found {
+            Some(s) if s.has_tls13_traffic() => {
+                "the key log has TLS 1.3 secrets for this client random, but the session is TLS 1.2".into()
+            }
+            _ if ring.keylog.is_empty() && ring.rsa_keys.is_empty() => {
+                "no secrets: give a key log with --keylog (SSLKEYLOGFILE), or --rsa-key for static RSA".into()
+            }
+            _ => format!("no key log entry for this session's client random {}", hex(h.client_random)),
+        });
+    }
+
+    fn tls13_keys(&mut self, found: Option<&Secrets>, h: &Hello<'_>, spec: &CipherSpec) {
+        let Some(s) = found else {
+            self.missing = Some(format!(
+                "no key log entry for this TLS 1.3 session's client random {}",
+                hex(h.client_random)
+            ));
+            return;
+        };
+        let hs = (s.client_handshake.as_ref(), s.server_handshake.as_ref());
+        let (Some(ch), Some(sh)) = hs else {
+            let have: Vec<&str> = s.labels().iter().map(|l| l.as_str()).collect();
+            self.missing = Some(if s.master_secret.is_some() && s.client_app0.is_none() {
+                format!(
+                    "TLS 1.3 session, but the key log has only {} for it: TLS 1.3 needs \
+                     CLIENT_HANDSHAKE_TRAFFIC_SECRET, SERVER_HANDSHAKE_TRAFFIC_SECRET, \
+                     CLIENT_TRAFFIC_SECRET_0 and SERVER_TRAFFIC_SECRET_0 (an SSLKEYLOGFILE \
+                     written by a TLS 1.3 client or server has them)",
+                    have.join(", ")
+                )
+            } else {
+                format!(
+                    "the key log lacks CLIENT_HANDSHAKE_TRAFFIC_SECRET or SERVER_HANDSHAKE_TRAFFIC_SECRET \
+                     for this TLS 1.3 session (it has {})",
+                    have.join(", ")
+                )
+            });
+            return;
+        };
+        match (Decryptor::tls13(spec, ch.as_bytes()), Decryptor::tls13(spec, sh.as_bytes())) {
+            (Ok(c), Ok(s2)) => {
+                // Both sides encrypt their next handshake records.
+                self.current[Dir::ClientToServer] = Some(c);
+                self.current[Dir::ServerToClient] = Some(s2);
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                self.missing =
+                    Some(format!("the handshake traffic secrets do not fit the suite: {e}"));
+                return;
+            }
+        }
+        for (dir, secret) in
+            [(Dir::ClientToServer, &s.client_app0), (Dir::ServerToClient, &s.server_app0)]
+        {
+            if let Some(sec) = secret {
+                match Decryptor::tls13(spec, sec.as_bytes()) {
+                    Ok(d) => self.pending[dir] = Some(d),
+                    Err(e) => {
+                        self.missing = Some(format!(
+                            "an application traffic secret does not fit the suite: {e}"
+                        ))
+                    }
+                }
+            } else {
+                self.missing = Some(format!(
+                    "the key log lacks {} for this session: its application data cannot be decrypted",
+                    if dir == Dir::ClientToServer {
+                        "CLIENT_TRAFFIC_SECRET_0"
+                    } else {
+                        "SERVER_TRAFFIC_SECRET_0"
+                    }
+                ));
+            }
+        }
+        if h.early_data_offered
+            && let Some(e) = &s.client_early
+        {
+            self.early = Decryptor::tls13(spec, e.as_bytes()).ok();
+        }
+    }
+
+    fn set_master(&mut self, master: Secret, h: &Hello<'_>) {
+        let Some(spec) = self.spec else { return };
+        match spec.key_block(h.version, master.as_bytes(), h.client_random, h.server_random) {
+            Ok(kb) => {
+                for dir in [Dir::ClientToServer, Dir::ServerToClient] {
+                    let keys = RecordKeys::from_key_block(&kb, side(dir));
+                    match Decryptor::new(&spec, &keys, h.version, h.encrypt_then_mac) {
+                        Ok(d) => self.pending[dir] = Some(d),
+                        Err(e) => self.missing = Some(format!("{e}")),
+                    }
+                }
+                self.master = Some(master);
+                self.missing = None;
+            }
+            Err(e) => self.missing = Some(format!("deriving the key block: {e}")),
+        }
+    }
+}
+
+impl Crypto {
+    /// The ClientKeyExchange was seen: static RSA premaster from the key
+    /// log or a private key, and the extended master secret now that the
+    /// session hash is known. `transcript` is every handshake message so
+    /// far (through the ClientKeyExchange), `certificate` the server's leaf.
+    pub fn client_key_exchange(
+        &mut self,
+        ring: &Keyring,
+        h: &Hello<'_>,
+        rsa_encrypted: Option<&[u8]>,
+        certificate: Option<&[u8]>,
+        transcript: &[&[u8]],
+    ) {
+        if self.master.is_some() || self.tls13 {
+            return;
+        }
+        let Some(spec) = self.spec else { return };
+        let mut pms = self.premaster.take();
+        if pms.is_none()
+            && let Some(enc) = rsa_encrypted
+        {
+            if let Some(prefix) = enc.get(..8).and_then(|p| <&[u8; 8]>::try_from(p).ok()) {
+                pms = ring.keylog.rsa_premaster(prefix).cloned();
+            }
+            if pms.is_none() {
+                for key in &ring.rsa_keys {
+                    if let Some(cert) = certificate
+                        && !keys::rsa_public_key_matches(key, cert)
+                    {
+                        continue;
+                    }
+                    match keys::rsa_decrypt_premaster(key, enc) {
+                        Ok(p) => {
+                            pms = Some(p);
+                            break;
+                        }
+                        Err(e) => {
+                            self.missing = Some(format!(
+                                "the RSA key did not decrypt the premaster secret: {e}"
+                            ))
+                        }
+                    }
+                }
+                if pms.is_none() && !ring.rsa_keys.is_empty() && self.missing.is_none() {
+                    self.missing = Some("no --rsa-key matches the server's certificate".into());
+                }
+            }
+        }
+        let Some(pms) = pms else { return };
+        let prf = spec.prf(h.version);
+        let master = if h.extended_master_secret {
+            let session_hash = prf.transcript_hash(transcript);
+            keys::extended_master_secret(prf, pms.as_bytes(), &session_hash)
+        } else {
+            keys::master_secret(prf, pms.as_bytes(), h.client_random, h.server_random)
+        };
+        match master {
+            Ok(m) => self.set_master(m, h),
+            Err(e) => self.missing = Some(format!("deriving the master secret: {e}")),
+        }
+    }
+
+    /// TLS 1.2 ChangeCipherSpec from `dir`: its next records use the new keys.
+    pub fn change_cipher_spec(&mut self, dir: Dir) {
+        if self.tls13 {
+            return;
+        }
+        if let Some(d) = self.pending[dir].take() {
+            self.current[dir] = Some(d);
+        } else {
+            self.current[dir] = None;
+        }
+    }
+
+    /// TLS 1.3: `dir` sent its Finished; its next records use the
+    /// application traffic keys.
+    pub fn finished(&mut self, dir: Dir) {
+        if self.tls13 {
+            self.current[dir] = self.pending[dir].take();
+        }
+    }
+
+    /// TLS 1.3 KeyUpdate from `dir`: its next records use the next
+    /// traffic secret.
+    pub fn key_update(&mut self, dir: Dir) {
+        if let Some(d) = self.current[dir].as_mut()
+            && let Err(e) = d.key_update()
+        {
+            self.failure.get_or_insert((0, format!("KeyUpdate: {e}")));
+            self.current[dir] = None;
+        }
+    }
+
+    /// The client sent EndOfEarlyData: 0-RTT is over.
+    pub fn end_of_early_data(&mut self) {
+        self.early = None;
+    }
+
+    /// A gap in `dir`'s stream: how many records were lost is unknown, so
+    /// the next record's sequence number is searched for.
+    pub fn gap(&mut self, dir: Dir, frame: u64) {
+        self.gap_frame.get_or_insert(frame);
+        self.after_gap[dir] = true;
+    }
+
+    /// The master secret of a TLS 1.2 session (to remember for resumption).
+    pub fn master(&self) -> Option<&Secret> {
+        self.master.as_ref()
+    }
+
+    /// Decrypts a record from `dir` in place. `None` when the direction is
+    /// not encrypted (yet) or no keys are known; `Some(Err)` when the keys
+    /// did not fit the record. `spare` is scratch space for retries.
+    pub fn decrypt<'a>(
+        &mut self,
+        dir: Dir,
+        header: &[u8; 5],
+        body: &'a mut [u8],
+        spare: &mut Vec<u8>,
+        frame: u64,
+    ) -> Option<Result<Plaintext<'a>, DecryptError>> {
+        if self.current[dir].is_none() && !(dir == Dir::ClientToServer && self.early.is_some()) {
+            return None;
+        }
+        self.counts[dir].records += 1;
+        spare.clear();
+        spare.extend_from_slice(body);
+        // 0-RTT: the client's first encrypted records may be early data.
+        if dir == Dir::ClientToServer
+            && let Some(early) = self.early.as_mut()
+        {
+            let base = body.as_ptr() as usize;
+            match view(early.decrypt(header, &mut *body), base) {
+                Ok(v) => {
+                    self.counts[dir].decrypted += 1;
+                    return Some(Ok(v.into_plaintext(body)));
+                }
+                Err(_) => {
+                    // Not early data (or it was rejected): try the
+                    // handshake keys; once they work, 0-RTT is over.
+                    body.copy_from_slice(spare);
+                }
+            }
+        }
+        let after_gap = std::mem::take(&mut self.after_gap[dir]);
+        let version = self.version;
+        let d = self.current[dir].as_mut()?;
+        let seq = d.seq();
+        // After a gap the sequence number is unknown: try the next ones. A
+        // missing record now and then (a capture that dropped one) is
+        // tried for too. TLS 1.0 CBC chains IVs across records, so there a
+        // search cannot work.
+        let chained = d.spec().bulk.block_len() > 0 && version <= 0x0301;
+        let tries: u64 = if chained {
+            1
+        } else if after_gap {
+            256
+        } else {
+            4
+        };
+        let mut last = DecryptError::TagMismatch;
+        for k in 0..tries {
+            if k > 0 {
+                body.copy_from_slice(spare);
+            }
+            d.set_seq(seq.wrapping_add(k));
+            let base = body.as_ptr() as usize;
+            match view(d.decrypt(header, &mut *body), base) {
+                Ok(v) => {
+                    if dir == Dir::ClientToServer {
+                        self.early = None;
+                    }
+                    self.counts[dir].decrypted += 1;
+                    if k > 0 && !after_gap {
+                        self.gap_frame.get_or_insert(frame);
+                    }
+                    return Some(Ok(v.into_plaintext(body)));
+                }
+                Err(
+                    e @ (DecryptError::Unsupported(_)
+                    | DecryptError::TooShort
+                    | DecryptError::BadLength),
+                ) => {
+                    last = e;
+                    break;
+                }
+                Err(e) => last = e,
+            }
+        }
+        body.copy_from_slice(spare);
+        if let Some(d) = self.current[dir].as_mut() {
+            d.set_seq(seq);
+            d.skip_record();
+        }
+        self.failure.get_or_insert((frame, last.to_string()));
+        Some(Err(last))
+    }
+
+    /// Records application data bytes decrypted.
+    pub fn app_bytes(&mut self, dir: Dir, n: usize) {
+        self.counts[dir].app_bytes += n as u64;
+    }
+
+    /// The status and the reason when it is not ok.
+    pub fn status(&self) -> (Status, Option<String>) {
+        let records: u64 = self.counts.0.iter().map(|c| c.records).sum();
+        let decrypted: u64 = self.counts.0.iter().map(|c| c.decrypted).sum();
+        let reason = || -> Option<String> {
+            if let Some((frame, why)) = &self.failure {
+                return Some(format!(
+                    "decryption failed from frame {frame}: {why} — wrong secrets for this session?"
+                ));
+            }
+            if let Some(m) = &self.missing {
+                return Some(m.clone());
+            }
+            self.gap_frame
+                .map(|f| format!("a gap in the stream at frame {f}: the records in it are lost"))
+        };
+        if records == 0 {
+            return match &self.missing {
+                Some(m) => (Status::None, Some(m.clone())),
+                None => (Status::Ok, None),
+            };
+        }
+        if decrypted == records && self.gap_frame.is_none() {
+            (Status::Ok, None)
+        } else if decrypted == 0 {
+            (Status::None, reason())
+        } else {
+            (Status::Partial, reason())
+        }
+    }
+}
+
+/// A plaintext as positions in the record buffer, so the buffer's borrow
+/// can end between attempts.
+struct View {
+    content_type: u8,
+    start: usize,
+    len: usize,
+    padding: usize,
+}
+
+impl View {
+    fn into_plaintext(self, body: &[u8]) -> Plaintext<'_> {
+        Plaintext {
+            content_type: self.content_type,
+            data: body.get(self.start..self.start + self.len).unwrap_or_default(),
+            padding: self.padding,
+        }
+    }
+}
+
+/// The plaintext's position in the buffer that starts at address `base`.
+fn view(r: Result<Plaintext<'_>, DecryptError>, base: usize) -> Result<View, DecryptError> {
+    r.map(|p| View {
+        content_type: p.content_type,
+        start: (p.data.as_ptr() as usize).saturating_sub(base),
+        len: p.data.len(),
+        padding: p.padding,
+    })
+}
