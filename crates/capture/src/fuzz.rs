@@ -15,14 +15,15 @@ use tlsscope_scope::flow::{Limits, Reassembler};
 use tlsscope_scope::frame::LinkType;
 use tlsscope_scope::fuzz::{
     CheckingSink, ConnCheck, FrameRecord, checked_decode, frame_decode_input, frame_decode_seeds,
-    tcp_reassembly_seeds,
+    hpack_seeds, http_capture_seeds, http1_seeds, http2_seeds, tcp_reassembly_seeds,
 };
 
 use crate::pcapng::{Interface, Packet, SecretsType, Section, Writer};
 use crate::read::{CaptureReader, Event, MAX_BLOCK};
 
 /// Every fuzz target, by the name of its file in `fuzz/fuzz_targets/`.
-pub const TARGETS: [&str; 3] = ["capture_read", "frame_decode", "tcp_reassembly"];
+pub const TARGETS: [&str; 6] =
+    ["capture_read", "frame_decode", "tcp_reassembly", "http1", "http2", "hpack"];
 
 /// The reassembly limits of [`capture_read`]: small, so that inputs of a
 /// few dozen frames reach them.
@@ -86,6 +87,11 @@ const PIECE_RECORDS: usize = 8;
 /// Whole captures up to this size are seeds as well.
 const WHOLE_CAPTURE_MAX: usize = 64 << 10;
 
+/// Bytes of one connection's script in an `http1`/`http2` seed: the
+/// fuzzer's inputs are 8 KiB at most (scripts/fuzz), and the start of a
+/// conversation is what matters.
+const HTTP_SEED_MAX: usize = 4096;
+
 /// Frames per capture whose datagram is also re-wrapped in every other
 /// link type for `frame_decode`.
 const REWRAPPED_FRAMES: usize = 8;
@@ -101,6 +107,10 @@ const REWRAPPED_FRAMES: usize = 8;
 ///   other link type.
 /// - `tcp_reassembly`: hand-made scripts (captures do not translate into
 ///   its input).
+/// - `http1`, `http2`: hand-made conversations, and each TCP connection of
+///   the captures as a script (HTTP/2 ones for `http2`, the rest for
+///   `http1`), cut at [`HTTP_SEED_MAX`] bytes.
+/// - `hpack`: the RFC 7541 Appendix C blocks.
 pub fn seeds(target: &str, captures: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
     let mut out = match target {
         "capture_read" => {
@@ -141,6 +151,17 @@ pub fn seeds(target: &str, captures: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
             out
         }
         "tcp_reassembly" => tcp_reassembly_seeds(),
+        "http1" | "http2" => {
+            let h2 = target == "http2";
+            let mut out = if h2 { http2_seeds() } else { http1_seeds() };
+            for c in captures {
+                let mut frames = Vec::new();
+                for_each_frame(c, |_, link, data| frames.push((link, data.to_vec())));
+                out.extend(http_capture_seeds(&frames, h2, HTTP_SEED_MAX));
+            }
+            out
+        }
+        "hpack" => hpack_seeds(),
         _ => return None,
     };
     out.sort();
@@ -371,6 +392,9 @@ mod tests {
             "capture_read" => capture_read,
             "frame_decode" => frame_decode,
             "tcp_reassembly" => tcp_reassembly,
+            "http1" => tlsscope_scope::fuzz::http1,
+            "http2" => tlsscope_scope::fuzz::http2,
+            "hpack" => tlsscope_scope::fuzz::hpack,
             _ => panic!("no body for {target}"),
         }
     }
@@ -463,9 +487,14 @@ mod tests {
     #[test]
     fn every_body_survives_mutated_seeds() {
         let mut rng = XorShift(0xf022_5eed);
-        for (target, runs) in
-            [("capture_read", 1500), ("frame_decode", 3000), ("tcp_reassembly", 3000)]
-        {
+        for (target, runs) in [
+            ("capture_read", 1500),
+            ("frame_decode", 3000),
+            ("tcp_reassembly", 3000),
+            ("http1", 1500),
+            ("http2", 1500),
+            ("hpack", 3000),
+        ] {
             let corpus = corpus(target);
             for _ in 0..runs {
                 let pick = rng.below(corpus.len());

@@ -14,6 +14,11 @@
 //! - [`tcp_reassembly`]: a script of synthetic TCP segments (see
 //!   [`TcpScript`]) fed to a [`Reassembler`] with small [`TCP_LIMITS`],
 //!   watched by a [`CheckingSink`].
+//! - [`http1`], [`http2`]: a script of stream pieces and gaps (see
+//!   [`http_script`]) through an [`HttpConn`] with small [`HTTP_LIMITS`],
+//!   whole and byte by byte (the events must not differ).
+//! - [`hpack`]: header blocks through one HPACK decoder, re-encoded and
+//!   decoded again; Huffman checked against a bit-by-bit reference.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -743,6 +748,584 @@ pub fn tcp_reassembly_seeds() -> Vec<Vec<u8>> {
     seeds
 }
 
+// ---------------------------------------------------------------------------
+// http1, http2, hpack
+
+use crate::http::{self, HttpConn, HttpEvent, HttpOptions, Protocol, hpack};
+
+/// Small limits for the HTTP fuzz bodies, so that short inputs reach them.
+pub const HTTP_LIMITS: HttpOptions = HttpOptions {
+    trees: true,
+    max_body: 64,
+    max_decoded: 256,
+    max_header_bytes: 256,
+    max_header_list: 512,
+    max_hpack_table: 256,
+    max_streams: 4,
+    max_pipeline: 4,
+    max_frame_buffer: 128,
+    max_raw: 64,
+};
+
+/// One step of an HTTP script: bytes from one side, or a gap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HttpStep {
+    /// Bytes from a side, carried by one capture frame.
+    Data(Dir, Vec<u8>),
+    /// Bytes of a side the capture lost.
+    Gap(Dir, u16),
+}
+
+/// Reads an HTTP script: records of a control byte (bit 0: the server
+/// sends; bit 1: a gap), a big-endian u16 length, then that many bytes
+/// (none for a gap). A record cut short ends the script.
+pub fn http_script(data: &[u8]) -> Vec<HttpStep> {
+    let mut out = Vec::new();
+    let mut rest = data;
+    while let [ctl, hi, lo, tail @ ..] = rest {
+        let dir = if ctl & 1 == 0 { Dir::ClientToServer } else { Dir::ServerToClient };
+        let len = u16::from_be_bytes([*hi, *lo]);
+        if ctl & 2 != 0 {
+            out.push(HttpStep::Gap(dir, len));
+            rest = tail;
+            continue;
+        }
+        let n = usize::from(len).min(tail.len());
+        out.push(HttpStep::Data(dir, tail.get(..n).unwrap_or_default().to_vec()));
+        rest = tail.get(n..).unwrap_or_default();
+    }
+    out
+}
+
+/// Writes an HTTP script (see [`http_script`]); long pieces become several
+/// records.
+pub fn http_script_bytes(steps: &[HttpStep]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for s in steps {
+        match s {
+            HttpStep::Data(dir, bytes) => {
+                let ctl = u8::from(*dir == Dir::ServerToClient);
+                for piece in bytes.chunks(usize::from(u16::MAX)) {
+                    out.push(ctl);
+                    out.extend_from_slice(&(piece.len() as u16).to_be_bytes());
+                    out.extend_from_slice(piece);
+                }
+            }
+            HttpStep::Gap(dir, len) => {
+                out.push(2 | u8::from(*dir == Dir::ServerToClient));
+                out.extend_from_slice(&len.to_be_bytes());
+            }
+        }
+    }
+    out
+}
+
+/// Fuzz body: an HTTP script (see [`http_script`]) through a connection
+/// that recognises the protocol itself (HTTP/1, raw, h2c upgrades).
+pub fn http1(data: &[u8]) {
+    checked_http(Protocol::Detect, &http_script(data));
+}
+
+/// Fuzz body: an HTTP script through an HTTP/2 connection; the client's
+/// connection preface is sent first, so the script starts with frames.
+pub fn http2(data: &[u8]) {
+    let mut steps = vec![HttpStep::Data(Dir::ClientToServer, http::PREFACE.to_vec())];
+    steps.extend(http_script(data));
+    checked_http(Protocol::Http2, &steps);
+}
+
+fn run_http(protocol: Protocol, steps: &[HttpStep], bytewise: bool) -> Vec<HttpEvent> {
+    let mut conn = HttpConn::with_protocol(HTTP_LIMITS, protocol);
+    let mut events = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let (frame, ts) = (i as u64 + 1, Timestamp(i as i64));
+        match step {
+            HttpStep::Data(dir, bytes) if bytewise => {
+                for b in bytes.chunks(1) {
+                    conn.push(*dir, b, frame, ts, &mut |e| events.push(e));
+                }
+            }
+            HttpStep::Data(dir, bytes) => {
+                conn.push(*dir, bytes, frame, ts, &mut |e| events.push(e))
+            }
+            HttpStep::Gap(dir, len) => conn.gap(*dir, u64::from(*len), &mut |e| events.push(e)),
+        }
+    }
+    conn.finish(&mut |e| events.push(e));
+    // Nothing comes after the end.
+    conn.finish(&mut |e| events.push(e));
+    conn.push(Dir::ClientToServer, b"GET / HTTP/1.1\r\n\r\n", 0, Timestamp(0), &mut |e| {
+        events.push(e)
+    });
+    merge_raw(events)
+}
+
+/// Raw events of one direction and frame merged (how a piece is split
+/// changes how its raw bytes are cut, nothing else).
+fn merge_raw(events: Vec<HttpEvent>) -> Vec<HttpEvent> {
+    let mut out: Vec<HttpEvent> = Vec::new();
+    for e in events {
+        if let HttpEvent::Raw { dir, data, frame } = &e
+            && let Some(HttpEvent::Raw { dir: d, data: prev, frame: f }) = out.last_mut()
+            && d == dir
+            && f == frame
+        {
+            prev.extend_from_slice(data);
+            continue;
+        }
+        out.push(e);
+    }
+    out
+}
+
+/// Runs `steps` and checks what [`HttpConn`] promises: bodies and raw
+/// bytes within their limits, trees that hold their invariants, frame
+/// numbers that were given, and the same events whether each piece comes
+/// whole or byte by byte.
+pub fn checked_http(protocol: Protocol, steps: &[HttpStep]) {
+    let events = run_http(protocol, steps, false);
+    let frames = steps.len() as u64;
+    let lim = HTTP_LIMITS;
+    let mut raw = 0usize;
+    for e in &events {
+        match e {
+            HttpEvent::Exchange(x) => {
+                for b in [&x.request_body, &x.response_body] {
+                    assert!(b.bytes.len() <= lim.max_body, "body over max_body");
+                    assert!(b.bytes.len() as u64 <= b.len, "body bytes over its length");
+                    assert!(
+                        b.truncated || b.bytes.len() as u64 == b.len,
+                        "short body not truncated"
+                    );
+                    assert!(b.missing <= b.len);
+                    assert!(b.decoded.as_ref().is_none_or(|d| d.len() <= lim.max_decoded));
+                }
+                assert!(!x.complete || x.status.is_some(), "complete without a status");
+                for f in [x.request_frame, x.response_frame, x.end_frame].into_iter().flatten() {
+                    assert!(f <= frames, "frame {f} of {frames}");
+                }
+                let t = crate::tree::check_invariants(&x.request_tree, None);
+                assert!(t.is_ok(), "request tree: {t:?}");
+                let t = crate::tree::check_invariants(&x.response_tree, None);
+                assert!(t.is_ok(), "response tree: {t:?}");
+            }
+            HttpEvent::H2Frame(f) => {
+                assert!(f.first_frame <= f.frame && f.frame <= frames);
+                assert_eq!(f.name, http::h2::frame_type_name(f.kind));
+                let t = crate::tree::check_invariants(&f.tree, None);
+                assert!(t.is_ok(), "{}: {t:?}", f.summary);
+                let end = f.tree.iter().map(|t| t.span.end()).max().unwrap_or(0);
+                assert!(end <= 9 + f.length, "{}: tree past the frame", f.summary);
+            }
+            HttpEvent::Raw { data, frame, .. } => {
+                raw += data.len();
+                assert!(*frame <= frames);
+            }
+            HttpEvent::Diagnostic(d) => {
+                assert!(d.location.frame.is_none_or(|f| f <= frames));
+            }
+        }
+    }
+    assert!(raw <= lim.max_raw, "{raw} raw bytes passed");
+    let bytewise = run_http(protocol, steps, true);
+    assert!(events == bytewise, "events differ when fed byte by byte");
+}
+
+/// Seeds for [`http1`]: HTTP/1 conversations (keep-alive, chunked with
+/// trailers, compressed bodies, HEAD, 1xx, pipelining, CONNECT, an h2c
+/// upgrade, a gap) and a raw one.
+pub fn http1_seeds() -> Vec<Vec<u8>> {
+    let c = |b: &[u8]| HttpStep::Data(Dir::ClientToServer, b.to_vec());
+    let s = |b: &[u8]| HttpStep::Data(Dir::ServerToClient, b.to_vec());
+    let mut gz = Vec::new();
+    {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(&mut gz, flate2::Compression::fast());
+        let _ = e.write_all(b"hello hello hello hello");
+        let _ = e.finish();
+    }
+    let mut gz_resp = format!(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        gz.len()
+    )
+    .into_bytes();
+    gz_resp.extend_from_slice(&gz);
+    let scripts: Vec<Vec<HttpStep>> = vec![
+        vec![
+            c(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"),
+            c(b"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nT: 1\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;x=y\r\nok\r\n0\r\n\r\n"),
+        ],
+        vec![c(b"GET /z HTTP/1.1\r\nHost: x\r\n\r\n"), s(&gz_resp)],
+        vec![
+            c(b"HEAD / HTTP/1.1\r\n\r\nGET /a HTTP/1.1\r\n\r\nPUT /b HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nHTTP/1.1 304 Not Modified\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n"),
+            c(b"ab"),
+            s(b"HTTP/1.0 201 Created\r\n\r\nuntil close"),
+        ],
+        vec![
+            c(b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\n\r\n\x16\x03\x03"),
+            c(b"\x16\x03\x01"),
+        ],
+        vec![
+            c(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\n\r\n"),
+            s(&[&b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"[..], &h2_frame(4, 0, 0, &[]), &h2_frame(1, 4, 1, &[0x88]), &h2_frame(0, 1, 1, b"hi")].concat()),
+            c(&[&http::PREFACE[..], &h2_frame(4, 0, 0, &[])].concat()),
+        ],
+        vec![
+            c(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"),
+            s(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01"),
+            HttpStep::Gap(Dir::ServerToClient, 3),
+            s(b"56789"),
+            HttpStep::Gap(Dir::ClientToServer, 7),
+            c(b"\r\nGET /b HTTP/1.1\r\n\r\n"),
+            s(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
+        ],
+        vec![s(b"220 mail ESMTP\r\n"), c(b"EHLO x\r\n")],
+    ];
+    scripts.iter().map(|s| http_script_bytes(s)).collect()
+}
+
+/// An HTTP/2 frame.
+pub fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = (payload.len() as u32).to_be_bytes();
+    let mut f = vec![len[1], len[2], len[3], kind, flags];
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Seeds for [`http2`] (the preface is added by the body): every frame
+/// type, CONTINUATION, padding, push, trailers, a reset, a gap.
+pub fn http2_seeds() -> Vec<Vec<u8>> {
+    let mut req = Vec::new();
+    hpack::encode_indexed(2, &mut req);
+    hpack::encode_indexed(7, &mut req);
+    hpack::encode_literal(b":path", b"/index.html", hpack::Indexing::Incremental, true, &mut req);
+    hpack::encode_literal(
+        b":authority",
+        b"example.com",
+        hpack::Indexing::Incremental,
+        false,
+        &mut req,
+    );
+    let (first, rest) = req.split_at(6);
+    let mut padded = vec![2, 0x80, 0, 0, 0, 15];
+    padded.extend_from_slice(first);
+    padded.extend_from_slice(&[0, 0]);
+    let settings = h2_frame(4, 0, 0, &[0, 1, 0, 0, 0x10, 0, 0, 3, 0, 0, 0, 100]);
+    let ack = h2_frame(4, 1, 0, &[]);
+    let mut resp = Vec::new();
+    hpack::encode_indexed(8, &mut resp);
+    hpack::encode_literal(
+        b"content-type",
+        b"text/plain",
+        hpack::Indexing::Incremental,
+        true,
+        &mut resp,
+    );
+    let mut push = 2u32.to_be_bytes().to_vec();
+    push.extend_from_slice(&req);
+    let c = |b: Vec<u8>| HttpStep::Data(Dir::ClientToServer, b);
+    let s = |b: Vec<u8>| HttpStep::Data(Dir::ServerToClient, b);
+    let scripts: Vec<Vec<HttpStep>> = vec![
+        vec![
+            c([
+                settings.clone(),
+                h2_frame(8, 0, 0, &[0, 1, 0, 0]),
+                h2_frame(1, 0x29, 1, &padded),
+                h2_frame(9, 4, 1, rest),
+            ]
+            .concat()),
+            s([
+                settings.clone(),
+                ack.clone(),
+                h2_frame(5, 4, 1, &push),
+                h2_frame(1, 4, 1, &resp),
+                h2_frame(0, 0, 1, b"hello"),
+                h2_frame(1, 5, 1, &[0x40, 1, b'x', 1, b'y']),
+            ]
+            .concat()),
+            s([
+                h2_frame(1, 4, 2, &[0x88]),
+                h2_frame(0, 9, 2, &[3, b'a', b'b', 0, 0, 0]),
+                h2_frame(3, 0, 1, &[0, 0, 0, 8]),
+            ]
+            .concat()),
+            c([
+                ack.clone(),
+                h2_frame(2, 0, 3, &[0, 0, 0, 1, 9]),
+                h2_frame(6, 0, 0, b"pingpong"),
+                h2_frame(7, 0, 0, &[0, 0, 0, 1, 0, 0, 0, 0, b'b', b'y', b'e']),
+                h2_frame(0x42, 0, 0, b"?"),
+            ]
+            .concat()),
+        ],
+        vec![
+            c([settings.clone(), h2_frame(1, 5, 1, &req)].concat()),
+            s([settings, h2_frame(1, 4, 1, &resp), h2_frame(0, 0, 1, &[b'z'; 40])].concat()),
+            HttpStep::Gap(Dir::ServerToClient, 10),
+            s(h2_frame(0, 1, 1, b"end")),
+            HttpStep::Gap(Dir::ClientToServer, 4),
+            c(h2_frame(6, 0, 0, b"pingpong")),
+        ],
+    ];
+    let mut out: Vec<Vec<u8>> = scripts.iter().map(|s| http_script_bytes(s)).collect();
+    // One small seed per frame type, after the client's SETTINGS.
+    let empty = h2_frame(4, 0, 0, &[]);
+    let one = |frames: Vec<Vec<u8>>| {
+        http_script_bytes(&[HttpStep::Data(
+            Dir::ClientToServer,
+            [vec![empty.clone()], frames].concat().concat(),
+        )])
+    };
+    out.extend([
+        one(vec![h2_frame(0, 9, 1, &[1, b'd', 0])]),
+        one(vec![h2_frame(1, 0x25, 1, &[[0, 0, 0, 0, 7].as_slice(), &req].concat())]),
+        one(vec![h2_frame(2, 0, 3, &[0x80, 0, 0, 1, 255])]),
+        one(vec![h2_frame(3, 0, 1, &[0, 0, 0, 1])]),
+        one(vec![h2_frame(4, 0, 0, &[0, 1, 0, 0, 0, 0, 0, 5, 0, 0, 0x40, 0])]),
+        one(vec![h2_frame(5, 0xc, 1, &[[1u8, 0, 0, 0, 2].as_slice(), &req, &[0]].concat())]),
+        one(vec![h2_frame(6, 1, 0, b"12345678")]),
+        one(vec![h2_frame(7, 0, 0, &[0, 0, 0, 0, 0, 0, 0, 1])]),
+        one(vec![h2_frame(8, 0, 1, &[0, 0, 0, 0])]),
+        one(vec![h2_frame(1, 0, 1, first), h2_frame(9, 0, 1, &[]), h2_frame(9, 4, 1, rest)]),
+    ]);
+    out
+}
+
+/// Fuzz body: HPACK. The first byte picks the agreed table size (times
+/// 16); then header blocks, each a u8 length and the block. Checks: a
+/// decoded block's representations tile it, the table stays within its
+/// maximum and our cap, decoded fields re-encoded as plain literals
+/// decode to the same list, and the Huffman decoder agrees with a
+/// bit-by-bit reference on the block's bytes.
+pub fn hpack(data: &[u8]) {
+    let Some((&size, mut rest)) = data.split_first() else { return };
+    let cap = 1024;
+    let mut d = hpack::Decoder::new(cap, 4096).with_table_size(usize::from(size) * 16);
+    while let [len, tail @ ..] = rest {
+        let n = usize::from(*len).min(tail.len());
+        let block = tail.get(..n).unwrap_or_default();
+        rest = tail.get(n..).unwrap_or_default();
+        // The reference is slow: compare on the block's first bytes.
+        let head = block.get(..32).unwrap_or(block);
+        let mut out = Vec::new();
+        let ours = hpack::huffman_decode(head, &mut out).ok().map(|_| out);
+        assert_eq!(ours, huffman_reference(head), "Huffman decoders disagree");
+        let Ok(b) = d.decode(block, 7) else { continue };
+        assert!(d.size() <= d.max_size() && d.max_size() <= cap, "table over its limits");
+        if b.dropped == 0 {
+            let mut end = 7;
+            for item in &b.items {
+                let span = match item {
+                    hpack::Item::Field(f) => f.span,
+                    hpack::Item::SizeUpdate { span, .. } => *span,
+                };
+                assert_eq!(span.start, end, "representations do not tile the block");
+                end = span.end();
+            }
+            assert_eq!(end as usize, 7 + block.len());
+        }
+        let mut again = Vec::new();
+        for (i, f) in b.fields().enumerate() {
+            let idx = if i % 3 == 0 { hpack::Indexing::Never } else { hpack::Indexing::Without };
+            hpack::encode_literal(&f.name, &f.value, idx, i % 2 == 0, &mut again);
+        }
+        let re = hpack::Decoder::new(cap, 1 << 20).decode(&again, 0);
+        let re = re.unwrap_or_default();
+        let pairs = |b: &hpack::Block| -> Vec<(Vec<u8>, Vec<u8>)> {
+            b.fields().map(|f| (f.name.clone(), f.value.clone())).collect()
+        };
+        assert_eq!(pairs(&re), pairs(&b), "re-encoded fields decode differently");
+    }
+}
+
+/// Huffman decoding bit by bit against the code table (slow, obviously
+/// right): the reference for [`hpack::huffman_decode`].
+pub fn huffman_reference(src: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let (mut code, mut len) = (0u32, 0u8);
+    for byte in src {
+        for i in (0..8).rev() {
+            code = (code << 1) | u32::from((byte >> i) & 1);
+            len += 1;
+            if len > 30 {
+                return None;
+            }
+            if let Some(sym) = hpack::HUFFMAN_CODE.iter().position(|&(c, l)| l == len && c == code)
+            {
+                if sym == 256 {
+                    return None;
+                }
+                out.push(sym as u8);
+                (code, len) = (0, 0);
+            }
+        }
+    }
+    (len < 8 && code == (1u32 << len) - 1).then_some(out)
+}
+
+/// Seeds for [`hpack`]: the RFC 7541 Appendix C blocks, in sequence.
+pub fn hpack_seeds() -> Vec<Vec<u8>> {
+    let unhex = |s: &str| -> Vec<u8> {
+        let digits: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
+        digits
+            .chunks(2)
+            .filter_map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
+            .collect()
+    };
+    let seq = |size: u8, blocks: &[&str]| -> Vec<u8> {
+        let mut out = vec![size];
+        for b in blocks {
+            let b = unhex(b);
+            out.push(b.len() as u8);
+            out.extend_from_slice(&b);
+        }
+        out
+    };
+    let mut out = vec![
+        seq(
+            255,
+            &[
+                "400a637573746f6d2d6b65790d637573746f6d2d686561646572",
+                "040c2f73616d706c652f70617468",
+                "100870617373776f726406736563726574",
+                "82",
+            ],
+        ),
+        seq(
+            255,
+            &[
+                "828684410f7777772e6578616d706c652e636f6d",
+                "828684be58086e6f2d6361636865",
+                "828785bf400a637573746f6d2d6b65790c637573746f6d2d76616c7565",
+            ],
+        ),
+        seq(
+            255,
+            &[
+                "828684418cf1e3c2e5f23a6ba0ab90f4ff",
+                "828684be5886a8eb10649cbf",
+                "828785bf408825a849e95ba97d7f8925a849e95bb8e8b4bf",
+            ],
+        ),
+        seq(
+            16,
+            &[
+                "488264025885aec3771a4b6196d07abe941054d444a8200595040b8166e082a62d1bff6e919d29ad171863c78f0b97c8e9ae82ae43d3",
+                "4883640effc1c0bf",
+                "88c16196d07abe941054d444a8200595040b8166e084a62d1bffc05a839bd9ab77ad94e7821dd7f2e6c7b335dfdfcd5b3960d5af27087f3672c1ab270fb5291f9587316065c003ed4ee5b1063d5007",
+            ],
+        ),
+    ];
+    // Each block alone too, on a fresh table (most then fail on their
+    // dynamic references, which is worth fuzzing as well).
+    let singles: Vec<Vec<u8>> = out
+        .iter()
+        .flat_map(|s| {
+            let mut blocks = Vec::new();
+            let mut rest = s.get(1..).unwrap_or_default();
+            while let [len, tail @ ..] = rest {
+                let n = usize::from(*len).min(tail.len());
+                let mut one = vec![255, *len];
+                one.extend_from_slice(tail.get(..n).unwrap_or_default());
+                blocks.push(one);
+                rest = tail.get(n..).unwrap_or_default();
+            }
+            blocks
+        })
+        .collect();
+    out.extend(singles);
+    out
+}
+
+/// Seeds for [`http1`] (`h2` false) or [`http2`] (`h2` true) from one
+/// capture's frames: each TCP connection's two streams as a script of at
+/// most `max` bytes. For `http2` only connections whose client starts with
+/// the connection preface are taken (the preface itself left out, as the
+/// body adds it); for `http1` the others.
+pub fn http_capture_seeds(frames: &[(LinkType, Vec<u8>)], h2: bool, max: usize) -> Vec<Vec<u8>> {
+    #[derive(Default)]
+    struct Collect {
+        done: Vec<Vec<HttpStep>>,
+    }
+    impl StreamSink<Vec<HttpStep>> for Collect {
+        fn data(&mut self, _: &ConnInfo, user: &mut Vec<HttpStep>, dir: Dir, chunk: Chunk<'_>) {
+            user.push(HttpStep::Data(dir, chunk.data.to_vec()));
+        }
+        fn gap(
+            &mut self,
+            _: &ConnInfo,
+            user: &mut Vec<HttpStep>,
+            dir: Dir,
+            _: u64,
+            len: u64,
+            _: u64,
+        ) {
+            user.push(HttpStep::Gap(dir, u16::try_from(len).unwrap_or(u16::MAX)));
+        }
+        fn close(&mut self, _: &ConnInfo, user: Vec<HttpStep>, _: EndReason) {
+            self.done.push(user);
+        }
+    }
+    let mut r = Reassembler::<Vec<HttpStep>>::new(Limits::default());
+    let mut sink = Collect::default();
+    for (i, (link, data)) in frames.iter().enumerate() {
+        let f = Frame {
+            number: i as u64 + 1,
+            ts: Timestamp(i as i64),
+            link: *link,
+            data,
+            orig_len: u32::try_from(data.len()).unwrap_or(u32::MAX),
+        };
+        r.push_frame(&mut sink, &f);
+    }
+    r.finish_all(&mut sink);
+    let mut out = Vec::new();
+    for mut steps in sink.done {
+        let client: Vec<u8> = steps
+            .iter()
+            .filter_map(|s| match s {
+                HttpStep::Data(Dir::ClientToServer, b) => Some(b.as_slice()),
+                _ => None,
+            })
+            .take(4)
+            .flatten()
+            .copied()
+            .collect();
+        if client.is_empty() || client.starts_with(http::PREFACE) != h2 {
+            continue;
+        }
+        if h2 {
+            // Drop the preface from the client's first bytes.
+            let mut skip = http::PREFACE.len();
+            for s in &mut steps {
+                if let HttpStep::Data(Dir::ClientToServer, b) = s {
+                    let n = skip.min(b.len());
+                    b.drain(..n);
+                    skip -= n;
+                    if skip == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        let mut script = Vec::new();
+        for s in steps {
+            let bytes = http_script_bytes(&[s]);
+            if script.len() + bytes.len() > max {
+                break;
+            }
+            script.extend(bytes);
+        }
+        out.push(script);
+    }
+    out
+}
+
 /// A small xorshift generator for the pseudo-random inputs of the tests
 /// (deterministic, so a failure reproduces).
 #[derive(Clone, Debug)]
@@ -937,5 +1520,124 @@ mod tests {
             };
             tcp_reassembly(&input);
         }
+    }
+    #[test]
+    fn http_scripts_round_trip() {
+        let steps = vec![
+            HttpStep::Data(Dir::ClientToServer, b"abc".to_vec()),
+            HttpStep::Gap(Dir::ServerToClient, 300),
+            HttpStep::Data(Dir::ServerToClient, vec![7; 70_000]),
+        ];
+        let bytes = http_script_bytes(&steps);
+        let back = http_script(&bytes);
+        assert_eq!(back.len(), 4, "the long piece is two records");
+        assert_eq!(back[0], steps[0]);
+        assert_eq!(back[1], steps[1]);
+        // A record cut short still gives what it has.
+        assert_eq!(
+            http_script(&bytes[..5]),
+            vec![HttpStep::Data(Dir::ClientToServer, b"ab".to_vec())]
+        );
+    }
+
+    #[test]
+    fn http_seeds_reach_exchanges_frames_and_raw() {
+        let (mut exchanges, mut frames, mut raw, mut gaps) = (0, 0, 0, 0);
+        for (protocol, seeds) in
+            [(Protocol::Detect, http1_seeds()), (Protocol::Http2, http2_seeds())]
+        {
+            for seed in &seeds {
+                let mut steps = http_script(seed);
+                if protocol == Protocol::Http2 {
+                    steps.insert(
+                        0,
+                        HttpStep::Data(Dir::ClientToServer, crate::http::PREFACE.to_vec()),
+                    );
+                }
+                for e in run_http(protocol, &steps, false) {
+                    match e {
+                        HttpEvent::Exchange(_) => exchanges += 1,
+                        HttpEvent::H2Frame(_) => frames += 1,
+                        HttpEvent::Raw { .. } => raw += 1,
+                        HttpEvent::Diagnostic(d) if d.code.ends_with("gap") => gaps += 1,
+                        HttpEvent::Diagnostic(_) => {}
+                    }
+                }
+            }
+        }
+        assert!(
+            exchanges >= 12 && frames >= 20 && raw >= 3 && gaps >= 3,
+            "{exchanges} {frames} {raw} {gaps}"
+        );
+    }
+
+    #[test]
+    fn http_bodies_survive_truncations_and_mutations() {
+        let mut rng = XorShift(0x4177_9000);
+        for (body, seeds) in [(http1 as fn(&[u8]), http1_seeds()), (http2, http2_seeds())] {
+            for s in &seeds {
+                for cut in (0..=s.len()).step_by(7) {
+                    body(&s[..cut]);
+                }
+            }
+            for _ in 0..1500 {
+                let pick = rng.below(seeds.len());
+                let mut input = rng.mutate(&seeds[pick]);
+                if rng.below(3) == 0 {
+                    input = rng.mutate(&input);
+                }
+                body(&input);
+            }
+        }
+    }
+
+    #[test]
+    fn hpack_body_survives_seeds_and_mutations() {
+        let seeds = hpack_seeds();
+        for s in &seeds {
+            hpack(s);
+            for cut in 0..=s.len() {
+                hpack(&s[..cut]);
+            }
+        }
+        let mut rng = XorShift(0x4a11_5eed);
+        for i in 0..5000 {
+            let input = if i % 2 == 0 {
+                let pick = rng.below(seeds.len());
+                rng.mutate(&seeds[pick])
+            } else {
+                let len = rng.below(64);
+                rng.bytes(len)
+            };
+            hpack(&input);
+        }
+    }
+
+    #[test]
+    fn http_capture_seeds_come_from_real_captures() {
+        // A capture of its own: one HTTP/1 and one HTTP/2 connection.
+        let seg = |sport: u16, seq: u32, payload: &[u8]| -> (LinkType, Vec<u8>) {
+            let b = PacketBuilder::ethernet2([1; 6], [2; 6])
+                .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+                .tcp(sport, 80, seq, 512)
+                .psh();
+            let mut out = Vec::new();
+            b.write(&mut out, payload).unwrap();
+            (LinkType::ETHERNET, out)
+        };
+        let mut h2 = crate::http::PREFACE.to_vec();
+        h2.extend(h2_frame(4, 0, 0, &[]));
+        let frames = vec![seg(40000, 1, b"GET / HTTP/1.1\r\n\r\n"), seg(40001, 1, &h2)];
+        let one = http_capture_seeds(&frames, false, 4096);
+        assert_eq!(one.len(), 1);
+        assert!(
+            matches!(&http_script(&one[0])[0], HttpStep::Data(_, b) if b.starts_with(b"GET /"))
+        );
+        let two = http_capture_seeds(&frames, true, 4096);
+        assert_eq!(two.len(), 1);
+        assert_eq!(
+            http_script(&two[0])[0],
+            HttpStep::Data(Dir::ClientToServer, h2_frame(4, 0, 0, &[]))
+        );
     }
 }

@@ -571,7 +571,7 @@ impl Conn {
         header_fields(&mut t, hdr);
         if t.is_on() {
             let mut at = 9u32;
-            if padded {
+            if padded && hdr.len > 0 {
                 t.leaf("pad_length", || "Pad Length".into(), Span::new(9, 1), || pad.to_string());
                 at = 10;
             }
@@ -1161,6 +1161,11 @@ impl Conn {
                         (Some(_), Some(st)) if (100..200).contains(&st) => s.ex.interim.push(st),
                         (Some(h), st) => {
                             s.resp_final = true;
+                            if st.is_none() {
+                                // RFC 9113 §8.3.2: a response must have one.
+                                s.damaged = true;
+                                s.ex.notes.push("malformed response: no valid :status".into());
+                            }
                             s.ex.status = st;
                             s.ex.response_frame = Some(frame);
                             s.ex.response_time = Some(ts);

@@ -498,13 +498,15 @@ pub(crate) fn request_line_verdict(b: &[u8], max: usize) -> Verdict {
         if c == b' ' {
             break;
         }
-        if c < 0x21 || c == 0x7f {
+        // Past `max` it is no request line we could read, however it ends
+        // (checked per byte, so that any prefix gets the same answer).
+        if c < 0x21 || c == 0x7f || i > max {
             return Verdict::No;
         }
         i += 1;
     }
     if b.get(i).is_none() {
-        return if i > max { Verdict::No } else { Verdict::Wait };
+        return Verdict::Wait;
     }
     if i == target_start {
         return Verdict::No;
