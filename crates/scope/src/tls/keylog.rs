@@ -68,11 +68,16 @@ pub enum Label {
     EchSecret,
     /// `ECH_CONFIG` (the ECHConfig that was used).
     EchConfig,
+    /// `CLIENT_TRAFFIC_SECRET_N`: OpenSSL 3 writes the client's traffic
+    /// secret after each KeyUpdate under this label, with a literal `N`.
+    ClientTrafficSecretN,
+    /// `SERVER_TRAFFIC_SECRET_N`: the same for the server.
+    ServerTrafficSecretN,
 }
 
 impl Label {
     /// Every label, in the order [`KeyLog::stats`] reports them.
-    pub const ALL: [Label; 13] = [
+    pub const ALL: [Label; 15] = [
         Label::ClientRandom,
         Label::Rsa,
         Label::RsaSessionId,
@@ -86,6 +91,8 @@ impl Label {
         Label::EarlyExporterSecret,
         Label::EchSecret,
         Label::EchConfig,
+        Label::ClientTrafficSecretN,
+        Label::ServerTrafficSecretN,
     ];
 
     /// The label as written in the file (`RSA Session-ID` for the
@@ -105,6 +112,8 @@ impl Label {
             Label::EarlyExporterSecret => "EARLY_EXPORTER_SECRET",
             Label::EchSecret => "ECH_SECRET",
             Label::EchConfig => "ECH_CONFIG",
+            Label::ClientTrafficSecretN => "CLIENT_TRAFFIC_SECRET_N",
+            Label::ServerTrafficSecretN => "SERVER_TRAFFIC_SECRET_N",
         }
     }
 
@@ -135,6 +144,8 @@ impl Label {
             | Label::ServerHandshakeTrafficSecret
             | Label::ClientTrafficSecret0
             | Label::ServerTrafficSecret0
+            | Label::ClientTrafficSecretN
+            | Label::ServerTrafficSecretN
             | Label::ExporterSecret
             | Label::EarlyExporterSecret => {
                 (|n| n == 32 || n == 48, "32 or 48 (the hash length of a TLS 1.3 cipher suite)")
@@ -177,6 +188,11 @@ pub struct Secrets {
     pub ech_secret: Option<Secret>,
     /// `ECH_CONFIG` (not secret itself, but kept with the rest).
     pub ech_config: Option<Secret>,
+    /// `CLIENT_TRAFFIC_SECRET_N` lines (OpenSSL, after each KeyUpdate), in
+    /// file order: the client's traffic secrets 1, 2, ...
+    pub client_app_updates: Vec<Secret>,
+    /// `SERVER_TRAFFIC_SECRET_N` lines, in file order.
+    pub server_app_updates: Vec<Secret>,
 }
 
 impl Secrets {
@@ -193,7 +209,10 @@ impl Secrets {
             Label::EarlyExporterSecret => &mut self.early_exporter,
             Label::EchSecret => &mut self.ech_secret,
             Label::EchConfig => &mut self.ech_config,
-            Label::Rsa | Label::RsaSessionId => return None,
+            Label::Rsa
+            | Label::RsaSessionId
+            | Label::ClientTrafficSecretN
+            | Label::ServerTrafficSecretN => return None,
         })
     }
 
@@ -212,7 +231,15 @@ impl Secrets {
             (Label::EchSecret, &self.ech_secret),
             (Label::EchConfig, &self.ech_config),
         ];
-        present.into_iter().filter(|(_, s)| s.is_some()).map(|(l, _)| l).collect()
+        let mut labels: Vec<Label> =
+            present.into_iter().filter(|(_, s)| s.is_some()).map(|(l, _)| l).collect();
+        if !self.client_app_updates.is_empty() {
+            labels.push(Label::ClientTrafficSecretN);
+        }
+        if !self.server_app_updates.is_empty() {
+            labels.push(Label::ServerTrafficSecretN);
+        }
+        labels
     }
 
     /// True if the TLS 1.3 traffic secrets needed to read both directions
@@ -433,6 +460,22 @@ impl KeyLog {
         let random: [u8; 32] = fixed(label, "client random", random)?;
         let secret = secret(label, value)?;
         let entry = self.by_random.entry(random).or_default();
+        let updates = match label {
+            Label::ClientTrafficSecretN => Some(&mut entry.client_app_updates),
+            Label::ServerTrafficSecretN => Some(&mut entry.server_app_updates),
+            _ => None,
+        };
+        if let Some(list) = updates {
+            // A repeated line (two programs logging the same session) is
+            // not a new update.
+            let added = if list.last() == Some(&secret) {
+                Added::Same
+            } else {
+                list.push(secret);
+                Added::New
+            };
+            return Ok(Some(self.count(label, added)));
+        }
         let Some(slot) = entry.slot(label) else {
             return Err(("keylog.unknown_label", unknown_label(label_text)));
         };
@@ -646,7 +689,11 @@ mod tests {
              ECH_SECRET {CR} {s8}\n\
              ECH_CONFIG {CR} {cfg}\n\
              RSA 0102030405060708 {m}\n\
-             RSA Session-ID:{sid} Master-Key:{m}\n",
+             RSA Session-ID:{sid} Master-Key:{m}\n\
+             CLIENT_TRAFFIC_SECRET_N {CR} {s4}\n\
+             CLIENT_TRAFFIC_SECRET_N {CR} {s4}\n\
+             CLIENT_TRAFFIC_SECRET_N {CR} {s5}\n\
+             SERVER_TRAFFIC_SECRET_N {CR} {s5}\n",
             m = h(48, 0x11),
             p = h(256, 0x22),
             s1 = h(32, 1),
@@ -678,9 +725,12 @@ mod tests {
         assert_eq!(k.rsa_premaster(&[1, 2, 3, 4, 5, 6, 7, 8]).unwrap().as_bytes(), &[0x11; 48]);
         assert_eq!(k.by_session_id(&[0xaa; 32]).unwrap().as_bytes(), &[0x11; 48]);
         assert!(k.by_session_id(&[0xaa; 31]).is_none());
-        assert_eq!(k.labels_for(&cr()).len(), 11);
+        assert_eq!(s.client_app_updates.len(), 2, "a repeated line is one update");
+        assert_eq!(s.server_app_updates.len(), 1);
+        assert_eq!(k.labels_for(&cr()).len(), 13);
         let stats = k.stats();
-        assert_eq!(stats.per_label.len(), 13);
+        assert_eq!(stats.per_label.len(), 15);
+        assert_eq!(stats.count(Label::ClientTrafficSecretN), 3);
         assert_eq!(stats.count(Label::Rsa), 1);
         assert_eq!(stats.rejected_lines, 0);
         assert!(!k.is_empty());

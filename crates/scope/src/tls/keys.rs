@@ -646,6 +646,124 @@ pub fn exporter(
     hkdf_expand_label(hash, secret.as_bytes(), b"exporter", &hash.hash(&[context]), len)
 }
 
+// ---------------------------------------------------------------------------
+// Static RSA key exchange
+
+/// Why an RSA premaster secret could not be recovered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RsaError {
+    /// The key is not an RSA private key in PKCS#8 or PKCS#1 (PEM or DER).
+    NotAKey(String),
+    /// The key is passphrase-protected.
+    Encrypted,
+    /// PKCS#1 v1.5 decryption failed: the ciphertext was not made for this
+    /// key (or was changed).
+    DecryptFailed,
+    /// The decrypted premaster secret is not 48 bytes.
+    BadPremasterLength(usize),
+}
+
+impl fmt::Display for RsaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RsaError::NotAKey(why) => write!(f, "not a usable RSA private key: {why}"),
+            RsaError::Encrypted => f.write_str("the private key is encrypted (decrypt it first: openssl pkey -in KEY -out KEY.plain)"),
+            RsaError::DecryptFailed => {
+                f.write_str("RSA decryption failed: the premaster was encrypted to another key")
+            }
+            RsaError::BadPremasterLength(n) => write!(f, "decrypted premaster is {n} bytes, not 48"),
+        }
+    }
+}
+
+impl std::error::Error for RsaError {}
+
+/// Reads an RSA private key: PKCS#8 (`PRIVATE KEY`) or PKCS#1
+/// (`RSA PRIVATE KEY`), PEM or DER. aws-lc-rs decrypts with 2048- to
+/// 8192-bit keys only.
+fn rsa_private_key(key: &[u8]) -> Result<aws_lc_rs::rsa::PrivateDecryptingKey, RsaError> {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rsa::{KeyPair, PrivateDecryptingKey};
+
+    let trimmed = key.trim_ascii_start();
+    let der: Vec<u8> = if trimmed.starts_with(b"-----BEGIN") {
+        let mut found = None;
+        for pem in x509_parser::pem::Pem::iter_from_buffer(trimmed) {
+            let pem = pem.map_err(|e| RsaError::NotAKey(format!("bad PEM: {e}")))?;
+            match pem.label.as_str() {
+                "PRIVATE KEY" | "RSA PRIVATE KEY" => {
+                    found = Some(pem.contents);
+                    break;
+                }
+                "ENCRYPTED PRIVATE KEY" => return Err(RsaError::Encrypted),
+                _ => {}
+            }
+        }
+        found.ok_or_else(|| RsaError::NotAKey("no PRIVATE KEY or RSA PRIVATE KEY block".into()))?
+    } else {
+        key.to_vec()
+    };
+    if let Ok(k) = PrivateDecryptingKey::from_pkcs8(&der) {
+        return Ok(k);
+    }
+    // PKCS#1 RSAPrivateKey: aws-lc-rs reads it as a signing key pair, and
+    // re-encodes it as PKCS#8 for decryption.
+    let pair = KeyPair::from_der(&der)
+        .or_else(|_| KeyPair::from_pkcs8(&der))
+        .map_err(|e| RsaError::NotAKey(e.to_string()))?;
+    let pkcs8 = pair.as_der().map_err(|_| RsaError::NotAKey("cannot re-encode the key".into()))?;
+    PrivateDecryptingKey::from_pkcs8(pkcs8.as_ref()).map_err(|e| RsaError::NotAKey(e.to_string()))
+}
+
+/// Decrypts the premaster secret of a static-RSA ClientKeyExchange
+/// ([RFC 5246 §7.4.7.1](https://www.rfc-editor.org/rfc/rfc5246#section-7.4.7.1)),
+/// PKCS#1 v1.5, with the server's private key (PKCS#8 or PKCS#1, PEM or
+/// DER). `encrypted` is the EncryptedPreMasterSecret without its 2-byte
+/// length. The first two bytes of the result are the client's version.
+pub fn rsa_decrypt_premaster(private_key: &[u8], encrypted: &[u8]) -> Result<Secret, RsaError> {
+    use aws_lc_rs::rsa::Pkcs1PrivateDecryptingKey;
+
+    let key = Pkcs1PrivateDecryptingKey::new(rsa_private_key(private_key)?)
+        .map_err(|_| RsaError::NotAKey("not usable for PKCS#1 v1.5 decryption".into()))?;
+    let mut out = vec![0u8; key.min_output_size()];
+    let n = key.decrypt(encrypted, &mut out).map_err(|_| RsaError::DecryptFailed)?.len();
+    out.truncate(n);
+    let secret = Secret::from_vec(out).ok_or(RsaError::BadPremasterLength(n))?;
+    if secret.len() != 48 {
+        return Err(RsaError::BadPremasterLength(secret.len()));
+    }
+    Ok(secret)
+}
+
+/// True if `certificate_der` (an X.509 certificate) carries the public
+/// half of `private_key` (PKCS#8 or PKCS#1, PEM or DER): the RSA moduli
+/// are equal. False for anything unreadable or not RSA.
+pub fn rsa_public_key_matches(private_key: &[u8], certificate_der: &[u8]) -> bool {
+    use aws_lc_rs::encoding::AsDer;
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    use x509_parser::public_key::PublicKey;
+    use x509_parser::x509::SubjectPublicKeyInfo;
+
+    fn modulus(spki: &SubjectPublicKeyInfo<'_>) -> Option<Vec<u8>> {
+        match spki.parsed().ok()? {
+            PublicKey::RSA(k) => {
+                let m = k.modulus;
+                let start = m.iter().position(|&b| b != 0).unwrap_or(m.len());
+                m.get(start..).map(<[u8]>::to_vec)
+            }
+            _ => None,
+        }
+    }
+    let Ok(key) = rsa_private_key(private_key) else { return false };
+    let Ok(public) = key.public_key().as_der() else { return false };
+    let Ok((_, spki)) = SubjectPublicKeyInfo::from_der(public.as_ref()) else { return false };
+    let Ok((_, cert)) = X509Certificate::from_der(certificate_der) else { return false };
+    match (modulus(&spki), modulus(cert.public_key())) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -718,6 +836,23 @@ pub(crate) mod tests {
                  443bcf9a296519bc289abcbc1187e4ebd31e602353776c408aafb74cbc85eff6
                  9255f9788faa184cbb957a9819d84a5d7eb006eb459d3ae8de9810454b8b2d8f
                  1afbc655a8c9a013"
+            )
+        );
+    }
+
+    // RFC 4231 §4.2 (test case 1): HMAC-SHA-256 and HMAC-SHA-384.
+    #[test]
+    fn hmac_known_answers() {
+        let key = [0x0b; 20];
+        assert_eq!(
+            HashAlg::Sha256.hmac(&key, &[b"Hi ", b"There"]).unwrap().as_bytes(),
+            unhex("b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
+        );
+        assert_eq!(
+            HashAlg::Sha384.hmac(&key, &[b"Hi There"]).unwrap().as_bytes(),
+            unhex(
+                "afd03944d84895626b0825f4ab46907f15f9dadbe4101ec682aa034c7cebc59c
+                 faea9ea9076ede7f4af152e8b2fa9cb6"
             )
         );
     }
