@@ -840,13 +840,23 @@ impl Decryptor {
         if data.len() % block != 0 {
             return Err(DecryptError::BadLength);
         }
-        if self.iv_len > 0 {
-            let mut last = [0u8; 16];
-            let tail = data.get(data.len() - block..).ok_or(DecryptError::TooShort)?;
-            last.get_mut(..block).ok_or(DecryptError::TooShort)?.copy_from_slice(tail);
+        self.remember_last_block(data);
+        Ok((iv, data))
+    }
+
+    /// TLS 1.0 CBC: keeps the record's last ciphertext block, the next
+    /// record's IV (used by [`Decryptor::chain`] or
+    /// [`Decryptor::skip_record`]).
+    fn remember_last_block(&mut self, data: &[u8]) {
+        let block = self.spec.bulk.block_len();
+        if self.iv_len == 0 || block == 0 || data.len() < block {
+            return;
+        }
+        let mut last = [0u8; 16];
+        if let (Some(dst), Some(src)) = (last.get_mut(..block), data.get(data.len() - block..)) {
+            dst.copy_from_slice(src);
             self.failed_last_block = Some(last);
         }
-        Ok((iv, data))
     }
 
     /// After a successful CBC record in TLS 1.0, the next IV.
@@ -910,6 +920,8 @@ impl Decryptor {
         let mac_len = self.spec.mac_len();
         let covered_len = body.len().checked_sub(mac_len).ok_or(DecryptError::TooShort)?;
         let (covered, tag) = body.split_at_mut(covered_len);
+        // TLS 1.0 chains the IV even past a record whose MAC fails.
+        self.remember_last_block(covered);
         let mac = self.mac.as_ref().ok_or(DecryptError::Unsupported("CBC without a MAC"))?;
         // RFC 7366 §3: the MAC covers IV || ciphertext, with their length.
         if !mac.verify(self.seq, header, covered_len, &[covered], tag) {
@@ -1240,6 +1252,116 @@ mod tests {
                 Err(e) => panic!("{}: {e}", s.name),
             }
         }
+    }
+
+    /// Builds a CBC record as a TLS sender does (RustCrypto's CBC and HMAC),
+    /// MAC-then-encrypt or encrypt-then-MAC, with an explicit IV or not.
+    fn cbc_record(
+        key: &[u8],
+        mac_key: &[u8],
+        iv: [u8; 8],
+        seq: u64,
+        version: u16,
+        content: &[u8],
+        etm: bool,
+    ) -> ([u8; 5], Vec<u8>) {
+        use cbc::cipher::{BlockModeEncrypt, KeyIvInit};
+        let mac = |data: &[u8]| {
+            let mut m = <Hmac<Sha1> as KeyInit>::new_from_slice(mac_key).unwrap();
+            hmac::Mac::update(&mut m, &seq.to_be_bytes());
+            hmac::Mac::update(&mut m, &[23]);
+            hmac::Mac::update(&mut m, &version.to_be_bytes());
+            hmac::Mac::update(&mut m, &(data.len() as u16).to_be_bytes());
+            hmac::Mac::update(&mut m, data);
+            hmac::Mac::finalize(m).into_bytes().to_vec()
+        };
+        let mut plain = content.to_vec();
+        if !etm {
+            plain.extend(mac(content));
+        }
+        let pad = 7 - plain.len() % 8;
+        plain.extend(std::iter::repeat_n(pad as u8, pad + 1));
+        let mut enc = cbc::Encryptor::<TdesEde3>::new_from_slices(key, &iv).unwrap();
+        let (blocks, rest) = Array::slice_as_chunks_mut(&mut plain);
+        assert!(rest.is_empty());
+        enc.encrypt_blocks(blocks);
+        let mut body = if version >= 0x0302 { iv.to_vec() } else { Vec::new() };
+        body.extend(plain);
+        if etm {
+            let t = mac(&body);
+            body.extend(t);
+        }
+        let len = (body.len() as u16).to_be_bytes();
+        let v = version.to_be_bytes();
+        ([23, v[0], v[1], len[0], len[1]], body)
+    }
+
+    #[test]
+    fn triple_des_cbc_records_mac_then_encrypt_and_encrypt_then_mac() {
+        let spec = CipherSpec::from_suite(0x000a).unwrap(); // TLS_RSA_WITH_3DES_EDE_CBC_SHA
+        let key: Vec<u8> = (1..=24).collect();
+        let mac_key = [9u8; 20];
+        for etm in [false, true] {
+            // TLS 1.1: explicit IV per record.
+            let keys = RecordKeys {
+                key: Secret::new(&key).unwrap(),
+                mac_key: Secret::new(&mac_key).unwrap(),
+                iv: Secret::new(&[]).unwrap(),
+            };
+            let mut d = Decryptor::new(&spec, &keys, 0x0302, etm).unwrap();
+            for (seq, msg) in
+                [&b"hello"[..], b"", b"a longer message of 31 bytes..."].iter().enumerate()
+            {
+                let (h, mut body) =
+                    cbc_record(&key, &mac_key, [seq as u8; 8], seq as u64, 0x0302, msg, etm);
+                let p = d.decrypt(&h, &mut body).unwrap();
+                assert_eq!((p.content_type, p.data), (23, *msg));
+                assert!(p.padding >= 1 && p.padding <= 8);
+            }
+            // TLS 1.0: the IV of each record is the last ciphertext block of the one before.
+            let iv0 = [7u8; 8];
+            let keys = RecordKeys { iv: Secret::new(&iv0).unwrap(), ..keys };
+            let mut d = Decryptor::new(&spec, &keys, 0x0301, etm).unwrap();
+            let (h1, body1) = cbc_record(&key, &mac_key, iv0, 0, 0x0301, b"first", etm);
+            let cipher_end = body1.len() - if etm { 20 } else { 0 };
+            let iv1: [u8; 8] = body1[cipher_end - 8..cipher_end].try_into().unwrap();
+            let (h2, body2) = cbc_record(&key, &mac_key, iv1, 1, 0x0301, b"second", etm);
+            // A damaged first record fails; skip_record still chains past it.
+            // (Damage that leaves the last ciphertext block as sent: the
+            // first block under MAC-then-encrypt, the MAC under EtM.)
+            let mut bad = body1.clone();
+            let at = if etm { bad.len() - 1 } else { 0 };
+            bad[at] ^= 1;
+            assert!(d.decrypt(&h1, &mut bad).is_err());
+            assert_eq!(d.seq(), 0);
+            d.skip_record();
+            assert_eq!(d.decrypt(&h2, &mut body2.clone()).unwrap().data, b"second");
+            let mut d = Decryptor::new(&spec, &keys, 0x0301, etm).unwrap();
+            assert_eq!(d.decrypt(&h1, &mut body1.clone()).unwrap().data, b"first");
+            assert_eq!(d.decrypt(&h2, &mut body2.clone()).unwrap().data, b"second");
+            // Every truncation fails cleanly.
+            for n in 0..body2.len() {
+                let mut d = Decryptor::new(&spec, &keys, 0x0301, etm).unwrap();
+                assert!(
+                    d.decrypt(&h1, &mut body1[..n.min(body1.len())].to_vec()).is_err()
+                        || n >= body1.len()
+                );
+            }
+        }
+        // Bad padding bytes are caught.
+        let keys = RecordKeys {
+            key: Secret::new(&key).unwrap(),
+            mac_key: Secret::new(&mac_key).unwrap(),
+            iv: Secret::new(&[]).unwrap(),
+        };
+        let mut d = Decryptor::new(&spec, &keys, 0x0302, false).unwrap();
+        let (h, body) = cbc_record(&key, &mac_key, [1; 8], 0, 0x0302, b"x", false);
+        let mut short = body[..body.len() - 3].to_vec();
+        assert_eq!(d.decrypt(&h, &mut short), Err(DecryptError::BadLength));
+        let mut body = body;
+        let n = body.len();
+        body[n - 9] ^= 0x40; // the ciphertext block before the last: flips a padding byte
+        assert_eq!(d.decrypt(&h, &mut body), Err(DecryptError::BadPadding));
     }
 
     #[test]
