@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 
 use crate::diag::{Diagnostic, Location, Severity};
 use crate::flow::{Chunk, ConnInfo, Dir, EndReason, PerDir, StreamSink};
+use crate::http::{Exchange, H2FrameInfo, HttpConn, HttpEvent, HttpOptions, Protocol};
 use crate::span::Pieces;
 use crate::time::Timestamp;
 use crate::tls::crypto::{self, Crypto, Keyring};
@@ -33,6 +34,63 @@ pub struct Options {
     /// Decrypt with the secrets in [`Analyzer::keys`] (and any the capture
     /// brings): application data record bodies are kept for it.
     pub decrypt: bool,
+    /// Decode HTTP in decrypted application data and in plain flows.
+    pub http: bool,
+}
+
+/// HTTP exchanges kept per session or flow: a long-lived HTTP/2 connection
+/// can carry millions; past this many they are counted, not kept.
+pub const MAX_EXCHANGES: usize = 1000;
+
+/// HTTP/2 frames kept per session or flow for display.
+pub const MAX_H2_FRAMES: usize = 200;
+
+/// Raw (non-HTTP) decrypted bytes kept per session for display.
+pub const MAX_RAW_PREVIEW: usize = 4096;
+
+/// What HTTP decoding found in a session or a plain flow.
+#[derive(Clone, Debug, Default)]
+pub struct HttpFound {
+    /// Request/response pairs (at most [`MAX_EXCHANGES`]).
+    pub exchanges: Vec<Exchange>,
+    /// Exchanges not kept.
+    pub dropped: u64,
+    /// The first HTTP/2 frames (at most [`MAX_H2_FRAMES`]).
+    pub h2_frames: Vec<H2FrameInfo>,
+    /// HTTP/2 frames seen in all.
+    pub h2_frame_count: u64,
+    /// The first bytes of a protocol that is not HTTP, per direction.
+    pub raw: PerDir<Vec<u8>>,
+}
+
+impl HttpFound {
+    fn event(&mut self, ev: HttpEvent, diags: &mut Vec<Diagnostic>) {
+        match ev {
+            HttpEvent::Exchange(x) => {
+                if self.exchanges.len() < MAX_EXCHANGES {
+                    self.exchanges.push(*x);
+                } else {
+                    self.dropped += 1;
+                }
+            }
+            HttpEvent::H2Frame(f) => {
+                self.h2_frame_count += 1;
+                if self.h2_frames.len() < MAX_H2_FRAMES {
+                    self.h2_frames.push(f);
+                }
+            }
+            HttpEvent::Raw { dir, data, .. } => {
+                let r = &mut self.raw[dir];
+                let room = MAX_RAW_PREVIEW.saturating_sub(r.len());
+                r.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
+            }
+            HttpEvent::Diagnostic(d) => {
+                if diags.len() < 100 {
+                    diags.push(d);
+                }
+            }
+        }
+    }
 }
 
 /// How a message in the session's list was carried.
@@ -166,6 +224,8 @@ pub struct Session {
     pub encrypted_extensions_alpn: Option<Vec<u8>>,
     /// How decryption went (set when the session ends).
     pub decryption: Option<Decryption>,
+    /// HTTP in the decrypted application data.
+    pub http: HttpFound,
     /// The handshake messages so far, in order (for the extended master
     /// secret and the Finished checks); at most [`MAX_TRANSCRIPT`] bytes.
     pub transcript: Vec<Vec<u8>>,
@@ -250,6 +310,7 @@ impl Session {
             diagnostics: Vec::new(),
             encrypted_extensions_alpn: None,
             decryption: None,
+            http: HttpFound::default(),
             transcript: Vec::new(),
             transcript_bytes: 0,
             master_remembered: false,
@@ -266,6 +327,10 @@ pub struct Flow {
     pub preview: PerDir<Vec<u8>>,
     /// Whether the first bytes look like HTTP.
     pub http: bool,
+    /// What HTTP decoding found (with [`Options::http`]).
+    pub decoded: HttpFound,
+    /// Problems the HTTP decoder reported.
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 /// Receives what the analyzer finds.
@@ -319,6 +384,11 @@ pub struct ConnState {
     session: Option<Box<Session>>,
     /// The current session's decryption state.
     crypto: Option<Box<Crypto>>,
+    /// HTTP decoding of the decrypted (or plain) application data.
+    http: Option<Box<HttpConn>>,
+    /// What it found, for a plain flow.
+    plain_http: HttpFound,
+    plain_diags: Vec<Diagnostic>,
     /// Scratch space for decrypting a record in place, and a copy for
     /// retries: reused, at most a record each.
     scratch: Vec<u8>,
@@ -362,6 +432,12 @@ impl<O: Output> Analyzer<O> {
         let old_crypto = st.crypto.take();
         if let Some(mut old) = st.session.take() {
             old.decryption = old_crypto.as_deref().map(summary);
+            if let Some(mut h) = st.http.take() {
+                let mut diags = Vec::new();
+                let found = &mut old.http;
+                h.finish(&mut |ev| found.event(ev, &mut diags));
+                old.diagnostics.extend(diags);
+            }
             self.out.session(*old);
         }
         // A renegotiation happens under the old keys, which stay in use
@@ -891,6 +967,22 @@ impl<O: Output> Analyzer<O> {
                 if let Some(s) = st.session.as_deref() {
                     self.out.plaintext(s, role, data, rec.frame, rec.ts);
                 }
+                if self.opts.http
+                    && let Some(s) = st.session.as_deref_mut()
+                {
+                    let http = st.http.get_or_insert_with(|| {
+                        let opts = HttpOptions { trees: self.opts.trees, ..HttpOptions::default() };
+                        let h2 = s.alpn() == Some(b"h2".as_slice());
+                        Box::new(HttpConn::with_protocol(
+                            opts,
+                            if h2 { Protocol::Http2 } else { Protocol::Detect },
+                        ))
+                    });
+                    let mut diags = Vec::new();
+                    let found = &mut s.http;
+                    http.push(role, data, rec.frame, rec.ts, &mut |ev| found.event(ev, &mut diags));
+                    s.diagnostics.extend(diags);
+                }
             }
             _ => {}
         }
@@ -899,6 +991,12 @@ impl<O: Output> Analyzer<O> {
     fn finish(&mut self, info: &ConnInfo, mut st: ConnState) {
         if let Some(mut s) = st.session.take() {
             s.decryption = st.crypto.as_deref().map(summary);
+            if let Some(mut h) = st.http.take() {
+                let mut diags = Vec::new();
+                let found = &mut s.http;
+                h.finish(&mut |ev| found.event(ev, &mut diags));
+                s.diagnostics.extend(diags);
+            }
             self.out.session(*s);
         } else if st.not_tls
             || st.sides.0.iter().any(|s| matches!(s.deframer.kind(), Kind::NotTls(_)))
@@ -914,11 +1012,44 @@ impl<O: Output> Analyzer<O> {
                 },
             ]);
             let http = preview.0.iter().any(|p| looks_like_http(p));
-            self.out.flow(Flow { info: info.clone(), preview, http });
+            if let Some(mut h) = st.http.take() {
+                let found = &mut st.plain_http;
+                let diags = &mut st.plain_diags;
+                h.finish(&mut |ev| found.event(ev, diags));
+            }
+            self.out.flow(Flow {
+                info: info.clone(),
+                preview,
+                http,
+                decoded: std::mem::take(&mut st.plain_http),
+                diagnostics: std::mem::take(&mut st.plain_diags),
+            });
         } else if info.stats.0.iter().any(|s| s.payload_bytes > 0) {
             // Data too short to classify.
-            self.out.flow(Flow { info: info.clone(), preview: PerDir::default(), http: false });
+            self.out.flow(Flow {
+                info: info.clone(),
+                preview: PerDir::default(),
+                http: false,
+                decoded: HttpFound::default(),
+                diagnostics: Vec::new(),
+            });
         }
+    }
+}
+
+impl<O: Output> Analyzer<O> {
+    /// Feeds a plain (not TLS) connection's bytes to its HTTP decoder.
+    fn plain_http(&mut self, st: &mut ConnState, dir: Dir, chunk: &Chunk<'_>) {
+        if !self.opts.http {
+            return;
+        }
+        let trees = self.opts.trees;
+        let http = st.http.get_or_insert_with(|| {
+            Box::new(HttpConn::new(HttpOptions { trees, ..HttpOptions::default() }))
+        });
+        let found = &mut st.plain_http;
+        let diags = &mut st.plain_diags;
+        http.push(dir, chunk.data, chunk.frame, chunk.ts, &mut |ev| found.event(ev, diags));
     }
 }
 
@@ -976,8 +1107,13 @@ pub fn looks_like_http(p: &[u8]) -> bool {
 
 impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
     fn data(&mut self, info: &ConnInfo, st: &mut ConnState, dir: Dir, chunk: Chunk<'_>) {
-        // A connection found not to be TLS is only read far enough to keep
-        // each direction's first bytes.
+        // A connection found not to be TLS: its bytes go to the HTTP
+        // decoder (when asked), and are read far enough to keep each
+        // direction's first bytes.
+        let was_not_tls = st.not_tls;
+        if was_not_tls {
+            self.plain_http(st, dir, &chunk);
+        }
         if st.not_tls && *st.sides[dir].deframer.kind() != Kind::Unknown {
             return;
         }
@@ -1069,6 +1205,10 @@ impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
             }
         });
         st.sides[dir].deframer = deframer;
+        if !was_not_tls && st.not_tls {
+            // This chunk showed the connection is not TLS.
+            self.plain_http(st, dir, &chunk);
+        }
     }
 
     fn gap(
@@ -1081,7 +1221,25 @@ impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
         frame: u64,
     ) {
         if st.not_tls {
+            if let Some(h) = st.http.as_mut() {
+                let found = &mut st.plain_http;
+                let diags = &mut st.plain_diags;
+                h.gap(dir, len, &mut |ev| found.event(ev, diags));
+            }
             return;
+        }
+        // Records after the gap start at unknown sequence numbers.
+        let role = Self::role(st, dir);
+        if let Some(c) = st.crypto.as_mut() {
+            c.gap(role, frame);
+        }
+        if let Some(h) = st.http.as_mut()
+            && let Some(s) = st.session.as_deref_mut()
+        {
+            let found = &mut s.http;
+            let mut diags = Vec::new();
+            h.gap(role, len, &mut |ev| found.event(ev, &mut diags));
+            s.diagnostics.extend(diags);
         }
         let mut deframer = std::mem::take(&mut st.sides[dir].deframer);
         let mut lost = Vec::new();
@@ -1108,6 +1266,7 @@ impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
     }
 
     fn close(&mut self, info: &ConnInfo, st: ConnState, _reason: EndReason) {
+        // (Plain flows' HTTP is finished in `finish`.)
         self.finish(info, st);
     }
 

@@ -316,7 +316,7 @@ fn analyse(pcap: &Path) -> anyhow::Result<Found> {
     let mut reader = CaptureReader::open(pcap)
         .with_context(|| format!("{}: cannot read it back", pcap.display()))?;
     let mut analyzer = Analyzer::new(
-        Options { trees: false, keep_messages: false, decrypt: false },
+        Options { trees: false, keep_messages: false, decrypt: true, http: true },
         Found::default(),
     );
     let mut tcp: Reassembler<ConnState> = Reassembler::default();

@@ -1,5 +1,7 @@
-//! `tlsscope follow`: the bytes of each stream, per direction, as
-//! `tshark -z follow,tcp` prints them.
+//! `tlsscope follow`: the bytes of each stream, per direction: the
+//! decrypted application data of each TLS session (as `tshark -z
+//! follow,tls` prints it), or with `--tcp` the TCP streams as captured (as
+//! `tshark -z follow,tcp`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -8,8 +10,10 @@ use std::process::ExitCode;
 use tlsscope_capture::read::Event;
 use tlsscope_scope::diag::{Collector, Diagnostic, Severity};
 use tlsscope_scope::flow::{Chunk, ConnInfo, Dir, EndReason, Reassembler, StreamSink};
+use tlsscope_scope::session::{self, Analyzer, ConnState, Flow, Options, Session};
 
 use crate::input::CaptureFile;
+use crate::keys::KeyArgs;
 use crate::output::{EXIT_OK, EXIT_PROBLEMS, Output};
 
 #[derive(clap::Args, Debug)]
@@ -17,12 +21,18 @@ pub struct Args {
     /// Capture file (pcap or pcapng, optionally gzip-compressed).
     #[arg(value_name = "FILE")]
     file: PathBuf,
-    /// Follow TCP streams (the reassembled bytes as captured).
+    /// Follow TCP streams (the reassembled bytes as captured) instead of
+    /// decrypted TLS.
     #[arg(long)]
     tcp: bool,
-    /// Only this stream (the `#` of `tlsscope flows`, tshark's tcp.stream).
+    /// Only this TCP stream (the `#` of `tlsscope flows`, tshark's tcp.stream).
     #[arg(long, value_name = "N")]
     stream: Option<u64>,
+    /// Only this TLS session (the `session` number of `inspect`).
+    #[arg(long, value_name = "N", conflicts_with = "tcp")]
+    session: Option<u64>,
+    #[command(flatten)]
+    keys: KeyArgs,
     /// ascii (printable characters, others as '.'), hex (offsets, hex and
     /// characters) or raw (one hex line per piece, the server's indented
     /// with a tab, as tshark's follow,tcp,raw).
@@ -55,7 +65,8 @@ impl<W: Write> Sink<W> {
         if self.io_error.is_some() {
             return;
         }
-        let r = write_piece(&mut self.w, self.format, info, dir, offset, data, missing);
+        let _ = info;
+        let r = write_piece(&mut self.w, self.format, dir, offset, data, missing);
         if let Err(e) = r {
             self.io_error = Some(e);
         }
@@ -65,7 +76,6 @@ impl<W: Write> Sink<W> {
 fn write_piece(
     w: &mut impl Write,
     format: FollowFormat,
-    info: &ConnInfo,
     dir: Dir,
     offset: u64,
     data: &[u8],
@@ -84,7 +94,6 @@ fn write_piece(
             writeln!(w)
         }
         FollowFormat::Ascii => {
-            let _ = info;
             let text: String = data
                 .iter()
                 .map(|&b| {
@@ -165,10 +174,7 @@ impl<W: Write> StreamSink<()> for Sink<W> {
 
 pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     if !args.tcp {
-        anyhow::bail!(
-            "say what to follow: --tcp follows the TCP streams as captured \
-             (following decrypted TLS needs the decryption stage, which is not built yet)"
-        );
+        return run_tls(args, out);
     }
     let mut file = CaptureFile::open(&args.file)?;
     let stdout = std::io::stdout();
@@ -202,5 +208,146 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     }
     crate::output::print_diagnostics(&sink.diags, &args.file, out);
     let problems = sink.diags.count_at_least(Severity::Warning) > 0;
+    Ok(ExitCode::from(if problems { EXIT_PROBLEMS } else { EXIT_OK }))
+}
+
+/// Prints decrypted application data as it is decrypted.
+struct TlsSink<W: Write> {
+    w: W,
+    stream: Option<u64>,
+    session: Option<u64>,
+    format: FollowFormat,
+    /// The session whose header was printed last.
+    current: Option<u64>,
+    diags: Collector,
+    sessions: u64,
+    undecrypted: Vec<(u64, u64, String)>,
+    io_error: Option<std::io::Error>,
+}
+
+impl<W: Write> TlsSink<W> {
+    fn wanted(&self, s: &Session) -> bool {
+        self.stream.is_none_or(|n| n == s.conn) && self.session.is_none_or(|n| n == s.id)
+    }
+}
+
+impl<W: Write> session::Output for TlsSink<W> {
+    fn session(&mut self, s: Session) {
+        if !self.wanted(&s) {
+            return;
+        }
+        self.sessions += 1;
+        if let Some(d) = &s.decryption
+            && d.status != tlsscope_scope::tls::crypto::Status::Ok
+        {
+            let why = d.reason.clone().unwrap_or_else(|| "some records did not decrypt".into());
+            self.undecrypted.push((s.id, s.conn, format!("{}: {why}", d.status.as_str())));
+        }
+    }
+
+    fn flow(&mut self, _f: Flow) {}
+
+    fn diagnostic(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn plaintext(
+        &mut self,
+        s: &Session,
+        from: Dir,
+        data: &[u8],
+        _frame: u64,
+        _ts: tlsscope_scope::time::Timestamp,
+    ) {
+        if !self.wanted(s) || self.io_error.is_some() {
+            return;
+        }
+        let r = (|| -> std::io::Result<()> {
+            if self.current != Some(s.id) {
+                self.current = Some(s.id);
+                writeln!(
+                    self.w,
+                    "===================================================================\n\
+                     Follow: tls,{}\nSession: {}\nStream: {}\nNode 0: {}\nNode 1: {}",
+                    match self.format {
+                        FollowFormat::Ascii => "ascii",
+                        FollowFormat::Hex => "hex",
+                        FollowFormat::Raw => "raw",
+                    },
+                    s.id,
+                    s.conn,
+                    s.client,
+                    s.server
+                )?;
+            }
+            // Offsets in hex mode count per direction from the session start.
+            write_piece(&mut self.w, self.format, from, 0, data, 0)
+        })();
+        if let Err(e) = r {
+            self.io_error = Some(e);
+        }
+    }
+}
+
+fn run_tls(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
+    let mut file = CaptureFile::open(&args.file)?;
+    let stdout = std::io::stdout();
+    let sink = TlsSink {
+        w: std::io::BufWriter::with_capacity(1 << 16, stdout.lock()),
+        stream: args.stream,
+        session: args.session,
+        format: args.format,
+        current: None,
+        diags: Collector::default(),
+        sessions: 0,
+        undecrypted: Vec::new(),
+        io_error: None,
+    };
+    let opts = Options { trees: false, keep_messages: false, decrypt: true, http: false };
+    let mut analyzer = Analyzer::new(opts, sink);
+    args.keys.load(&mut analyzer.keys, &mut analyzer.out.diags)?;
+    let dsb_name = format!("{}: Decryption Secrets Block", args.file.display());
+    let mut tcp: Reassembler<ConnState> = Reassembler::default();
+    file.for_each(|ev| match ev {
+        Event::Frame(f) => {
+            tcp.push_frame(&mut analyzer, &f);
+        }
+        Event::Problem(d) => {
+            analyzer.out.diags.push(d);
+        }
+        Event::Secrets { kind, data, .. } => {
+            if kind == tlsscope_capture::read::SECRETS_TLS_KEY_LOG {
+                for d in analyzer.keys.keylog.parse(data, &dsb_name) {
+                    analyzer.out.diags.push(d);
+                }
+                for d in analyzer.keys.keylog.finish() {
+                    analyzer.out.diags.push(d);
+                }
+            }
+        }
+        Event::Comment { .. } => {}
+    });
+    tcp.finish_all(&mut analyzer);
+    let mut sink = analyzer.out;
+    if let Some(e) = sink.io_error.take() {
+        return Err(e.into());
+    }
+    sink.w.flush()?;
+    if sink.sessions == 0 {
+        let what = match (args.session, args.stream) {
+            (Some(n), _) => format!("there is no TLS session {n}"),
+            (None, Some(n)) => format!("TCP stream {n} carries no TLS session"),
+            (None, None) => "there is no TLS session in it".into(),
+        };
+        anyhow::bail!(
+            "{}: {what} (see `tlsscope inspect`; `--tcp` follows plain TCP)",
+            args.file.display()
+        );
+    }
+    for (id, conn, why) in &sink.undecrypted {
+        eprintln!("tlsscope: session {id} (TCP stream {conn}) not fully decrypted: {why}");
+    }
+    crate::output::print_diagnostics(&sink.diags, &args.file, out);
+    let problems = !sink.undecrypted.is_empty() || sink.diags.count_at_least(Severity::Warning) > 0;
     Ok(ExitCode::from(if problems { EXIT_PROBLEMS } else { EXIT_OK }))
 }

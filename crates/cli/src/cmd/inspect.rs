@@ -91,7 +91,8 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let mut file = CaptureFile::open(&args.file)?;
     let text_mode = args.format == Format::Text;
     let trees = text_mode && !args.brief;
-    let opts = Options { trees, keep_messages: trees && args.hex, decrypt: args.keys.any() };
+    let opts =
+        Options { trees, keep_messages: trees && args.hex, decrypt: args.keys.any(), http: true };
     let stdout = std::io::stdout();
     let sink = Sink {
         w: std::io::BufWriter::with_capacity(1 << 16, stdout.lock()),

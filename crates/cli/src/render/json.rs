@@ -32,6 +32,48 @@ fn diag(d: &Diagnostic) -> Value {
     })
 }
 
+fn headers(h: &[(String, Vec<u8>)]) -> Value {
+    Value::Array(h.iter().map(|(n, v)| json!([n, bytes_value(v)])).collect())
+}
+
+fn body(b: &tlsscope_scope::http::Body) -> Value {
+    let shown = b.decoded.as_deref().unwrap_or(&b.bytes);
+    json!({
+        "length": b.len,
+        "truncated": b.truncated,
+        "encoding": b.encoding,
+        "decoded": b.decoded.is_some(),
+        "data": bytes_value(shown),
+    })
+}
+
+/// The HTTP exchanges found.
+pub fn http(found: &tlsscope_scope::session::HttpFound) -> Value {
+    Value::Array(
+        found
+            .exchanges
+            .iter()
+            .map(|x| {
+                json!({
+                    "version": x.version,
+                    "stream": x.stream,
+                    "method": x.method,
+                    "authority": x.authority,
+                    "path": x.path,
+                    "status": x.status,
+                    "request_headers": headers(&x.request_headers),
+                    "response_headers": headers(&x.response_headers),
+                    "request_body": body(&x.request_body),
+                    "response_body": body(&x.response_body),
+                    "request_frame": x.request_frame,
+                    "response_frame": x.response_frame,
+                    "complete": x.complete,
+                })
+            })
+            .collect(),
+    )
+}
+
 /// The JSON object for a session.
 pub fn session(s: &Session, capture_start: Timestamp) -> Value {
     let mut o = Map::new();
@@ -192,6 +234,10 @@ pub fn session(s: &Session, capture_start: Timestamp) -> Value {
             None => Value::Null,
         },
     );
+    o.insert("http".into(), http(&s.http));
+    if s.http.dropped > 0 {
+        o.insert("http_not_shown".into(), json!(s.http.dropped));
+    }
     o.insert("ja3".into(), s.ja3.as_ref().map_or(Value::Null, |(_, h)| json!(h)));
     o.insert("ja3_text".into(), s.ja3.as_ref().map_or(Value::Null, |(t, _)| json!(t)));
     o.insert("ja4".into(), s.ja4.as_ref().map_or(Value::Null, |j| json!(j)));
@@ -215,5 +261,6 @@ pub fn flow(f: &Flow, capture_start: Timestamp) -> Value {
         "server_payload_bytes": s.payload_bytes,
         "client_first_bytes": bytes_value(&f.preview[Dir::ClientToServer]),
         "server_first_bytes": bytes_value(&f.preview[Dir::ServerToClient]),
+        "http": http(&f.decoded),
     })
 }

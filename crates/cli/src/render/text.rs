@@ -234,6 +234,7 @@ pub fn session(
             }
         }
     }
+    http(w, &s.http, style)?;
     if !s.diagnostics.is_empty() {
         writeln!(w)?;
         for d in &s.diagnostics {
@@ -241,6 +242,127 @@ pub fn session(
         }
     }
     writeln!(w)
+}
+
+/// How much of a body text output shows.
+const BODY_SHOWN: usize = 512;
+
+fn http(
+    w: &mut impl Write,
+    found: &tlsscope_scope::session::HttpFound,
+    style: Style,
+) -> io::Result<()> {
+    if found.exchanges.is_empty() && found.raw.0.iter().all(Vec::is_empty) {
+        return Ok(());
+    }
+    writeln!(w)?;
+    writeln!(w, "  {}", style.bold("HTTP"))?;
+    for x in &found.exchanges {
+        let target = match (&x.authority, &x.path) {
+            (Some(a), Some(p)) => format!("{a}{p}"),
+            (None, Some(p)) => p.clone(),
+            _ => "?".into(),
+        };
+        let stream = x.stream.map(|n| format!(" stream {n}")).unwrap_or_default();
+        let status = x.status.map_or("no response".to_string(), |s| s.to_string());
+        let frames = match (x.request_frame, x.response_frame) {
+            (Some(a), Some(b)) => format!("frames {a} → {b}"),
+            (Some(a), None) => format!("frame {a}"),
+            _ => String::new(),
+        };
+        let head = format!(
+            "{}{stream}: {} {target}  →  {status}{}  {}",
+            x.version,
+            x.method.as_deref().unwrap_or("?"),
+            if x.complete { "" } else { " (incomplete)" },
+            frames
+        );
+        writeln!(w, "    {}", style.bold(&head))?;
+        for (n, v) in &x.request_headers {
+            writeln!(
+                w,
+                "      {} {n}: {}",
+                style.dir(Dir::ClientToServer, ">"),
+                String::from_utf8_lossy(v)
+            )?;
+        }
+        body(w, &x.request_body, Dir::ClientToServer, style)?;
+        for (n, v) in &x.response_headers {
+            writeln!(
+                w,
+                "      {} {n}: {}",
+                style.dir(Dir::ServerToClient, "<"),
+                String::from_utf8_lossy(v)
+            )?;
+        }
+        body(w, &x.response_body, Dir::ServerToClient, style)?;
+    }
+    if found.dropped > 0 {
+        writeln!(w, "    … {} more exchanges not shown", found.dropped)?;
+    }
+    for d in [Dir::ClientToServer, Dir::ServerToClient] {
+        let raw = &found.raw[d];
+        if !raw.is_empty() {
+            writeln!(
+                w,
+                "    {} sent (not HTTP): {}",
+                d.sender(),
+                printable(raw.get(..raw.len().min(BODY_SHOWN)).unwrap_or_default())
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn printable(b: &[u8]) -> String {
+    b.iter()
+        .map(|&c| match c {
+            b'\n' => "\\n".to_string(),
+            b'\r' => "\\r".to_string(),
+            b'\t' => "\t".to_string(),
+            0x20..=0x7e => (c as char).to_string(),
+            _ => format!("\\x{c:02x}"),
+        })
+        .collect()
+}
+
+fn body(
+    w: &mut impl Write,
+    b: &tlsscope_scope::http::Body,
+    d: Dir,
+    style: Style,
+) -> io::Result<()> {
+    if b.len == 0 {
+        return Ok(());
+    }
+    let shown = b.decoded.as_deref().unwrap_or(&b.bytes);
+    let text = std::str::from_utf8(shown)
+        .ok()
+        .filter(|t| !t.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t'));
+    let enc = b.encoding.as_deref().map(|e| format!(", {e}")).unwrap_or_default();
+    let mark = style.dir(d, if d == Dir::ClientToServer { ">" } else { "<" });
+    match text {
+        Some(t) => {
+            let cut: String = t.chars().take(BODY_SHOWN).collect();
+            let more = if t.chars().count() > BODY_SHOWN || b.truncated { " …" } else { "" };
+            writeln!(
+                w,
+                "      {mark} body ({} bytes{enc}): {}{more}",
+                b.len,
+                cut.replace('\n', "\n        ")
+            )
+        }
+        None => {
+            let n = shown.len().min(64);
+            writeln!(
+                w,
+                "      {mark} body ({} bytes{enc}, binary): {}{}",
+                b.len,
+                tlsscope_scope::tree::hex(shown.get(..n).unwrap_or_default()),
+                if shown.len() > n { "…" } else { "" }
+            )
+        }
+    }
 }
 
 fn field(w: &mut impl Write, f: &Field, depth: usize, style: Style) -> io::Result<()> {
@@ -329,5 +451,6 @@ pub fn flow(
             .collect();
         writeln!(w, "  {} first bytes: {}", style.dir(d, d.sender()), text)?;
     }
+    http(w, &f.decoded, style)?;
     writeln!(w)
 }

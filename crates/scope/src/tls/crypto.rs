@@ -237,6 +237,12 @@ impl Crypto {
         };
         self.spec = Some(spec);
         let found = ring.keylog.lookup(h.client_random);
+        if ring.keylog.is_empty() && ring.rsa_keys.is_empty() && ring.by_session_id.is_empty() {
+            self.missing = Some(
+                "no secrets: give a key log with --keylog (SSLKEYLOGFILE), or --rsa-key for static RSA".into(),
+            );
+            return;
+        }
         if self.tls13 {
             self.tls13_keys(found, h, &spec);
             return;
@@ -277,12 +283,13 @@ impl Crypto {
         }
         self.missing = Some(match found {
             Some(s) if s.has_tls13_traffic() => {
-                "the key log has TLS 1.3 secrets for this client random, but the session is TLS 1.2".into()
+                "the key log has TLS 1.3 secrets for this client random, but the session is TLS 1.2"
+                    .into()
             }
-            _ if ring.keylog.is_empty() && ring.rsa_keys.is_empty() => {
-                "no secrets: give a key log with --keylog (SSLKEYLOGFILE), or --rsa-key for static RSA".into()
-            }
-            _ => format!("no key log entry for this session's client random {}", hex(h.client_random)),
+            _ => format!(
+                "no key log entry for this session's client random {}",
+                hex(h.client_random)
+            ),
         });
     }
 

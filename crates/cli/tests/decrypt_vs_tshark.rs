@@ -1,0 +1,276 @@
+//! Decryption checked against tshark on captures of real peers
+//! (testdata/captures/tls, each with the key log of its sessions): every
+//! session tshark decrypts, we decrypt, and the decrypted application data
+//! of each TCP stream and direction is byte for byte what `tshark -z
+//! follow,tls,raw` gives. Wrong or missing secrets give reasons, never
+//! garbage.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn tlsscope() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tlsscope"))
+}
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/captures/tls")
+}
+
+fn captures() -> Vec<(PathBuf, PathBuf)> {
+    let mut v: Vec<(PathBuf, PathBuf)> = std::fs::read_dir(dir())
+        .expect("run testdata/make-captures.sh")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .map(|p| {
+            let k = p.with_extension("keys");
+            (p, k)
+        })
+        .filter(|(_, k)| k.exists())
+        .collect();
+    v.sort();
+    assert!(v.len() >= 4);
+    v
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap()).collect()
+}
+
+/// Parses `follow ... raw` output: per stream, [node 0 bytes, node 1 bytes]
+/// and node 0's address.
+fn parse(text: &str, default: u64, out: &mut BTreeMap<u64, (String, [Vec<u8>; 2])>) {
+    let mut stream = default;
+    for line in text.lines() {
+        if let Some(n) = line.strip_prefix("Stream: ") {
+            stream = n.trim().parse().unwrap();
+        } else if let Some(f) = line.strip_prefix("Filter: tcp.stream eq ") {
+            stream = f.trim().parse().unwrap();
+        } else if let Some(a) = line.strip_prefix("Node 0: ") {
+            out.entry(stream).or_default().0 = a.trim().to_string();
+        } else if line.starts_with("Node 1: ")
+            || line.starts_with("Follow: ")
+            || line.starts_with("Session: ")
+            || line.starts_with("Filter: ")
+            || line.starts_with("=====")
+            || line.trim().is_empty()
+        {
+        } else {
+            let server = line.starts_with('\t');
+            out.entry(stream).or_default().1[usize::from(server)].extend(hex(line.trim()));
+        }
+    }
+}
+
+#[test]
+fn decrypted_bytes_equal_tshark_follow_tls() {
+    let ok = Command::new("tshark").arg("-v").output().is_ok_and(|o| o.status.success());
+    assert!(ok, "tshark is needed for this test: install it (apt-get install tshark)");
+    let mut compared = 0;
+    for (pcap, keys) in captures() {
+        let name = pcap.file_name().unwrap().to_string_lossy().to_string();
+        let out = tlsscope()
+            .args(["follow", "--format", "raw", "--keylog"])
+            .arg(&keys)
+            .arg(&pcap)
+            .output()
+            .unwrap();
+        assert!(out.status.code() == Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let mut ours = BTreeMap::new();
+        parse(&String::from_utf8(out.stdout).unwrap(), 0, &mut ours);
+
+        // Every TCP stream with TLS application data, as tshark sees it.
+        let streams = Command::new("tshark")
+            .arg("-r")
+            .arg(&pcap)
+            .args([
+                "-o",
+                &format!("tls.keylog_file:{}", keys.display()),
+                "-Y",
+                "tls.app_data",
+                "-T",
+                "fields",
+                "-e",
+                "tcp.stream",
+            ])
+            .output()
+            .unwrap();
+        let mut ids: Vec<u64> = String::from_utf8(streams.stdout)
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert!(!ids.is_empty(), "{name}: tshark found no TLS application data");
+        for id in ids {
+            let t = Command::new("tshark")
+                .arg("-r")
+                .arg(&pcap)
+                .args([
+                    "-o",
+                    &format!("tls.keylog_file:{}", keys.display()),
+                    "-q",
+                    "-z",
+                    &format!("follow,tls,raw,{id}"),
+                ])
+                .output()
+                .unwrap();
+            let mut theirs = BTreeMap::new();
+            parse(&String::from_utf8(t.stdout).unwrap(), id, &mut theirs);
+            let Some((node0, their)) = theirs.get(&id) else { continue };
+            if their.iter().all(Vec::is_empty) {
+                continue; // tshark decrypted nothing here
+            }
+            let (client, mine) = ours
+                .get(&id)
+                .unwrap_or_else(|| panic!("{name}: stream {id}: tshark decrypts it, we do not"));
+            // tshark's node 0 is the first to send application data; ours
+            // is the client.
+            let their = if node0 == client || node0.is_empty() {
+                their.clone()
+            } else {
+                [their[1].clone(), their[0].clone()]
+            };
+            for d in 0..2 {
+                assert!(
+                    mine[d] == their[d],
+                    "{name}: stream {id} direction {d}: ours {} bytes, tshark {} bytes, first difference at {:?}",
+                    mine[d].len(),
+                    their[d].len(),
+                    mine[d].iter().zip(&their[d]).position(|(a, b)| a != b)
+                );
+            }
+            compared += 1;
+        }
+    }
+    eprintln!("{compared} TLS streams decrypted identically to tshark");
+    assert!(compared >= 30, "only {compared} streams compared");
+}
+
+#[test]
+fn every_session_is_decrypted_with_its_key_log() {
+    for (pcap, keys) in captures() {
+        let out = tlsscope()
+            .args(["inspect", "--format", "json", "--keylog"])
+            .arg(&keys)
+            .arg(&pcap)
+            .output()
+            .unwrap();
+        for line in String::from_utf8(out.stdout).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            if v["type"] != "session" {
+                continue;
+            }
+            let d = &v["decryption"];
+            assert_eq!(d["status"], "ok", "{}: session {}: {d}", pcap.display(), v["session"]);
+        }
+    }
+}
+
+#[test]
+fn wrong_or_missing_secrets_give_reasons_not_garbage() {
+    let pcap = dir().join("lab.pcap");
+    // No secrets at all.
+    let out = tlsscope().args(["inspect", "--format", "json"]).arg(&pcap).output().unwrap();
+    let sessions: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "session")
+        .collect();
+    for s in &sessions {
+        assert_eq!(s["decryption"]["status"], "none");
+        assert!(
+            s["decryption"]["reason"].as_str().unwrap().contains("--keylog"),
+            "{}",
+            s["decryption"]
+        );
+        assert_eq!(s["http"].as_array().unwrap().len(), 0);
+    }
+
+    let tmp = std::env::temp_dir().join(format!("tlsscope-badkeys-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let good = std::fs::read_to_string(dir().join("lab.keys")).unwrap();
+
+    // Wrong secrets: every hex digit of every secret flipped.
+    let wrong: String = good
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            if f.len() == 3 {
+                let flipped: String =
+                    f[2].chars().map(|c| if c == '0' { '1' } else { '0' }).collect();
+                format!("{} {} {flipped}\n", f[0], f[1])
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let wrong_path = tmp.join("wrong.keys");
+    std::fs::write(&wrong_path, wrong).unwrap();
+    let out = tlsscope()
+        .args(["inspect", "--format", "json", "--keylog"])
+        .arg(&wrong_path)
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "problems found: exit 1");
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["type"] != "session" {
+            continue;
+        }
+        let d = &v["decryption"];
+        assert_eq!(d["status"], "none", "{d}");
+        let reason = d["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("decryption failed from frame") && reason.contains("wrong secrets"),
+            "{reason}"
+        );
+        assert_eq!(v["http"].as_array().unwrap().len(), 0, "no garbage decoded as HTTP");
+    }
+
+    // A TLS 1.3 session with only CLIENT_RANDOM lines: the labels it needs are named.
+    let tls13_random =
+        sessions.iter().find(|s| s["version"] == "TLS 1.3").unwrap()["client_random"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let only_cr = format!("CLIENT_RANDOM {tls13_random} {}\n", "ab".repeat(48));
+    let cr_path = tmp.join("cr-only.keys");
+    std::fs::write(&cr_path, only_cr).unwrap();
+    let out = tlsscope()
+        .args(["inspect", "--format", "json", "--keylog"])
+        .arg(&cr_path)
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    let reason = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["version"] == "TLS 1.3")
+        .unwrap()["decryption"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        reason.contains("only CLIENT_RANDOM") && reason.contains("CLIENT_HANDSHAKE_TRAFFIC_SECRET"),
+        "{reason}"
+    );
+
+    // A malformed key log line is reported with its line number.
+    let bad_path = tmp.join("bad.keys");
+    std::fs::write(&bad_path, format!("{good}CLIENT_RANDOM nothex 1234\n")).unwrap();
+    let out = tlsscope()
+        .args(["inspect", "--format", "json", "--keylog"])
+        .arg(&bad_path)
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    let line_no = good.lines().count() + 1;
+    assert!(err.contains(&format!("bad.keys:{line_no}: CLIENT_RANDOM")), "{err}");
+    std::fs::remove_dir_all(&tmp).ok();
+}
