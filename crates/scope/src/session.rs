@@ -206,7 +206,7 @@ pub struct Session {
     pub named_group: Option<u16>,
     /// Certificates the server sent, leaf first.
     pub certificates: Vec<x509::Summary>,
-    /// Their DER, when messages are kept.
+    /// Their DER.
     pub certificate_ders: Vec<Vec<u8>>,
     /// The messages, in wire order.
     pub messages: Vec<Entry>,
@@ -250,6 +250,8 @@ pub struct Decryption {
     pub records: PerDir<(u64, u64)>,
     /// The TLS 1.2 master secret, when known (for the explain checks).
     pub tls12: Option<crypto::Tls12Keys>,
+    /// The TLS 1.3 handshake traffic secrets, when known (for the checks).
+    pub tls13: Option<crypto::Tls13Secrets>,
 }
 
 impl Session {
@@ -754,9 +756,7 @@ impl<O: Output> Analyzer<O> {
                             ),
                         )),
                     }
-                    if self.opts.keep_messages {
-                        s.certificate_ders.push(der.clone());
-                    }
+                    s.certificate_ders.push(der.clone());
                 }
             }
             Some(Body::ServerKeyExchange(ske)) => {
@@ -1068,6 +1068,7 @@ fn summary(c: &Crypto) -> Decryption {
             (c.counts[Dir::ServerToClient].records, c.counts[Dir::ServerToClient].decrypted),
         ]),
         tls12: c.tls12_keys(),
+        tls13: c.tls13_secrets().cloned(),
     }
 }
 

@@ -120,9 +120,22 @@ pub struct Tls12Keys {
     pub prf: Prf,
 }
 
+/// The TLS 1.3 handshake traffic secrets of a session, for the Finished
+/// checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tls13Secrets {
+    /// The suite's hash.
+    pub hash: keys::HashAlg,
+    /// client_handshake_traffic_secret.
+    pub client_handshake: Secret,
+    /// server_handshake_traffic_secret.
+    pub server_handshake: Secret,
+}
+
 /// A session's decryption state.
 #[derive(Default)]
 pub struct Crypto {
+    tls13_secrets: Option<Tls13Secrets>,
     spec: Option<CipherSpec>,
     version: u16,
     tls13: bool,
@@ -217,6 +230,11 @@ impl Crypto {
     /// The TLS 1.2 master secret and PRF, once known.
     pub fn tls12_keys(&self) -> Option<Tls12Keys> {
         Some(Tls12Keys { master: self.master.clone()?, prf: self.prf? })
+    }
+
+    /// The TLS 1.3 handshake traffic secrets, once known.
+    pub fn tls13_secrets(&self) -> Option<&Tls13Secrets> {
+        self.tls13_secrets.as_ref()
     }
 
     /// The suite's record spec.
@@ -321,6 +339,11 @@ impl Crypto {
             });
             return;
         };
+        self.tls13_secrets = Some(Tls13Secrets {
+            hash: spec.hash,
+            client_handshake: ch.clone(),
+            server_handshake: sh.clone(),
+        });
         match (Decryptor::tls13(spec, ch.as_bytes()), Decryptor::tls13(spec, sh.as_bytes())) {
             (Ok(c), Ok(s2)) => {
                 // Both sides encrypt their next handshake records.
