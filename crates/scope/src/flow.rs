@@ -62,7 +62,7 @@ impl Default for Limits {
             max_buffered_total: 48 << 20,
             max_connections: 200_000,
             reorder_frames: 16,
-            closed_linger_ns: 60_000_000_000,
+            closed_linger_ns: 10_000_000_000,
         }
     }
 }

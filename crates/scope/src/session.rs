@@ -399,6 +399,11 @@ pub struct ConnState {
     /// The ClientHello came from the side the TCP layer called server.
     swapped: bool,
     not_tls: bool,
+    /// Directions that ended (FIN after all data, or RST).
+    ended: PerDir<bool>,
+    /// Everything was reported when both directions ended; what comes
+    /// after (a late retransmission) is ignored.
+    done: bool,
 }
 
 /// The TLS analysis stage: a sink for TCP reassembly.
@@ -1108,6 +1113,9 @@ pub fn looks_like_http(p: &[u8]) -> bool {
 
 impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
     fn data(&mut self, info: &ConnInfo, st: &mut ConnState, dir: Dir, chunk: Chunk<'_>) {
+        if st.done {
+            return;
+        }
         // A connection found not to be TLS: its bytes go to the HTTP
         // decoder (when asked), and are read far enough to keep each
         // direction's first bytes.
@@ -1221,6 +1229,9 @@ impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
         len: u64,
         frame: u64,
     ) {
+        if st.done {
+            return;
+        }
         if st.not_tls {
             if let Some(h) = st.http.as_mut() {
                 let found = &mut st.plain_http;
@@ -1266,9 +1277,22 @@ impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
         }
     }
 
+    fn end_of_stream(&mut self, info: &ConnInfo, st: &mut ConnState, dir: Dir) {
+        st.ended[dir] = true;
+        if st.ended.0.iter().all(|e| *e) && !st.done {
+            // Report the connection now rather than when the reassembler
+            // lets go of it (it lingers for late retransmissions): memory
+            // then stays bounded by connections that are really open.
+            let taken = std::mem::take(st);
+            self.finish(info, taken);
+            st.done = true;
+        }
+    }
+
     fn close(&mut self, info: &ConnInfo, st: ConnState, _reason: EndReason) {
-        // (Plain flows' HTTP is finished in `finish`.)
-        self.finish(info, st);
+        if !st.done {
+            self.finish(info, st);
+        }
     }
 
     fn diagnostic(&mut self, diag: Diagnostic) {
