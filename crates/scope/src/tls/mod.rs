@@ -2,8 +2,8 @@
 //! the registries, certificates, fingerprints, and (later) key schedules
 //! and decryption.
 
-pub mod decrypt;
 pub mod crypto;
+pub mod decrypt;
 pub mod ext;
 pub mod fingerprint;
 pub mod handshake;
