@@ -225,14 +225,22 @@ set_tls() {
   get -tls1_3 -groups X25519:P-256
   stop_s_server
   # 0-RTT early data on a resumed session.
-  # (s_server cannot combine -early_data with -www: it prints what it gets.)
-  s_server -tls1_3 -early_data -max_early_data 16384 -no_anti_replay
+  # (s_server cannot combine -early_data with -www: it prints what it gets,
+  # and stops at the end of its stdin, so stdin stays open a while.)
+  SPORT=$(( 20000 + RANDOM % 20000 ))
+  : >"$WORK/s_server.out"
+  timeout 60 tail -f /dev/null | openssl s_server -accept "127.0.0.1:$SPORT" -cert "$WORK/rsa/server.crt" \
+    -key "$WORK/rsa/server.key" -tls1_3 -early_data -max_early_data 16384 -no_anti_replay \
+    >"$WORK/s_server.out" 2>&1 &
+  SSERVER_PID=$!; PIDS+=("$SSERVER_PID")
+  for _ in $(seq 100); do grep -q 'ACCEPT' "$WORK/s_server.out" && break; sleep 0.05; done
   { printf 'first connection\n'; sleep 0.5; } | timeout 10 openssl s_client -connect "127.0.0.1:$SPORT" \
-    -servername localhost -keylogfile "$KEYS" -sess_out "$WORK/early.sess" -no_ign_eof >/dev/null 2>&1 || true
+    -servername localhost -keylogfile "$KEYS" -sess_out "$WORK/early.sess" -no_ign_eof >/dev/null 2>&1
   printf 'GET / HTTP/1.0\r\n\r\n' >"$WORK/early.txt"
   { printf 'after the handshake\n'; sleep 0.5; } | timeout 10 openssl s_client -connect "127.0.0.1:$SPORT" \
     -servername localhost -keylogfile "$KEYS" -sess_in "$WORK/early.sess" -early_data "$WORK/early.txt" \
-    -no_ign_eof >/dev/null 2>&1 || true
+    -no_ign_eof >"$WORK/early.out" 2>&1
+  grep -q 'Early data was accepted' "$WORK/early.out" || { echo "make-captures: 0-RTT was not accepted" >&2; cat "$WORK/early.out" >&2; exit 1; }
   stop_s_server
   # KeyUpdate in both directions (s_client's "K" asks the peer to update too).
   s_server -rev -tls1_3

@@ -233,6 +233,11 @@ pub struct Session {
     master_remembered: bool,
 }
 
+/// Early data bytes held per connection until the ServerHello says how to
+/// decrypt them: servers accept at most their max_early_data_size, commonly
+/// 16 KiB; more than this is not early data a real server would read.
+pub const MAX_EARLY_HELD: usize = 256 << 10;
+
 /// The handshake bytes a session keeps for its transcript: a full
 /// handshake is a few KiB; a long certificate chain some tens.
 pub const MAX_TRANSCRIPT: usize = 1 << 20;
@@ -401,6 +406,10 @@ pub struct ConnState {
     not_tls: bool,
     /// Directions that ended (FIN after all data, or RST).
     ended: PerDir<bool>,
+    /// TLS 1.3 0-RTT: the client's records sent before the ServerHello
+    /// came, held until the keys are known (at most [`MAX_EARLY_HELD`]).
+    early: Vec<(record::Header, Vec<u8>, u64, Timestamp)>,
+    early_bytes: usize,
     /// Everything was reported when both directions ended; what comes
     /// after (a late retransmission) is ignored.
     done: bool,
@@ -504,6 +513,21 @@ impl<O: Output> Analyzer<O> {
             && rec.header.content_type != content::CHANGE_CIPHER_SPEC
             && self.decrypt_record(info, st, dir, rec)
         {
+            return;
+        }
+        // 0-RTT: client records between its ClientHello and the ServerHello
+        // are early data; keep them until the keys are known.
+        if rec.header.content_type == content::APPLICATION_DATA
+            && role == Dir::ClientToServer
+            && let Some(body) = rec.body
+            && let Some(s) = st.session.as_deref()
+            && s.server_hello.is_none()
+            && s.client_hello.as_ref().is_some_and(|ch| ch.hello.early_data)
+            && st.early_bytes + body.len() <= MAX_EARLY_HELD
+            && (self.opts.decrypt || !self.keys.is_empty())
+        {
+            st.early_bytes += body.len();
+            st.early.push((rec.header, body.to_vec(), rec.frame, rec.ts));
             return;
         }
         match rec.header.content_type {
@@ -783,6 +807,9 @@ impl<O: Output> Analyzer<O> {
             s.transcript.push(bytes.clone());
         }
         self.crypto_after_message(st, role, &body);
+        if matches!(&body, Some(Body::ServerHello(h)) if !h.retry) && !st.early.is_empty() {
+            self.replay_early(info, st);
+        }
         let Some(s) = st.session.as_deref_mut() else { return };
         let keep = self.opts.trees || self.opts.keep_messages;
         let len = bytes.len();
@@ -846,6 +873,32 @@ impl<O: Output> Analyzer<O> {
         {
             ring.remember_session(&sh.session_id, m);
             s.master_remembered = true;
+        }
+    }
+
+    /// Decrypts the early data held until the ServerHello (or shows it as
+    /// encrypted if it cannot be).
+    fn replay_early(&mut self, info: &ConnInfo, st: &mut ConnState) {
+        let held = std::mem::take(&mut st.early);
+        st.early_bytes = 0;
+        let client_dir = if st.swapped { Dir::ServerToClient } else { Dir::ClientToServer };
+        let no_pieces = Pieces::default();
+        for (header, body, frame, ts) in held {
+            let rec = record::Record {
+                header,
+                offset: 0,
+                body: Some(&body),
+                pieces: &no_pieces,
+                first_frame: frame,
+                frame,
+                ts,
+            };
+            if !self.decrypt_record(info, st, client_dir, &rec) {
+                let s = self.session(info, st, frame, ts);
+                let t = &mut s.traffic[Dir::ClientToServer];
+                t.records += 1;
+                t.bytes += u64::from(header.len);
+            }
         }
     }
 
