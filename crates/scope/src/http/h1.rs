@@ -363,10 +363,11 @@ impl Conn {
         }
         side.scanned = side.buf.len().saturating_sub(2);
         if side.buf.len() >= limit {
+            let at_line_start = side.buf.last() == Some(&b'\n');
             let what = head_name(dir);
             self.cut(dir, cx, format!("{what} is over the limit of {limit} bytes"));
             self.sides[dir].st = St::Resync;
-            self.sides[dir].line_start = false;
+            self.sides[dir].line_start = at_line_start;
             return take;
         }
         take
@@ -584,11 +585,16 @@ impl Conn {
             Some(i) => (i + 1, true),
             None => (data.len(), false),
         };
+        // Read no further than one byte past the limit, so that where the
+        // line is cut does not depend on how the bytes came.
+        let room = MAX_CHUNK_LINE + 1 - side.buf.len().min(MAX_CHUNK_LINE);
+        let used = used.min(room);
+        let line_end = line_end && data.get(used - 1) == Some(&b'\n');
         side.buf.extend_from_slice(data.get(..used).unwrap_or_default());
         if side.buf.len() > MAX_CHUNK_LINE {
             self.cut(dir, cx, format!("chunk-size line is over {MAX_CHUNK_LINE} bytes"));
             self.sides[dir].st = St::Resync;
-            self.sides[dir].line_start = false;
+            self.sides[dir].line_start = line_end;
             return used;
         }
         if !line_end {
@@ -663,9 +669,10 @@ impl Conn {
         };
         let Some(end) = end else {
             if side.buf.len() >= limit {
+                let at_line_start = side.buf.last() == Some(&b'\n');
                 self.cut(dir, cx, format!("trailer section is over the limit of {limit} bytes"));
                 self.sides[dir].st = St::Resync;
-                self.sides[dir].line_start = false;
+                self.sides[dir].line_start = at_line_start;
             }
             return take;
         };
@@ -834,6 +841,7 @@ impl Conn {
         // They were counted when held.
         side.offset = side.offset.saturating_sub(held.len() as u64);
         let (frame, ts) = (cx.frame, cx.ts);
+        let last = self.last[dir];
         let mut start = 0;
         for (end, f, t) in pieces {
             cx.frame = f;
@@ -841,8 +849,8 @@ impl Conn {
             self.push(dir, held.get(start..end).unwrap_or_default(), cx);
             start = end;
         }
-        cx.frame = frame;
-        cx.ts = ts;
+        (cx.frame, cx.ts) = (frame, ts);
+        self.last[dir] = last;
     }
 
     /// Emits finished exchanges from the front.

@@ -475,12 +475,15 @@ pub(crate) enum Verdict {
 /// Is `b` (so far) an HTTP/1 request line? `METHOD SP target SP
 /// HTTP/1.d CRLF` ([RFC 9112 §3](https://www.rfc-editor.org/rfc/rfc9112#section-3)).
 pub(crate) fn request_line_verdict(b: &[u8], max: usize) -> Verdict {
+    // Methods are short words: a longer token is not one. Every check is
+    // made per byte, so that a prefix of a line gets the line's answer.
+    const MAX_METHOD: usize = 32;
     let mut i = 0;
     while let Some(&c) = b.get(i) {
         if c == b' ' {
             break;
         }
-        if !is_tchar(c) {
+        if !is_tchar(c) || i >= MAX_METHOD {
             return Verdict::No;
         }
         i += 1;
@@ -489,8 +492,7 @@ pub(crate) fn request_line_verdict(b: &[u8], max: usize) -> Verdict {
         return Verdict::No;
     }
     if b.get(i).is_none() {
-        // Methods are short words; a long run without a space is not one.
-        return if i > 32 { Verdict::No } else { Verdict::Wait };
+        return Verdict::Wait;
     }
     i += 1;
     let target_start = i;

@@ -1228,3 +1228,55 @@ fn captures_decode_the_same_byte_by_byte() {
         assert_eq!(normalized(sink.0.events), whole, "{name}");
     }
 }
+
+/// Found by fuzzing: a 49-letter "method" read as one piece was a request
+/// line, read byte by byte it was not. Every prefix of a line must get
+/// the line's verdict or "wait".
+#[test]
+fn request_line_verdicts_agree_with_their_prefixes() {
+    let long_method = format!("{}GET / HTTP/1.1\r\n", "L".repeat(49));
+    let long_target = format!("GET /{} HTTP/1.1\r\n", "a".repeat(200));
+    let lines: [&[u8]; 8] = [
+        b"GET / HTTP/1.1\r\n",
+        b"OPTIONS * HTTP/1.0\n",
+        b"GET / HTTP/2.0\r\n",
+        b"GET  / HTTP/1.1\r\n",
+        b"GET / HTTP/1.1\rX",
+        b"\x16\x03\x01",
+        long_method.as_bytes(),
+        long_target.as_bytes(),
+    ];
+    for line in lines {
+        let whole = request_line_verdict(line, 100);
+        for n in 0..line.len() {
+            let v = request_line_verdict(&line[..n], 100);
+            assert!(
+                v == Verdict::Wait || v == whole,
+                "{:?}: prefix {n} says {v:?}, the line {whole:?}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+    assert_eq!(request_line_verdict(lines[0], 100), Verdict::Yes);
+    assert_eq!(request_line_verdict(lines[6], 100), Verdict::No);
+    assert_eq!(request_line_verdict(lines[7], 100), Verdict::No);
+}
+
+/// Found by fuzzing: client bytes held after a CONNECT (waiting for the
+/// answer) are replayed with their own frame numbers when the wait is
+/// given up; the direction's latest frame must not go back with them.
+#[test]
+fn replayed_held_bytes_keep_the_latest_frame() {
+    let opts = HttpOptions { max_header_bytes: 64, ..HttpOptions::default() };
+    let tail = format!("GET /b HTTP/1.1\r\nX: {}", "y".repeat(40));
+    let script: &[(Dir, &[u8])] = &[
+        (C, b"CONNECT h:443 HTTP/1.1\r\n\r\n"),
+        (C, b"GET /a HTTP/1.1\r\n\r\n"),
+        (C, tail.as_bytes()),
+    ];
+    let events = run(opts, script);
+    let end = diags(&events).into_iter().find(|d| d.message.contains("ended inside")).unwrap();
+    assert_eq!(end.location.frame, Some(3));
+    assert_eq!(exchanges(&events).len(), 3);
+    split_sweep(opts, script);
+}
