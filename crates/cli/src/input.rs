@@ -1,16 +1,60 @@
-//! Opening capture files and driving them through a callback, with a
-//! progress bar on stderr for large files when stderr is a terminal.
+//! Where the analysis commands get their frames: a capture file (with a
+//! progress bar on stderr for large files when stderr is a terminal) or a
+//! live capture (`-i IFACE`), which stops on Ctrl-C, `--duration` or
+//! `-c`. A live capture goes through a short delay line so that a key log
+//! the capturing programs are still writing (`--keylog`, re-read as it
+//! grows) has the secrets of a handshake by the time its records are read.
 
-use std::io::IsTerminal;
+use std::collections::VecDeque;
+use std::io::{IsTerminal, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use tlsscope_capture::read::{CaptureReader, Event};
+use tlsscope_capture::read::{CaptureReader, Event, SECRETS_TLS_KEY_LOG};
+use tlsscope_scope::frame::{Frame, LinkType};
+use tlsscope_scope::time::Timestamp;
 
 /// Files smaller than this are read without a progress bar.
 const PROGRESS_MIN_BYTES: u64 = 32 << 20;
+
+/// Where frames come from: the flags every analysis command shares.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct SourceArgs {
+    /// Capture file (pcap or pcapng, optionally gzip-compressed).
+    #[arg(value_name = "FILE", required_unless_present = "interface")]
+    pub file: Option<PathBuf>,
+    /// Capture live on this interface instead (e.g. lo; needs root or
+    /// CAP_NET_RAW, like tcpdump).
+    #[arg(short = 'i', long = "interface", value_name = "IFACE", conflicts_with = "file")]
+    pub interface: Option<String>,
+    /// Live capture filter, in tcpdump's syntax (e.g. 'tcp port 8443').
+    #[arg(short = 'f', long, value_name = "EXPR", requires = "interface", conflicts_with = "port")]
+    pub filter: Option<String>,
+    /// Live capture: only TCP port N (shorthand for -f 'tcp port N').
+    #[arg(long, value_name = "N", requires = "interface")]
+    pub port: Option<u16>,
+    /// Live capture: stop after this many seconds (default: Ctrl-C).
+    #[arg(long, value_name = "SECONDS", requires = "interface")]
+    pub duration: Option<f64>,
+    /// Live capture: stop after this many packets.
+    #[arg(short = 'c', long, value_name = "COUNT", requires = "interface")]
+    pub count: Option<u64>,
+}
+
+/// What the source hands to the analysis.
+pub enum Input<'a> {
+    /// An event of the capture.
+    Capture(Event<'a>),
+    /// New lines of a key log that is being followed (live capture).
+    KeyLog {
+        /// The bytes appended since the last read.
+        data: &'a [u8],
+        /// The file, for diagnostics.
+        name: &'a str,
+    },
+}
 
 /// An opened capture file.
 pub struct CaptureFile {
@@ -64,5 +108,224 @@ impl CaptureFile {
         if let Some(b) = bar {
             b.finish_and_clear();
         }
+    }
+}
+
+/// A key log file read again as it grows.
+struct Follower {
+    path: PathBuf,
+    name: String,
+    offset: u64,
+}
+
+impl Follower {
+    /// New bytes since the last read (empty if none or unreadable).
+    fn read(&mut self, buf: &mut Vec<u8>) {
+        buf.clear();
+        let Ok(mut f) = std::fs::File::open(&self.path) else { return };
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        if len < self.offset {
+            // Truncated and rewritten: start over.
+            self.offset = 0;
+        }
+        if f.seek(SeekFrom::Start(self.offset)).is_err() {
+            return;
+        }
+        // At most 16 MiB per read: a key log is lines of ~200 bytes.
+        if f.take(16 << 20).read_to_end(buf).is_ok() {
+            self.offset += buf.len() as u64;
+        }
+    }
+}
+
+/// How long a live frame waits before it is analysed, so that key log
+/// lines written during its handshake are read first. Clients write them
+/// within milliseconds of the handshake.
+const DELAY: Duration = Duration::from_millis(300);
+
+/// Bytes the delay line may hold; past it frames are analysed sooner.
+const DELAY_BYTES: usize = 64 << 20;
+
+/// A frame copied out of the live capture's buffer.
+struct Held {
+    at: Instant,
+    number: u64,
+    ts: Timestamp,
+    link: LinkType,
+    data: Vec<u8>,
+    orig_len: u32,
+}
+
+/// The source of an analysis command.
+pub enum Source {
+    /// A capture file.
+    File(CaptureFile),
+    /// A live capture.
+    #[cfg(target_os = "linux")]
+    Live(Box<Live>),
+}
+
+/// A live capture with its stop conditions.
+#[cfg(target_os = "linux")]
+pub struct Live {
+    cap: tlsscope_capture::live::LiveCapture,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    count: Option<u64>,
+    followers: Vec<Follower>,
+}
+
+impl Source {
+    /// Opens the file or starts the live capture the flags name;
+    /// `keylogs` are followed as they grow when capturing live.
+    pub fn open(args: &SourceArgs, keylogs: &[PathBuf]) -> anyhow::Result<Source> {
+        if let Some(path) = &args.file {
+            return Ok(Source::File(CaptureFile::open(path)?));
+        }
+        #[cfg(target_os = "linux")]
+        {
+            use std::sync::Arc;
+            use std::sync::atomic::AtomicBool;
+            use tlsscope_capture::filter::Filter;
+            use tlsscope_capture::live::{LiveCapture, Options};
+
+            let iface = args.interface.clone().unwrap_or_default();
+            let filter = match (&args.filter, args.port) {
+                (Some(text), _) => Some(Filter::parse(text).map_err(|e| {
+                    tlsscope_lab::Error::new(format!("filter {text:?}: {e}"))
+                        .with_hint("write the filter in tcpdump's syntax, e.g. -f 'tcp port 8443'")
+                })?),
+                (None, Some(p)) => Some(Filter::tcp_port(p)),
+                (None, None) => None,
+            };
+            let stop = Arc::new(AtomicBool::new(false));
+            crate::cmd::capture::imp::stop_on_signals(stop.clone())?;
+            let opts = Options { filter, ..Options::default() };
+            let mut cap = LiveCapture::open(&iface, &opts)
+                .map_err(|e| crate::cmd::capture::imp::open_error(&iface, e))?;
+            if let Some(s) = args.duration {
+                if !(s.is_finite() && s > 0.0) {
+                    anyhow::bail!("--duration {s}: give a number of seconds above 0");
+                }
+                cap.set_deadline(Some(Instant::now() + Duration::from_secs_f64(s.min(1e9))));
+            }
+            eprintln!(
+                "tlsscope: capturing on {iface} (Ctrl-C stops and prints what is still open)"
+            );
+            let followers = keylogs
+                .iter()
+                .map(|p| Follower {
+                    path: p.clone(),
+                    name: p.display().to_string(),
+                    // Already read whole by the command; follow from its end.
+                    offset: std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+                })
+                .collect();
+            Ok(Source::Live(Box::new(Live { cap, stop, count: args.count, followers })))
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = keylogs;
+            anyhow::bail!("live capture works on Linux only: read a capture file instead")
+        }
+    }
+
+    /// A name for messages: the file, or `live capture on IFACE`.
+    pub fn name(&self) -> PathBuf {
+        match self {
+            Source::File(f) => f.path.clone(),
+            #[cfg(target_os = "linux")]
+            Source::Live(l) => PathBuf::from(format!("live capture on {}", l.cap.interface())),
+        }
+    }
+
+    /// Calls `f` for every event until the file ends or the capture stops.
+    pub fn for_each(&mut self, mut f: impl FnMut(Input<'_>)) {
+        match self {
+            Source::File(file) => file.for_each(|ev| f(Input::Capture(ev))),
+            #[cfg(target_os = "linux")]
+            Source::Live(live) => live.for_each(f),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Live {
+    fn for_each(&mut self, mut f: impl FnMut(Input<'_>)) {
+        use std::sync::atomic::Ordering;
+        let mut line: VecDeque<Held> = VecDeque::new();
+        let mut held_bytes = 0usize;
+        let mut seen = 0u64;
+        let mut buf = Vec::new();
+        let mut last_read = Instant::now() - DELAY;
+        let refresh =
+            |followers: &mut Vec<Follower>, f: &mut dyn FnMut(Input<'_>), buf: &mut Vec<u8>| {
+                for fl in followers.iter_mut() {
+                    fl.read(buf);
+                    if !buf.is_empty() {
+                        f(Input::KeyLog { data: buf, name: &fl.name });
+                    }
+                }
+            };
+        let release = |line: &mut VecDeque<Held>,
+                       held: &mut usize,
+                       all: bool,
+                       f: &mut dyn FnMut(Input<'_>)| {
+            while let Some(h) = line.front() {
+                if !all && h.at.elapsed() < DELAY && *held <= DELAY_BYTES {
+                    break;
+                }
+                let Some(h) = line.pop_front() else { break };
+                *held -= h.data.len();
+                let frame = Frame {
+                    number: h.number,
+                    ts: h.ts,
+                    link: h.link,
+                    data: &h.data,
+                    orig_len: h.orig_len,
+                };
+                f(Input::Capture(Event::Frame(frame)));
+            }
+        };
+        loop {
+            if self.stop.load(Ordering::SeqCst) {
+                self.cap.stop_handle().stop();
+            }
+            if self.count.is_some_and(|c| seen >= c) {
+                break;
+            }
+            // `next` waits at most a tick, then gives None only when stopped.
+            match self.cap.next() {
+                Some(Event::Frame(fr)) => {
+                    seen += 1;
+                    held_bytes += fr.data.len();
+                    line.push_back(Held {
+                        at: Instant::now(),
+                        number: fr.number,
+                        ts: fr.ts,
+                        link: fr.link,
+                        data: fr.data.to_vec(),
+                        orig_len: fr.orig_len,
+                    });
+                }
+                Some(Event::Secrets { kind, data, file_offset }) => {
+                    f(Input::Capture(Event::Secrets { kind, data, file_offset }));
+                }
+                Some(other) => f(Input::Capture(other)),
+                None => break,
+            }
+            if last_read.elapsed() >= DELAY / 3 {
+                last_read = Instant::now();
+                refresh(&mut self.followers, &mut f, &mut buf);
+            }
+            release(&mut line, &mut held_bytes, false, &mut f);
+        }
+        refresh(&mut self.followers, &mut f, &mut buf);
+        release(&mut line, &mut held_bytes, true, &mut f);
+        let st = self.cap.stats();
+        eprintln!(
+            "tlsscope: {} packets captured, {} dropped by the kernel",
+            st.captured, st.dropped
+        );
+        let _ = SECRETS_TLS_KEY_LOG;
     }
 }

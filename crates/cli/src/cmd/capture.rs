@@ -94,7 +94,7 @@ mod imp {
 }
 
 #[cfg(target_os = "linux")]
-mod imp {
+pub(crate) mod imp {
     use super::*;
     use tlsscope_capture::live::{self, LiveCapture, OpenError, Options, Recv};
 
@@ -249,7 +249,7 @@ mod imp {
         pub const NONE: u16 = 0xfffe;
     }
 
-    fn open_error(iface: &str, e: OpenError) -> anyhow::Error {
+    pub(crate) fn open_error(iface: &str, e: OpenError) -> anyhow::Error {
         let msg = e.to_string();
         let err = match e {
             OpenError::Permission { .. } => {
@@ -292,7 +292,7 @@ mod imp {
     /// SIGINT and SIGTERM set `stop` (tokio's handlers, on a thread of
     /// their own), so the capture loop ends at its next tick and finishes
     /// the file.
-    fn stop_on_signals(stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+    pub(crate) fn stop_on_signals(stop: Arc<AtomicBool>) -> anyhow::Result<()> {
         use tokio::signal::unix::{SignalKind, signal};
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let (mut int, mut term) = rt.block_on(async {

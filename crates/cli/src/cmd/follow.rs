@@ -4,7 +4,6 @@
 //! `tshark -z follow,tcp`).
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use tlsscope_capture::read::Event;
@@ -12,15 +11,14 @@ use tlsscope_scope::diag::{Collector, Diagnostic, Severity};
 use tlsscope_scope::flow::{Chunk, ConnInfo, Dir, EndReason, Reassembler, StreamSink};
 use tlsscope_scope::session::{self, Analyzer, ConnState, Flow, Options, Session};
 
-use crate::input::CaptureFile;
+use crate::input::{Input, Source, SourceArgs};
 use crate::keys::KeyArgs;
 use crate::output::{EXIT_OK, EXIT_PROBLEMS, Output};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Capture file (pcap or pcapng, optionally gzip-compressed).
-    #[arg(value_name = "FILE")]
-    file: PathBuf,
+    #[command(flatten)]
+    source: SourceArgs,
     /// Follow TCP streams (the reassembled bytes as captured) instead of
     /// decrypted TLS.
     #[arg(long)]
@@ -176,7 +174,8 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     if !args.tcp {
         return run_tls(args, out);
     }
-    let mut file = CaptureFile::open(&args.file)?;
+    let mut file = Source::open(&args.source, &args.keys.keylog)?;
+    let name = file.name();
     let stdout = std::io::stdout();
     let mut sink = Sink {
         w: std::io::BufWriter::with_capacity(1 << 16, stdout.lock()),
@@ -188,13 +187,13 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     };
     let mut tcp: Reassembler<()> = Reassembler::default();
     file.for_each(|ev| match ev {
-        Event::Frame(f) => {
+        Input::Capture(Event::Frame(f)) => {
             tcp.push_frame(&mut sink, &f);
         }
-        Event::Problem(d) => {
+        Input::Capture(Event::Problem(d)) => {
             sink.diags.push(d);
         }
-        Event::Secrets { .. } | Event::Comment { .. } => {}
+        _ => {}
     });
     tcp.finish_all(&mut sink);
     if let Some(e) = sink.io_error.take() {
@@ -204,9 +203,9 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     if sink.streams == 0
         && let Some(n) = args.stream
     {
-        anyhow::bail!("{}: there is no TCP stream {n} (see `tlsscope flows`)", args.file.display());
+        anyhow::bail!("{}: there is no TCP stream {n} (see `tlsscope flows`)", name.display());
     }
-    crate::output::print_diagnostics(&sink.diags, &args.file, out);
+    crate::output::print_diagnostics(&sink.diags, &name, out);
     let problems = sink.diags.count_at_least(Severity::Warning) > 0;
     Ok(ExitCode::from(if problems { EXIT_PROBLEMS } else { EXIT_OK }))
 }
@@ -290,7 +289,8 @@ impl<W: Write> session::Output for TlsSink<W> {
 }
 
 fn run_tls(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
-    let mut file = CaptureFile::open(&args.file)?;
+    let mut file = Source::open(&args.source, &args.keys.keylog)?;
+    let name = file.name();
     let stdout = std::io::stdout();
     let sink = TlsSink {
         w: std::io::BufWriter::with_capacity(1 << 16, stdout.lock()),
@@ -306,16 +306,21 @@ fn run_tls(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let opts = Options { trees: false, keep_messages: false, decrypt: true, http: false };
     let mut analyzer = Analyzer::new(opts, sink);
     args.keys.load(&mut analyzer.keys, &mut analyzer.out.diags)?;
-    let dsb_name = format!("{}: Decryption Secrets Block", args.file.display());
+    let dsb_name = format!("{}: Decryption Secrets Block", name.display());
     let mut tcp: Reassembler<ConnState> = Reassembler::default();
     file.for_each(|ev| match ev {
-        Event::Frame(f) => {
+        Input::KeyLog { data, name } => {
+            for d in analyzer.keys.keylog.parse(data, name) {
+                analyzer.out.diags.push(d);
+            }
+        }
+        Input::Capture(Event::Frame(f)) => {
             tcp.push_frame(&mut analyzer, &f);
         }
-        Event::Problem(d) => {
+        Input::Capture(Event::Problem(d)) => {
             analyzer.out.diags.push(d);
         }
-        Event::Secrets { kind, data, .. } => {
+        Input::Capture(Event::Secrets { kind, data, .. }) => {
             if kind == tlsscope_capture::read::SECRETS_TLS_KEY_LOG {
                 for d in analyzer.keys.keylog.parse(data, &dsb_name) {
                     analyzer.out.diags.push(d);
@@ -325,7 +330,7 @@ fn run_tls(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Event::Comment { .. } => {}
+        Input::Capture(Event::Comment { .. }) => {}
     });
     tcp.finish_all(&mut analyzer);
     let mut sink = analyzer.out;
@@ -341,13 +346,13 @@ fn run_tls(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         };
         anyhow::bail!(
             "{}: {what} (see `tlsscope inspect`; `--tcp` follows plain TCP)",
-            args.file.display()
+            name.display()
         );
     }
     for (id, conn, why) in &sink.undecrypted {
         eprintln!("tlsscope: session {id} (TCP stream {conn}) not fully decrypted: {why}");
     }
-    crate::output::print_diagnostics(&sink.diags, &args.file, out);
+    crate::output::print_diagnostics(&sink.diags, &name, out);
     let problems = !sink.undecrypted.is_empty() || sink.diags.count_at_least(Severity::Warning) > 0;
     Ok(ExitCode::from(if problems { EXIT_PROBLEMS } else { EXIT_OK }))
 }

@@ -1,7 +1,6 @@
 //! `tlsscope inspect`: every TLS session of a capture, message by message.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use tlsscope_capture::read::Event;
@@ -10,16 +9,15 @@ use tlsscope_scope::flow::Reassembler;
 use tlsscope_scope::session::{self, Analyzer, ConnState, Flow, Options, Session};
 use tlsscope_scope::time::Timestamp;
 
-use crate::input::CaptureFile;
+use crate::input::{Input, Source, SourceArgs};
 use crate::keys::KeyArgs;
 use crate::output::{EXIT_OK, EXIT_PROBLEMS, Format, Output};
 use crate::render::{json, text};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Capture file (pcap or pcapng, optionally gzip-compressed).
-    #[arg(value_name = "FILE")]
-    file: PathBuf,
+    #[command(flatten)]
+    source: SourceArgs,
     /// Output format: text (ladder and field trees) or json (JSON Lines,
     /// one object per TLS session or plain connection).
     #[arg(long, value_enum, default_value = "text")]
@@ -88,7 +86,8 @@ impl<W: Write> session::Output for Sink<W> {
 }
 
 pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
-    let mut file = CaptureFile::open(&args.file)?;
+    let mut file = Source::open(&args.source, &args.keys.keylog)?;
+    let name = file.name();
     let text_mode = args.format == Format::Text;
     let trees = text_mode && !args.brief;
     let opts =
@@ -107,21 +106,26 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     };
     let mut analyzer = Analyzer::new(opts, sink);
     args.keys.load(&mut analyzer.keys, &mut analyzer.out.diags)?;
-    let dsb_name = format!("{}: Decryption Secrets Block", args.file.display());
+    let dsb_name = format!("{}: Decryption Secrets Block", name.display());
     let mut tcp: Reassembler<ConnState> = Reassembler::default();
     let mut first = true;
     file.for_each(|ev| match ev {
-        Event::Frame(f) => {
+        Input::KeyLog { data, name } => {
+            for d in analyzer.keys.keylog.parse(data, name) {
+                analyzer.out.diags.push(d);
+            }
+        }
+        Input::Capture(Event::Frame(f)) => {
             if first {
                 analyzer.out.start = f.ts;
                 first = false;
             }
             tcp.push_frame(&mut analyzer, &f);
         }
-        Event::Problem(d) => {
+        Input::Capture(Event::Problem(d)) => {
             analyzer.out.diags.push(d);
         }
-        Event::Secrets { kind, data, .. } => {
+        Input::Capture(Event::Secrets { kind, data, .. }) => {
             if kind == tlsscope_capture::read::SECRETS_TLS_KEY_LOG {
                 for d in analyzer.keys.keylog.parse(data, &dsb_name) {
                     analyzer.out.diags.push(d);
@@ -131,7 +135,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Event::Comment { .. } => {}
+        Input::Capture(Event::Comment { .. }) => {}
     });
     tcp.finish_all(&mut analyzer);
     let mut sink = analyzer.out;
@@ -142,7 +146,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         writeln!(sink.w, "{} TLS session(s), {} other connection(s)", sink.sessions, sink.flows)?;
     }
     sink.w.flush()?;
-    crate::output::print_diagnostics(&sink.diags, &args.file, out);
+    crate::output::print_diagnostics(&sink.diags, &name, out);
     let problems = sink.session_problems > 0 || sink.diags.count_at_least(Severity::Warning) > 0;
     Ok(ExitCode::from(if problems { EXIT_PROBLEMS } else { EXIT_OK }))
 }
