@@ -19,6 +19,9 @@
 //!   whole and byte by byte (the events must not differ).
 //! - [`hpack`]: header blocks through one HPACK decoder, re-encoded and
 //!   decoded again; Huffman checked against a bit-by-bit reference.
+//! - The TLS layers, from the record deframer to the whole session
+//!   pipeline: in `fuzz/tls.rs` (re-exported here), whose module docs
+//!   list them.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -27,6 +30,9 @@ use crate::diag::Diagnostic;
 use crate::flow::{Chunk, ConnInfo, Dir, EndReason, Limits, PerDir, Reassembler, StreamSink};
 use crate::frame::{DecodeError, Decoded, Frame, LinkType, TcpFlags, TcpSegment, decode};
 use crate::time::Timestamp;
+
+mod tls;
+pub use tls::*;
 
 // ---------------------------------------------------------------------------
 // frame_decode

@@ -308,8 +308,10 @@ impl<'a> Reader<'a> {
         let len = self.len_prefix(len_bytes, field)?;
         let n = len.v as usize;
         if n < min || n > max {
-            let mut e = before.err(field, ErrorKind::Invalid, max);
-            e.have = len.v;
+            // `have` stays the bytes there, as for every error: the tree's
+            // [Malformed] field spans them. (It was the bad length, and
+            // that field ran past the message; found by fuzzing.)
+            let e = before.err(field, ErrorKind::Invalid, max);
             *self = before;
             return Err(e);
         }
@@ -364,6 +366,7 @@ mod tests {
         let e = r.sub_bounded(1, 0, 32, "session_id").unwrap_err();
         assert_eq!(e.kind, ErrorKind::Invalid);
         assert_eq!(r.offset(), 0, "a failed read consumes nothing");
+        assert_eq!((e.at, e.have), (0, 2), "the bytes there, not the length read");
     }
 
     #[test]

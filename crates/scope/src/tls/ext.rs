@@ -129,12 +129,28 @@ pub fn parse_block(
         }
         Ok(())
     })();
-    if let Err(e) = &result {
-        t.malformed(e);
-    }
     t.set_label(|| format!("Extensions ({n})"));
+    // On an error the container stays open: the caller passes the error
+    // on, and whoever ends the message with `Tree::malformed` puts the
+    // [Malformed] field inside it. (Adding it here as well gave two
+    // overlapping [Malformed] fields, found by fuzzing.)
+    result?;
     t.close(r.span_from(start));
-    result
+    Ok(())
+}
+
+/// Shows `err` as a `[Malformed]` field in the innermost open container
+/// and closes nothing: unlike [`Tree::malformed`], which ends the whole
+/// message, an extension's length still frames it, so the block goes on.
+/// The field runs from the error to the end of the reader that failed,
+/// which lies inside that container.
+fn malformed_here(t: &mut Tree, err: &ParseError) {
+    t.leaf(
+        "malformed",
+        || "[Malformed]".to_string(),
+        Span::new(err.at, err.have),
+        || err.to_string(),
+    );
 }
 
 fn parse_one(
@@ -162,8 +178,11 @@ fn parse_one(
     };
     if let Err(e) = &result {
         // A malformed extension body is shown and skipped: the extension's
-        // length still frames it, so the next one can be read.
-        t.malformed(e);
+        // length still frames it, so the next one can be read. Not
+        // `Tree::malformed`: it closed every open container, the block's
+        // included, and the extensions after this one ended up outside it
+        // (found by fuzzing).
+        malformed_here(t, e);
     }
     t.close(r.span_from(start));
     Ok(())
@@ -319,19 +338,31 @@ fn parse_body(
             );
             let start = list.offset();
             t.open("protocols", || "ALPN Protocol".into(), start);
-            while !list.is_empty() {
-                let (plen, mut p) = list.sub(1, "protocol_name")?;
-                let name = p.take_rest("protocol_name");
-                t.leaf(
-                    "protocol_length",
-                    || "ALPN string length".into(),
-                    plen.span,
-                    || plen.v.to_string(),
-                );
-                t.leaf("protocol", || "ALPN Next Protocol".into(), name.span, || printable(name.v));
-                h.alpn.push(name.v.to_vec());
+            // Containers are closed on errors too (see `malformed_here`).
+            let result = (|| {
+                while !list.is_empty() {
+                    let (plen, mut p) = list.sub(1, "protocol_name")?;
+                    let name = p.take_rest("protocol_name");
+                    t.leaf(
+                        "protocol_length",
+                        || "ALPN string length".into(),
+                        plen.span,
+                        || plen.v.to_string(),
+                    );
+                    t.leaf(
+                        "protocol",
+                        || "ALPN Next Protocol".into(),
+                        name.span,
+                        || printable(name.v),
+                    );
+                    h.alpn.push(name.v.to_vec());
+                }
+                Ok(())
+            })();
+            if let Err(e) = &result {
+                malformed_here(t, e);
             }
-            t.close(list.span_from(start));
+            t.close(Span::new(start, len.v));
         }
         id::SUPPORTED_VERSIONS => {
             if at == Where::ClientHello {
@@ -416,40 +447,58 @@ fn parse_body(
                 let (len, mut ids) = r.sub(2, "identities")?;
                 t.open("identities", || "Identities".into(), start);
                 t.leaf("length", || "Identities Length".into(), len.span, || len.v.to_string());
-                while !ids.is_empty() {
-                    let (ilen, mut identity) = ids.sub(2, "identity")?;
-                    let id_bytes = identity.take_rest("identity");
-                    let age = ids.u32("obfuscated_ticket_age")?;
-                    t.leaf(
-                        "identity_length",
-                        || "Identity Length".into(),
-                        ilen.span,
-                        || ilen.v.to_string(),
-                    );
-                    t.leaf(
-                        "identity",
-                        || "Identity".into(),
-                        id_bytes.span,
-                        || hex_short(id_bytes.v, 32),
-                    );
-                    t.leaf(
-                        "obfuscated_ticket_age",
-                        || "Obfuscated Ticket Age".into(),
-                        age.span,
-                        || age.v.to_string(),
-                    );
-                    h.psk_identities += 1;
+                // Containers are closed on errors too (see `malformed_here`).
+                let result = (|| {
+                    while !ids.is_empty() {
+                        let (ilen, mut identity) = ids.sub(2, "identity")?;
+                        let id_bytes = identity.take_rest("identity");
+                        let age = ids.u32("obfuscated_ticket_age")?;
+                        t.leaf(
+                            "identity_length",
+                            || "Identity Length".into(),
+                            ilen.span,
+                            || ilen.v.to_string(),
+                        );
+                        t.leaf(
+                            "identity",
+                            || "Identity".into(),
+                            id_bytes.span,
+                            || hex_short(id_bytes.v, 32),
+                        );
+                        t.leaf(
+                            "obfuscated_ticket_age",
+                            || "Obfuscated Ticket Age".into(),
+                            age.span,
+                            || age.v.to_string(),
+                        );
+                        h.psk_identities += 1;
+                    }
+                    Ok(())
+                })();
+                if let Err(e) = &result {
+                    malformed_here(t, e);
                 }
                 t.close(r.span_from(start));
                 let bstart = r.offset();
                 let (blen, mut binders) = r.sub(2, "binders")?;
                 t.open("binders", || "PSK Binders".into(), bstart);
                 t.leaf("length", || "PSK Binders length".into(), blen.span, || blen.v.to_string());
-                while !binders.is_empty() {
-                    let (l, mut b) = binders.sub(1, "binder")?;
-                    let bytes = b.take_rest("binder");
-                    t.leaf("binder_length", || "Binder length".into(), l.span, || l.v.to_string());
-                    t.leaf("binder", || "Binder".into(), bytes.span, || hex(bytes.v));
+                let result = (|| {
+                    while !binders.is_empty() {
+                        let (l, mut b) = binders.sub(1, "binder")?;
+                        let bytes = b.take_rest("binder");
+                        t.leaf(
+                            "binder_length",
+                            || "Binder length".into(),
+                            l.span,
+                            || l.v.to_string(),
+                        );
+                        t.leaf("binder", || "Binder".into(), bytes.span, || hex(bytes.v));
+                    }
+                    Ok(())
+                })();
+                if let Err(e) = &result {
+                    malformed_here(t, e);
                 }
                 t.close(r.span_from(bstart));
             } else {

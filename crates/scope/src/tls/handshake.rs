@@ -8,7 +8,7 @@
 //! in through [`Ctx`]. References: RFC 8446 §4, RFC 5246 §7.4, RFC 4492 §5,
 //! RFC 8879, RFC 6066 §8.
 
-use crate::span::{ParseError, Piece, Pieces, Reader, Span};
+use crate::span::{ErrorKind, ParseError, Piece, Pieces, Reader, Span};
 use crate::time::Timestamp;
 use crate::tls::ext::{self, Hello, Where};
 use crate::tls::registry;
@@ -351,9 +351,24 @@ pub fn parse(bytes: &[u8], ctx: &Ctx, t: &mut Tree) -> (Option<Body>, Option<Par
         || format!("{} ({})", registry::handshake_type(ty.v).unwrap_or("unknown"), ty.v),
     );
     t.leaf("length", || "Length".into(), len.span, || len.v.to_string());
+    let name = registry::handshake_type(ty.v).unwrap_or("handshake message");
+    let have = r.left();
     let mut body = Reader::at(r.rest().get(..len.v as usize).unwrap_or(r.rest()), 4);
     let result = parse_body(ty.v, &mut body, ctx, t).and_then(|b| {
-        body.expect_empty(registry::handshake_type(ty.v).unwrap_or("handshake message"))?;
+        body.expect_empty(name)?;
+        // Fewer bytes than the length says: a message cut short, even when
+        // what is there reads as a whole one (a Finished, a ClientHello
+        // without extensions). Found by fuzzing: every prefix of a message
+        // must fail. The [Malformed] field is empty, at the end.
+        if have < len.v as usize {
+            return Err(ParseError {
+                field: name,
+                kind: ErrorKind::Truncated,
+                at: body.offset(),
+                wanted: len.v - have as u32,
+                have: 0,
+            });
+        }
         Ok(b)
     });
     match result {
@@ -645,7 +660,8 @@ fn certificate(r: &mut Reader<'_>, ctx: &Ctx, t: &mut Tree) -> Result<Vec<Vec<u8
     let start = r.offset();
     let (len, mut list) = r.sub(3, "certificate_list")?;
     t.leaf("certificates_length", || "Certificates Length".into(), len.span, || len.v.to_string());
-    t.open("certificates", String::new, start + 3);
+    // Labelled now: on an error the count below is not set.
+    t.open("certificates", || "Certificates".into(), start + 3);
     let mut certs = Vec::new();
     let result = (|| {
         while !list.is_empty() {
@@ -674,6 +690,10 @@ fn certificate(r: &mut Reader<'_>, ctx: &Ctx, t: &mut Tree) -> Result<Vec<Vec<u8
         }
         Ok(())
     })();
+    // On an error the containers stay open: `parse` puts the [Malformed]
+    // field in the innermost and closes them (marking it here as well gave
+    // two overlapping [Malformed] fields, found by fuzzing).
+    result?;
     t.set_label(|| {
         format!(
             "Certificates ({} certificate{})",
@@ -681,10 +701,6 @@ fn certificate(r: &mut Reader<'_>, ctx: &Ctx, t: &mut Tree) -> Result<Vec<Vec<u8
             if certs.len() == 1 { "" } else { "s" }
         )
     });
-    if let Err(e) = &result {
-        t.malformed(e);
-        return Err(*e);
-    }
     t.close(Span::new(start + 3, len.v));
     Ok(certs)
 }
@@ -733,24 +749,25 @@ fn server_key_exchange(
                 pstart,
             );
             let curve_type = r.u8("curve_type")?;
+            if curve_type.v != 3 {
+                // No Curve Type leaf: the [Malformed] field spans the bad
+                // byte and the rest of the message (the value ran past the
+                // message once, and a leaf here overlapped it; both found
+                // by fuzzing).
+                return Err(ParseError {
+                    field: "curve_type",
+                    kind: ErrorKind::Invalid,
+                    at: curve_type.span.start,
+                    wanted: 3,
+                    have: r.left() as u32 + 1,
+                });
+            }
             t.leaf(
                 "curve_type",
                 || "Curve Type".into(),
                 curve_type.span,
-                || match curve_type.v {
-                    3 => "named_curve (0x03)".into(),
-                    x => format!("unsupported ({x:#04x})"),
-                },
+                || "named_curve (0x03)".into(),
             );
-            if curve_type.v != 3 {
-                return Err(ParseError {
-                    field: "curve_type",
-                    kind: crate::span::ErrorKind::Invalid,
-                    at: curve_type.span.start,
-                    wanted: 3,
-                    have: u32::from(curve_type.v),
-                });
-            }
             let group = r.u16("named_curve")?;
             t.leaf(
                 "named_curve",

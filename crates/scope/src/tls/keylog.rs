@@ -564,6 +564,13 @@ impl KeyLog {
     pub fn client_randoms(&self) -> impl Iterator<Item = &[u8; 32]> {
         self.by_random.keys()
     }
+
+    /// Bytes held for an unfinished last line: below 2 × [`MAX_LINE`]
+    /// (the line itself is at most [`MAX_LINE`]; its buffer may have grown
+    /// past it by doubling).
+    pub fn buffered(&self) -> usize {
+        self.partial.capacity()
+    }
 }
 
 fn insert<K: std::hash::Hash + Eq>(
