@@ -108,3 +108,43 @@ pub fn print_diagnostics(
         }
     }
 }
+
+/// `--lang` values: the language of explanations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LangChoice {
+    /// English.
+    En,
+    /// Japanese (日本語).
+    Ja,
+}
+
+/// The language of explanations: `--lang` if given, else from the
+/// environment (LC_ALL, LC_MESSAGES, LANG, as gettext reads them).
+pub fn lang(choice: Option<LangChoice>) -> tlsscope_scope::explain::Lang {
+    use tlsscope_scope::explain::Lang;
+    match choice {
+        Some(LangChoice::En) => Lang::En,
+        Some(LangChoice::Ja) => Lang::Ja,
+        None => {
+            let var = |k| std::env::var(k).ok();
+            Lang::from_env(
+                var("LC_ALL").as_deref(),
+                var("LC_MESSAGES").as_deref(),
+                var("LANG").as_deref(),
+            )
+        }
+    }
+}
+
+/// What the certificate checks judge against: the system's trusted roots
+/// and the current time (validity is judged at the capture's time too).
+pub fn trust() -> tlsscope_scope::verify::Trust {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    tlsscope_scope::verify::Trust {
+        roots: tlsscope_lab::client::system_root_ders(),
+        now: tlsscope_scope::time::Timestamp(now),
+        host: None,
+    }
+}

@@ -406,6 +406,13 @@ fn client_config(
     Ok(Arc::new(config))
 }
 
+/// The DER of the system's trusted root certificates (the bundle curl and
+/// OpenSSL use, `SSL_CERT_FILE`/`SSL_CERT_DIR` honoured), for checks that
+/// judge a captured chain; empty when the system has none we can read.
+pub fn system_root_ders() -> Vec<Vec<u8>> {
+    rustls_native_certs::load_native_certs().certs.into_iter().map(|c| c.to_vec()).collect()
+}
+
 /// The system's trusted roots; webpki-roots (Mozilla's list) when the system
 /// has none we can read.
 fn system_roots() -> RootCertStore {

@@ -16,6 +16,7 @@
 )]
 
 pub mod diag;
+pub mod explain;
 pub mod flow;
 pub mod frame;
 pub mod http;

@@ -5,14 +5,16 @@ use std::process::ExitCode;
 
 use tlsscope_capture::read::Event;
 use tlsscope_scope::diag::{Collector, Diagnostic, Severity};
+use tlsscope_scope::explain::{self, Lang};
 use tlsscope_scope::flow::Reassembler;
 use tlsscope_scope::session::{self, Analyzer, ConnState, Flow, Options, Session};
 use tlsscope_scope::time::Timestamp;
+use tlsscope_scope::verify::{self, Kind, Outcome, Trust};
 
 use crate::input::{Input, Source, SourceArgs};
 use crate::keys::KeyArgs;
-use crate::output::{EXIT_OK, EXIT_PROBLEMS, Format, Output};
-use crate::render::{json, text};
+use crate::output::{EXIT_OK, EXIT_PROBLEMS, Format, LangChoice, Output};
+use crate::render::{explain as explain_text, json, text};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -28,6 +30,15 @@ pub struct Args {
     /// Only the summary and the ladder, no field trees.
     #[arg(long)]
     brief: bool,
+    /// Explain each step of the handshake (what it is for, the values that
+    /// matter, the checks computed: certificate and key exchange
+    /// signatures, Finished) with a ladder diagram. With --format json:
+    /// adds each session's checks.
+    #[arg(long)]
+    explain: bool,
+    /// Language of the explanations (default: from LANG).
+    #[arg(long, value_enum, value_name = "LANG")]
+    lang: Option<LangChoice>,
     #[command(flatten)]
     keys: KeyArgs,
 }
@@ -37,6 +48,8 @@ struct Sink<W: Write> {
     format: Format,
     style: text::Style,
     start: Timestamp,
+    /// `--explain`: the language, and what the checks judge against.
+    explain: Option<(Lang, Trust)>,
     diags: Collector,
     session_problems: u64,
     sessions: u64,
@@ -53,11 +66,29 @@ impl<W: Write> session::Output for Sink<W> {
         if self.error.is_some() {
             return;
         }
-        let r = match self.format {
-            Format::Json => serde_json::to_writer(&mut self.w, &json::session(&s, self.start))
-                .map_err(std::io::Error::other)
-                .and_then(|()| self.w.write_all(b"\n")),
-            Format::Text => text::session(&mut self.w, &s, self.style, self.start),
+        let checks = self.explain.as_ref().map(|(_, trust)| verify::check_session(&s, trust));
+        // A signature or Finished that does not verify is a problem in the
+        // capture; an untrusted root (every lab certificate) is not.
+        if checks.iter().flatten().any(|c| {
+            matches!(c.outcome, Outcome::Failed(_)) && !matches!(c.kind, Kind::TrustAnchor)
+        }) {
+            self.session_problems += 1;
+        }
+        let r = match (self.format, checks, &self.explain) {
+            (Format::Json, checks, _) => {
+                let mut v = json::session(&s, self.start);
+                if let (Some(c), Some(o)) = (checks, v.as_object_mut()) {
+                    o.insert("checks".into(), json::checks(&c));
+                }
+                serde_json::to_writer(&mut self.w, &v)
+                    .map_err(std::io::Error::other)
+                    .and_then(|()| self.w.write_all(b"\n"))
+            }
+            (Format::Text, Some(checks), Some((lang, _))) => {
+                let x = explain::explain(&s, checks, *lang);
+                explained(&mut self.w, &s, &x, self.style, self.start)
+            }
+            (Format::Text, _, _) => text::session(&mut self.w, &s, self.style, self.start),
         };
         if let Err(e) = r {
             self.error = Some(e);
@@ -85,19 +116,43 @@ impl<W: Write> session::Output for Sink<W> {
     }
 }
 
+/// A session with its explanation: summary, ladder diagram, each step,
+/// then the application data and HTTP.
+fn explained(
+    w: &mut impl Write,
+    s: &Session,
+    x: &explain::Explained,
+    style: text::Style,
+    start: Timestamp,
+) -> std::io::Result<()> {
+    text::header(w, s, style)?;
+    writeln!(w)?;
+    explain_text::ladder(w, s, style, start, x.lang)?;
+    explain_text::explained(w, s, x, style, start)?;
+    text::app_data(w, s, style, start)?;
+    text::http(w, &s.http, style)?;
+    text::diagnostics(w, s, style)?;
+    writeln!(w)
+}
+
 pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let mut file = Source::open(&args.source, &args.keys.keylog)?;
     let name = file.name();
     let text_mode = args.format == Format::Text;
-    let trees = text_mode && !args.brief;
-    let opts =
-        Options { trees, keep_messages: trees && args.hex, decrypt: args.keys.any(), http: true };
+    let trees = text_mode && !args.brief && !args.explain;
+    let opts = Options {
+        trees,
+        keep_messages: (trees && args.hex) || args.explain,
+        decrypt: args.keys.any(),
+        http: true,
+    };
     let stdout = std::io::stdout();
     let sink = Sink {
         w: std::io::BufWriter::with_capacity(1 << 16, stdout.lock()),
         format: args.format,
         style: text::Style { color: out.color, hex: args.hex, trees },
         start: Timestamp::default(),
+        explain: args.explain.then(|| (crate::output::lang(args.lang), crate::output::trust())),
         diags: Collector::default(),
         session_problems: 0,
         sessions: 0,

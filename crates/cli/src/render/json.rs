@@ -264,3 +264,25 @@ pub fn flow(f: &Flow, capture_start: Timestamp) -> Value {
         "http": http(&f.decoded),
     })
 }
+
+/// The checks of a session (`inspect --explain --format json`): one
+/// object per check with its stable key, title, result (`ok`, `failed`,
+/// `not possible`), reason, frame and the values behind it by key.
+pub fn checks(checks: &[tlsscope_scope::verify::Check]) -> Value {
+    let list: Vec<Value> = checks
+        .iter()
+        .map(|c| {
+            let details: Map<String, Value> =
+                c.details.iter().map(|(k, _, v)| ((*k).to_string(), json!(v))).collect();
+            json!({
+                "check": c.kind.key(),
+                "title": c.title,
+                "result": c.outcome.label(),
+                "reason": c.outcome.reason(),
+                "frame": c.frame,
+                "details": details,
+            })
+        })
+        .collect();
+    Value::Array(list)
+}

@@ -1,4 +1,5 @@
 //! Renderers: text for people, JSON Lines for scripts.
 
+pub mod explain;
 pub mod json;
 pub mod text;

@@ -23,13 +23,13 @@ pub struct Style {
 }
 
 impl Style {
-    fn bold(&self, s: &str) -> String {
+    pub(crate) fn bold(&self, s: &str) -> String {
         if self.color { s.bold().to_string() } else { s.to_string() }
     }
-    fn dim(&self, s: &str) -> String {
+    pub(crate) fn dim(&self, s: &str) -> String {
         if self.color { s.dimmed().to_string() } else { s.to_string() }
     }
-    fn dir(&self, d: Dir, s: &str) -> String {
+    pub(crate) fn dir(&self, d: Dir, s: &str) -> String {
         if !self.color {
             return s.to_string();
         }
@@ -38,15 +38,15 @@ impl Style {
             Dir::ServerToClient => s.magenta().to_string(),
         }
     }
-    fn good(&self, s: &str) -> String {
+    pub(crate) fn good(&self, s: &str) -> String {
         if self.color { s.green().to_string() } else { s.to_string() }
     }
-    fn warn(&self, s: &str) -> String {
+    pub(crate) fn warn(&self, s: &str) -> String {
         if self.color { s.yellow().to_string() } else { s.to_string() }
     }
 }
 
-fn arrow(d: Dir) -> &'static str {
+pub(crate) fn arrow(d: Dir) -> &'static str {
     match d {
         Dir::ClientToServer => "client → server",
         Dir::ServerToClient => "server → client",
@@ -57,13 +57,9 @@ fn alpn_text(a: &[u8]) -> String {
     String::from_utf8(a.to_vec()).unwrap_or_else(|_| format!("0x{}", tlsscope_scope::tree::hex(a)))
 }
 
-/// Writes one session.
-pub fn session(
-    w: &mut impl Write,
-    s: &Session,
-    style: Style,
-    capture_start: Timestamp,
-) -> io::Result<()> {
+/// Writes a session's title and summary (version, suite, names,
+/// decryption, fingerprints, certificates).
+pub fn header(w: &mut impl Write, s: &Session, style: Style) -> io::Result<()> {
     let title = format!(
         "TLS session {}: {} → {} (TCP stream {}{})",
         s.id,
@@ -149,6 +145,17 @@ pub fn session(
         )?;
     }
 
+    Ok(())
+}
+
+/// Writes one session.
+pub fn session(
+    w: &mut impl Write,
+    s: &Session,
+    style: Style,
+    capture_start: Timestamp,
+) -> io::Result<()> {
+    header(w, s, style)?;
     // The ladder.
     writeln!(w)?;
     writeln!(w, "  {}", style.bold("Handshake"))?;
@@ -179,7 +186,24 @@ pub fn session(
             enc
         )?;
     }
-    // Application data, summarised.
+    app_data(w, s, style, capture_start)?;
+
+    // Message details.
+    if style.trees {
+        trees(w, s, style)?;
+    }
+    http(w, &s.http, style)?;
+    diagnostics(w, s, style)?;
+    writeln!(w)
+}
+
+/// Writes the first application data records and the totals.
+pub fn app_data(
+    w: &mut impl Write,
+    s: &Session,
+    style: Style,
+    capture_start: Timestamp,
+) -> io::Result<()> {
     if !s.app_records.is_empty() {
         writeln!(w)?;
         writeln!(w, "  {}", style.bold("Application data"))?;
@@ -206,8 +230,12 @@ pub fn session(
         )?;
     }
 
-    // Message details.
-    if style.trees {
+    Ok(())
+}
+
+/// Writes each kept message as a field tree (and hex dump with `hex`).
+fn trees(w: &mut impl Write, s: &Session, style: Style) -> io::Result<()> {
+    {
         for (i, m) in s.messages.iter().enumerate() {
             let Some(msg) = &m.message else { continue };
             writeln!(w)?;
@@ -234,20 +262,24 @@ pub fn session(
             }
         }
     }
-    http(w, &s.http, style)?;
+    Ok(())
+}
+
+/// Writes the session's diagnostics.
+pub fn diagnostics(w: &mut impl Write, s: &Session, style: Style) -> io::Result<()> {
     if !s.diagnostics.is_empty() {
         writeln!(w)?;
         for d in &s.diagnostics {
             writeln!(w, "  {}", style.warn(&d.to_string()))?;
         }
     }
-    writeln!(w)
+    Ok(())
 }
 
 /// How much of a body text output shows.
 const BODY_SHOWN: usize = 512;
 
-fn http(
+pub(crate) fn http(
     w: &mut impl Write,
     found: &tlsscope_scope::session::HttpFound,
     style: Style,
