@@ -47,6 +47,21 @@ pub const PREVIEW_LEN: usize = 64;
 /// gives up on the direction.
 pub const MAX_RESYNC_SCAN: u64 = 1 << 20;
 
+/// The shortest body of an SSLv2-compatible ClientHello (RFC 5246
+/// Appendix E.2): msg_type, version and the three 2-byte lengths. A
+/// shorter length is not such a hello, and would end inside the five
+/// bytes the deframer reads before it knows which kind of record it has.
+const SSLV2_MIN_BODY: usize = 9;
+
+/// The body length of an SSLv2-compatible ClientHello starting with
+/// `first` (2-byte length with the high bit set); None if the high bit is
+/// clear or the length is below [`SSLV2_MIN_BODY`].
+fn sslv2_len(first: [u8; 2]) -> Option<usize> {
+    let [b0, b1] = first;
+    let len = usize::from(u16::from_be_bytes([b0 & 0x7f, b1]));
+    (b0 & 0x80 != 0 && len >= SSLV2_MIN_BODY).then_some(len)
+}
+
 /// A record header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
@@ -222,11 +237,13 @@ fn classify(first: &[u8]) -> Option<bool> {
         return Some(b1 == 3);
     }
     if b0 & 0x80 != 0 {
-        // SSLv2 record header: 2-byte length with the high bit set, then
-        // msg_type 1 (client_hello), then version 0x0002 or 0x03xx.
+        // SSLv2 record header: 2-byte length with the high bit set (long
+        // enough for a ClientHello), then msg_type 1 (client_hello), then
+        // version 0x0002 or 0x03xx.
+        let b1 = *first.get(1)?;
         let t = *first.get(2)?;
         let v = *first.get(3)?;
-        return Some(t == 1 && (v == 0 || v == 3));
+        return Some(sslv2_len([b0, b1]).is_some() && t == 1 && (v == 0 || v == 3));
     }
     Some(false)
 }
@@ -309,7 +326,10 @@ impl Deframer {
                         // Fast path: the whole record may be in this chunk.
                         let mut h = [0u8; HEADER_LEN];
                         h.copy_from_slice(data.get(..HEADER_LEN).unwrap_or(&[0; HEADER_LEN]));
-                        if self.kind == Kind::Tls && h[0] & 0x80 != 0 && self.records == 0 {
+                        if self.kind == Kind::Tls
+                            && self.records == 0
+                            && let Some(len) = sslv2_len([h[0], h[1]])
+                        {
                             self.hdr = h;
                             self.pieces.0.clear();
                             self.pieces.0.push(Piece {
@@ -318,7 +338,7 @@ impl Deframer {
                                 frame: chunk.frame,
                                 frame_offset,
                             });
-                            self.start_sslv2(offset, chunk.frame);
+                            self.start_sslv2(len, offset, chunk.frame);
                             data = data.get(HEADER_LEN..).unwrap_or_default();
                             offset += HEADER_LEN as u64;
                             frame_offset += HEADER_LEN as u32;
@@ -408,8 +428,10 @@ impl Deframer {
                         self.state = State::Header { have: have + n };
                         continue;
                     }
-                    if self.hdr[0] & 0x80 != 0 && self.records == 0 {
-                        self.start_sslv2(self.rec_offset, self.rec_first_frame);
+                    if self.records == 0
+                        && let Some(len) = sslv2_len([self.hdr[0], self.hdr[1]])
+                    {
+                        self.start_sslv2(len, self.rec_offset, self.rec_first_frame);
                         // The 5 header bytes already read are part of the body.
                         continue;
                     }
@@ -534,10 +556,12 @@ impl Deframer {
         }
     }
 
-    fn start_sslv2(&mut self, offset: u64, frame: u64) {
+    /// Starts an SSLv2 ClientHello of `len` body bytes (from
+    /// [`sslv2_len`], so at least [`SSLV2_MIN_BODY`]), whose header is in
+    /// `hdr`.
+    fn start_sslv2(&mut self, len: usize, offset: u64, frame: u64) {
         // The two-byte header gives the length of what follows; the three
         // bytes after it are already in `hdr`.
-        let len = usize::from(u16::from_be_bytes([self.hdr[0] & 0x7f, self.hdr[1]]));
         self.rec_offset = offset;
         self.rec_first_frame = frame;
         self.buf.clear();
@@ -545,9 +569,6 @@ impl Deframer {
         // pieces already describe the 5 header bytes when collected slowly;
         // on the fast path they are not recorded (the body map starts at 2).
         self.state = State::Sslv2 { left: len.saturating_sub(3) };
-        if len < 3 {
-            self.buf.truncate(len);
-        }
     }
 
     fn desync(&mut self, offset: u64, frame: u64, header: Header, emit: &mut dyn FnMut(Event<'_>)) {
@@ -732,6 +753,40 @@ mod tests {
         let got = feed(&mut d, &[(1, &bytes)], true);
         assert_eq!(got[0], Got::V2(body.clone()));
         assert!(matches!(got[1], Got::Rec { ctype: 21, .. }));
+    }
+
+    /// Found by fuzzing (tls_record): a header `80 01` announced a 1-byte
+    /// SSLv2 hello, which ended inside the five bytes read to recognise
+    /// it; the hello's pieces then overlapped, and the two bytes after it
+    /// were swallowed. Such a length is no ClientHello: the stream is not
+    /// TLS.
+    #[test]
+    fn an_sslv2_length_shorter_than_a_client_hello_is_not_tls() {
+        for len in 0..SSLV2_MIN_BODY as u8 {
+            // Length `len`, msg_type 1, version 3.3, then more bytes.
+            let bytes = [0x80, len, 1, 3, 3, 0, 0, 0, 0, 0, 0, 0x16, 3, 3, 0, 0];
+            for cut in 1..bytes.len() {
+                let mut d = Deframer::default();
+                let got = feed(&mut d, &[(1, &bytes[..cut]), (2, &bytes[cut..])], true);
+                assert!(matches!(&got[..], [Got::NotTls(_)]), "length {len}, cut {cut}: {got:?}");
+            }
+        }
+    }
+
+    /// The shortest SSLv2 hello the deframer takes (its fixed fields
+    /// only) ends where its length says, in one chunk or split anywhere.
+    #[test]
+    fn the_shortest_sslv2_hello_ends_at_its_length() {
+        // Length 9: msg_type 1, version 3.1, three zero lengths; then an alert.
+        let mut bytes = vec![0x80, 9, 1, 3, 1, 0, 0, 0, 0, 0, 0];
+        bytes.extend(rec(21, &[1, 0]));
+        for cut in 1..bytes.len() {
+            let mut d = Deframer::default();
+            let got = feed(&mut d, &[(1, &bytes[..cut]), (2, &bytes[cut..])], true);
+            assert_eq!(got.len(), 2, "cut {cut}: {got:?}");
+            assert_eq!(got[0], Got::V2(bytes[2..11].to_vec()), "cut {cut}");
+            assert!(matches!(got[1], Got::Rec { ctype: 21, offset: 11, .. }), "cut {cut}");
+        }
     }
 
     #[test]
