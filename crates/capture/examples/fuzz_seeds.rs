@@ -1,7 +1,8 @@
 //! Writes the seed corpus of the fuzz targets: every seed that
 //! `tlsscope_capture::fuzz::seeds` makes from the captures under
-//! TESTDATA_DIR, as CORPUS_DIR/TARGET/seed-HASH (named by content, so a
-//! second run adds nothing). scripts/fuzz runs it before fuzzing; see
+//! TESTDATA_DIR (each with the key log of the same name beside it, e.g.
+//! tls/lab.pcap and tls/lab.keys), as CORPUS_DIR/TARGET/seed-HASH (named
+//! by content, so a second run adds nothing). scripts/fuzz runs it before fuzzing; see
 //! docs/fuzzing.md.
 //!
 //!   cargo run --release -p tlsscope-capture --example fuzz_seeds -- \
@@ -11,27 +12,14 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use tlsscope_capture::fuzz::{TARGETS, seeds};
-
-fn captures(dir: &Path) -> std::io::Result<Vec<Vec<u8>>> {
-    let mut paths = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for entry in std::fs::read_dir(&d)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "pcap" || e == "pcapng") {
-                paths.push(path);
-            }
-        }
-    }
-    paths.sort();
-    paths.iter().map(std::fs::read).collect()
-}
+use tlsscope_capture::fuzz::{SeedCapture, TARGETS, read_captures, seeds};
 
 fn run(testdata: &Path, corpus: &Path, targets: &[String]) -> Result<(), String> {
-    let caps = captures(testdata).map_err(|e| format!("{}: {e}", testdata.display()))?;
+    let caps: Vec<SeedCapture> = read_captures(testdata)
+        .map_err(|e| format!("{}: {e}", testdata.display()))?
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect();
     if caps.is_empty() {
         return Err(format!("no .pcap or .pcapng files under {}", testdata.display()));
     }

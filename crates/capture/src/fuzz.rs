@@ -1,5 +1,6 @@
 //! Fuzz body for reading captures, and the seed corpus of every fuzz target
-//! made from real captures. Not part of the API (hidden from the docs).
+//! made from real captures and their key logs. Not part of the API (hidden
+//! from the docs).
 //!
 //! The cargo-fuzz targets in `fuzz/fuzz_targets/` only call these functions
 //! (the bodies of the scope targets are in `tlsscope_scope::fuzz`), the
@@ -9,21 +10,77 @@
 //! docs/fuzzing.md.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use tlsscope_scope::flow::{Limits, Reassembler};
 use tlsscope_scope::frame::LinkType;
 use tlsscope_scope::fuzz::{
-    CheckingSink, ConnCheck, FrameRecord, checked_decode, frame_decode_input, frame_decode_seeds,
-    hpack_seeds, http_capture_seeds, http1_seeds, http2_seeds, tcp_reassembly_seeds,
+    CheckingSink, ConnCheck, FrameRecord, TlsSeeds, checked_decode, extension_samples,
+    frame_decode_input, frame_decode_seeds, hpack_seeds, http_capture_seeds, http1_seeds,
+    http2_seeds, keylog_seeds, session_pipeline_seeds, sslv2_samples, tcp_reassembly_seeds,
+    tls_assembler_seeds, tls_capture_seeds, tls_decrypt_seeds, tls_handshake_seeds,
+    tls_record_seeds,
 };
 
 use crate::pcapng::{Interface, Packet, SecretsType, Section, Writer};
-use crate::read::{CaptureReader, Event, MAX_BLOCK};
+use crate::read::{CaptureReader, Event, MAX_BLOCK, SECRETS_TLS_KEY_LOG};
 
 /// Every fuzz target, by the name of its file in `fuzz/fuzz_targets/`.
-pub const TARGETS: [&str; 6] =
-    ["capture_read", "frame_decode", "tcp_reassembly", "http1", "http2", "hpack"];
+pub const TARGETS: [&str; 15] = [
+    "capture_read",
+    "frame_decode",
+    "tcp_reassembly",
+    "http1",
+    "http2",
+    "hpack",
+    "tls_record",
+    "tls_handshake",
+    "tls_assembler",
+    "tls_sslv2",
+    "tls_extensions",
+    "x509",
+    "keylog",
+    "tls_decrypt",
+    "session_pipeline",
+];
+
+/// What seeds are made from: a capture file and the key log that goes
+/// with it, if any.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SeedCapture {
+    /// The file (pcap, pcapng, or gzip of either).
+    pub bytes: Vec<u8>,
+    /// Its key log (NSS format), if there is one.
+    pub keylog: Option<Vec<u8>>,
+}
+
+/// Reads every `.pcap` and `.pcapng` under `dir` (its subdirectories
+/// too), sorted by path, each with the key log of the same name beside it
+/// (`lab.pcap` and `lab.keys`) when there is one.
+pub fn read_captures(dir: &Path) -> std::io::Result<Vec<(PathBuf, SeedCapture)>> {
+    let mut paths = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "pcap" || e == "pcapng") {
+                paths.push(path);
+            }
+        }
+    }
+    paths.sort();
+    let mut out = Vec::new();
+    for path in paths {
+        let bytes = std::fs::read(&path)?;
+        let keys = path.with_extension("keys");
+        let keylog = if keys.is_file() { Some(std::fs::read(&keys)?) } else { None };
+        out.push((path, SeedCapture { bytes, keylog }));
+    }
+    Ok(out)
+}
 
 /// The reassembly limits of [`capture_read`]: small, so that inputs of a
 /// few dozen frames reach them.
@@ -97,7 +154,7 @@ const HTTP_SEED_MAX: usize = 4096;
 const REWRAPPED_FRAMES: usize = 8;
 
 /// The seed corpus of fuzz target `target` (one of [`TARGETS`]) made from
-/// the given capture files; None for an unknown target.
+/// the given captures and their key logs; None for an unknown target.
 ///
 /// - `capture_read`: each capture cut into pieces of a few records (each
 ///   piece with its file header, or its section header and interface
@@ -111,11 +168,31 @@ const REWRAPPED_FRAMES: usize = 8;
 ///   the captures as a script (HTTP/2 ones for `http2`, the rest for
 ///   `http1`), cut at [`HTTP_SEED_MAX`] bytes.
 /// - `hpack`: the RFC 7541 Appendix C blocks.
-pub fn seeds(target: &str, captures: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
+/// - `tls_record`, `tls_handshake`, `tls_assembler`, `tls_extensions`,
+///   `session_pipeline`: the hand-made seeds of `tlsscope_scope::fuzz`,
+///   and what `tls_capture_seeds` makes of each capture with its key log
+///   (the one beside it and any in its Decryption Secrets Blocks): each
+///   direction's stream, every handshake message (decrypted ones too),
+///   its extension blocks, each connection with and without its keys.
+/// - `x509`: every certificate in the captures.
+/// - `tls_sslv2`: the hand-made hellos, and every ClientHello of the
+///   captures rewritten as an SSLv2-compatible one (real cipher lists).
+/// - `keylog`: the hand-made key logs, and each capture's key log read in
+///   chunks of several sizes.
+/// - `tls_decrypt`: hand-made records for every cipher suite it knows
+///   (its keys are its own, so captures cannot help).
+pub fn seeds(target: &str, captures: &[SeedCapture]) -> Option<Vec<Vec<u8>>> {
+    let tls = |hand: Vec<Vec<u8>>, pick: fn(TlsSeeds) -> Vec<Vec<u8>>| {
+        let mut out = hand;
+        for c in captures {
+            out.extend(pick(capture_tls_seeds(c)));
+        }
+        out
+    };
     let mut out = match target {
         "capture_read" => {
             let mut out = Vec::new();
-            for c in captures {
+            for c in captures.iter().map(|c| &c.bytes) {
                 let pieces = pieces(c, PIECE_RECORDS);
                 if let Some(first) = pieces.first() {
                     let mut gz =
@@ -140,7 +217,7 @@ pub fn seeds(target: &str, captures: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
         "frame_decode" => {
             let mut out = Vec::new();
             for c in captures {
-                for_each_frame(c, |i, link, data| {
+                for_each_frame(&c.bytes, |i, link, data| {
                     if i < REWRAPPED_FRAMES {
                         out.extend(frame_decode_seeds(link, data));
                     } else {
@@ -156,16 +233,97 @@ pub fn seeds(target: &str, captures: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
             let mut out = if h2 { http2_seeds() } else { http1_seeds() };
             for c in captures {
                 let mut frames = Vec::new();
-                for_each_frame(c, |_, link, data| frames.push((link, data.to_vec())));
+                for_each_frame(&c.bytes, |_, link, data| frames.push((link, data.to_vec())));
                 out.extend(http_capture_seeds(&frames, h2, HTTP_SEED_MAX));
             }
             out
         }
         "hpack" => hpack_seeds(),
+        "tls_record" => tls(tls_record_seeds(), |s| s.tls_record),
+        "tls_handshake" => tls(tls_handshake_seeds(), |s| s.tls_handshake),
+        "tls_assembler" => tls(tls_assembler_seeds(), |s| s.tls_assembler),
+        "tls_extensions" => {
+            tls(extension_samples().into_iter().map(|(_, b)| b).collect(), |s| s.tls_extensions)
+        }
+        "x509" => tls(Vec::new(), |s| s.x509),
+        "session_pipeline" => tls(session_pipeline_seeds(), |s| s.session_pipeline),
+        "tls_sslv2" => {
+            let hellos = tls(Vec::new(), |s| s.tls_handshake);
+            // A tls_handshake seed is a selector byte, then the message.
+            let v2 = hellos.iter().filter_map(|h| sslv2_from_client_hello(h.get(1..)?));
+            sslv2_samples().into_iter().chain(v2).collect()
+        }
+        "keylog" => {
+            let mut out = keylog_seeds();
+            for c in captures {
+                let (_, keylog) = frames_and_keylog(c);
+                if !keylog.is_empty() {
+                    // Chunks of 1, 5 and 64 bytes (the first byte's value + 1).
+                    out.extend([0u8, 4, 63].map(|sel| [&[sel][..], &keylog].concat()));
+                }
+            }
+            out
+        }
+        "tls_decrypt" => tls_decrypt_seeds(),
         _ => return None,
     };
     out.sort();
     out.dedup();
+    Some(out)
+}
+
+/// A capture's frames, and its key log: the file beside it, then the TLS
+/// key logs of its Decryption Secrets Blocks.
+fn frames_and_keylog(c: &SeedCapture) -> (Vec<(LinkType, Vec<u8>)>, Vec<u8>) {
+    let mut frames = Vec::new();
+    let mut keylog = c.keylog.clone().unwrap_or_default();
+    let Ok(mut reader) = CaptureReader::from_reader(std::io::Cursor::new(c.bytes.clone())) else {
+        return (frames, keylog);
+    };
+    while let Some(event) = reader.next() {
+        match event {
+            Event::Frame(frame) => frames.push((frame.link, frame.data.to_vec())),
+            Event::Secrets { kind: SECRETS_TLS_KEY_LOG, data, .. } => {
+                if !keylog.is_empty() && !keylog.ends_with(b"\n") {
+                    keylog.push(b'\n');
+                }
+                keylog.extend_from_slice(data);
+            }
+            _ => {}
+        }
+    }
+    (frames, keylog)
+}
+
+/// The TLS targets' seeds from one capture and its key log.
+fn capture_tls_seeds(c: &SeedCapture) -> TlsSeeds {
+    let (frames, keylog) = frames_and_keylog(c);
+    tls_capture_seeds(&frames, &keylog)
+}
+
+/// A TLS ClientHello message (header included) rewritten as the body of an
+/// SSLv2-compatible ClientHello (RFC 5246 Appendix E.2): the same version,
+/// each cipher suite as a 3-byte spec `00 XX YY`, the session id, and the
+/// random as the 32-byte challenge. None if `msg` is not a ClientHello.
+fn sslv2_from_client_hello(msg: &[u8]) -> Option<Vec<u8>> {
+    // type (1), length (3), version (2), random (32), session id (u8 length).
+    let (&[1, _, _, _, v0, v1], rest) = msg.split_first_chunk::<6>()? else { return None };
+    let (random, rest) = rest.split_first_chunk::<32>()?;
+    let (&sid_len, rest) = rest.split_first()?;
+    let sid = rest.get(..usize::from(sid_len))?;
+    let rest = rest.get(usize::from(sid_len)..)?;
+    let (&suites_len, rest) = rest.split_first_chunk::<2>()?;
+    let suites = rest.get(..usize::from(u16::from_be_bytes(suites_len)))?;
+    let mut specs = Vec::new();
+    for suite in suites.chunks_exact(2) {
+        specs.push(0);
+        specs.extend_from_slice(suite);
+    }
+    let mut out = vec![1, v0, v1];
+    for n in [specs.len(), sid.len(), random.len()] {
+        out.extend_from_slice(&u16::try_from(n).ok()?.to_be_bytes());
+    }
+    out.extend([specs.as_slice(), sid, random].concat());
     Some(out)
 }
 
@@ -186,10 +344,10 @@ fn for_each_frame(capture: &[u8], mut f: impl FnMut(usize, LinkType, &[u8])) {
 /// A pcapng made by our own writer from the first frames of `captures`:
 /// a section comment, a Decryption Secrets Block, packet comments and
 /// direction flags, which the captures in testdata may lack.
-fn written_pcapng(captures: &[Vec<u8>]) -> Option<Vec<u8>> {
+fn written_pcapng(captures: &[SeedCapture]) -> Option<Vec<u8>> {
     let mut frames = Vec::new();
     for c in captures {
-        for_each_frame(c, |i, link, data| {
+        for_each_frame(&c.bytes, |i, link, data| {
             if i < 4 {
                 frames.push((link, data.to_vec()));
             }
@@ -221,10 +379,10 @@ fn written_pcapng(captures: &[Vec<u8>]) -> Option<Vec<u8>> {
 /// our writer does not make: simple and obsolete packet blocks (the first
 /// frame of `captures`), interface statistics, an interface with a
 /// nanosecond `if_tsresol`, and a second section.
-fn hand_pcapng(captures: &[Vec<u8>], le: bool) -> Option<Vec<u8>> {
+fn hand_pcapng(captures: &[SeedCapture], le: bool) -> Option<Vec<u8>> {
     let mut frame = None;
     for c in captures {
-        for_each_frame(c, |i, link, data| {
+        for_each_frame(&c.bytes, |i, link, data| {
             if i == 0 && frame.is_none() {
                 frame = Some((link, data.to_vec()));
             }
@@ -362,28 +520,21 @@ mod tests {
     use super::*;
     use tlsscope_scope::fuzz::{XorShift, frame_decode, tcp_reassembly};
 
-    /// The captures in testdata/captures (every set).
-    fn testdata_captures() -> Vec<(String, Vec<u8>)> {
+    /// The captures in testdata/captures (every set), with their key logs.
+    fn testdata() -> Vec<(PathBuf, SeedCapture)> {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/captures");
-        let mut out = Vec::new();
-        let mut dirs = vec![std::path::PathBuf::from(root)];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if path.extension().is_some_and(|e| e == "pcap" || e == "pcapng") {
-                    out.push((path.display().to_string(), std::fs::read(&path).unwrap()));
-                }
-            }
-        }
-        out.sort();
-        assert!(out.len() >= 5, "testdata captures missing under {root}");
+        let out = read_captures(Path::new(root)).unwrap();
+        assert!(out.len() >= 9, "testdata captures missing under {root}");
         out
     }
 
+    /// The capture files in testdata/captures, by name.
+    fn testdata_captures() -> Vec<(String, Vec<u8>)> {
+        testdata().into_iter().map(|(p, c)| (p.display().to_string(), c.bytes)).collect()
+    }
+
     fn corpus(target: &str) -> Vec<Vec<u8>> {
-        let captures: Vec<Vec<u8>> = testdata_captures().into_iter().map(|(_, c)| c).collect();
+        let captures: Vec<SeedCapture> = testdata().into_iter().map(|(_, c)| c).collect();
         seeds(target, &captures).unwrap()
     }
 
@@ -395,6 +546,15 @@ mod tests {
             "http1" => tlsscope_scope::fuzz::http1,
             "http2" => tlsscope_scope::fuzz::http2,
             "hpack" => tlsscope_scope::fuzz::hpack,
+            "tls_record" => tlsscope_scope::fuzz::tls_record,
+            "tls_handshake" => tlsscope_scope::fuzz::tls_handshake,
+            "tls_assembler" => tlsscope_scope::fuzz::tls_assembler,
+            "tls_sslv2" => tlsscope_scope::fuzz::tls_sslv2,
+            "tls_extensions" => tlsscope_scope::fuzz::tls_extensions,
+            "x509" => tlsscope_scope::fuzz::x509,
+            "keylog" => tlsscope_scope::fuzz::keylog,
+            "tls_decrypt" => tlsscope_scope::fuzz::tls_decrypt,
+            "session_pipeline" => tlsscope_scope::fuzz::session_pipeline,
             _ => panic!("no body for {target}"),
         }
     }
@@ -437,12 +597,88 @@ mod tests {
     fn seeds_exist_for_every_target_and_run_clean() {
         for target in TARGETS {
             let corpus = corpus(target);
-            assert!(corpus.len() >= 10, "{target}: {} seeds", corpus.len());
+            // x509 has only the captures' certificates (four different ones).
+            let least = if target == "x509" { 4 } else { 10 };
+            assert!(corpus.len() >= least, "{target}: {} seeds", corpus.len());
             for seed in &corpus {
                 body(target)(seed);
             }
         }
         assert!(seeds("no_such_target", &[]).is_none());
+    }
+
+    #[test]
+    fn every_tls_capture_comes_with_its_key_log() {
+        let all = testdata();
+        let tls: Vec<_> =
+            all.iter().filter(|(p, _)| p.parent().is_some_and(|d| d.ends_with("tls"))).collect();
+        assert!(tls.len() >= 4);
+        for (path, c) in tls {
+            let keys =
+                c.keylog.as_deref().unwrap_or_else(|| panic!("{}: no key log", path.display()));
+            assert!(
+                keys.starts_with(b"CLIENT_")
+                    || keys.starts_with(b"SERVER_")
+                    || keys.starts_with(b"#"),
+                "{}",
+                path.display()
+            );
+        }
+        assert!(all.iter().any(|(_, c)| c.keylog.is_none()), "the tcp captures have no key log");
+    }
+
+    /// What a capture's key log gives the seeds (the client randoms' lines
+    /// in the session_pipeline seeds) it gives as well from a Decryption
+    /// Secrets Block inside the capture.
+    #[test]
+    fn a_key_log_inside_the_capture_serves_like_one_beside_it() {
+        let (path, beside) =
+            testdata().into_iter().find(|(p, _)| p.ends_with("tls/lab.pcap")).unwrap();
+        let keys = beside.keylog.clone().unwrap();
+        let (frames, _) = frames_and_keylog(&beside);
+        let mut w = Writer::new(Vec::new(), &Section::tlsscope()).unwrap();
+        w.write_secrets(SecretsType::TLS_KEY_LOG, &keys).unwrap();
+        let id = w.add_interface(&Interface::new(frames[0].0, 0)).unwrap();
+        for (n, (_, data)) in frames.iter().enumerate() {
+            let ts = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + n as u64);
+            w.write_packet(&Packet::new(id, ts, data)).unwrap();
+        }
+        let inside = SeedCapture { bytes: w.finish().unwrap(), keylog: None };
+        let (_, found) = frames_and_keylog(&inside);
+        assert_eq!(found, keys, "{}", path.display());
+        let with_keys = seeds("session_pipeline", std::slice::from_ref(&beside)).unwrap();
+        assert_eq!(seeds("session_pipeline", &[inside]).unwrap(), with_keys);
+        // And the keys matter: without them the seeds differ.
+        let bare = SeedCapture { keylog: None, ..beside };
+        assert_ne!(seeds("session_pipeline", &[bare]).unwrap(), with_keys);
+    }
+
+    #[test]
+    fn client_hellos_of_the_captures_become_sslv2_hellos_with_their_suites() {
+        let captures: Vec<SeedCapture> = testdata().into_iter().map(|(_, c)| c).collect();
+        let mut made = 0;
+        for c in &captures {
+            for seed in capture_tls_seeds(c).tls_handshake {
+                let msg = &seed[1..];
+                let Some(v2) = sslv2_from_client_hello(msg) else {
+                    assert_ne!(msg[0], 1, "a ClientHello not rewritten");
+                    continue;
+                };
+                let ch = tlsscope_scope::tls::handshake::parse_sslv2_client_hello(
+                    &v2,
+                    &mut tlsscope_scope::tree::Tree::off(),
+                )
+                .unwrap();
+                let suites_len = usize::from(u16::from_be_bytes([
+                    msg[39 + usize::from(msg[38])],
+                    msg[40 + usize::from(msg[38])],
+                ]));
+                assert_eq!(ch.cipher_suites.len(), suites_len / 2);
+                made += 1;
+            }
+        }
+        assert!(made >= 4, "{made} SSLv2 hellos from the captures");
+        assert!(corpus("tls_sslv2").len() >= made + sslv2_samples().len() - 1);
     }
 
     #[test]
@@ -463,7 +699,7 @@ mod tests {
 
     #[test]
     fn hand_built_pcapng_seeds_read_without_problems() {
-        let captures: Vec<Vec<u8>> = testdata_captures().into_iter().map(|(_, c)| c).collect();
+        let captures: Vec<SeedCapture> = testdata().into_iter().map(|(_, c)| c).collect();
         for le in [true, false] {
             let seed = hand_pcapng(&captures, le).unwrap();
             let mut r = CaptureReader::from_reader(std::io::Cursor::new(seed)).unwrap();
@@ -494,6 +730,15 @@ mod tests {
             ("http1", 1500),
             ("http2", 1500),
             ("hpack", 3000),
+            ("tls_record", 1500),
+            ("tls_handshake", 3000),
+            ("tls_assembler", 1500),
+            ("tls_sslv2", 3000),
+            ("tls_extensions", 1500),
+            ("x509", 1500),
+            ("keylog", 1500),
+            ("tls_decrypt", 1500),
+            ("session_pipeline", 300),
         ] {
             let corpus = corpus(target);
             for _ in 0..runs {
