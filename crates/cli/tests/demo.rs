@@ -32,16 +32,21 @@ fn demo_runs_the_whole_lab() {
     // Plain HTTP, readable on the wire.
     assert!(text.contains("HTTP/1.1 200 OK  →  Hello World!"), "{text}");
     assert!(text.contains("server HTTP/1.1 200 OK"), "{text}");
-    // TLS 1.2: the ten steps in order.
+    // "Hello World!" three times as a decoded body: plain HTTP, and
+    // decrypted from TLS 1.2 and from TLS 1.3.
+    assert_eq!(text.matches("body (12 bytes): Hello World!").count(), 3, "{text}");
+
+    // TLS 1.2: first as a capture without keys shows it, then the ten
+    // steps explained, with their checks.
     let tls12 = text.split("HTTPS with TLS 1.2").nth(1).unwrap();
     let tls12 = tls12.split("HTTPS with TLS 1.3").next().unwrap();
-    let steps: Vec<&str> = tls12
-        .lines()
-        .filter(|l| l.trim_start().starts_with('(') && l.contains('→'))
-        .map(|l| l.split_whitespace().nth(7).unwrap())
-        .collect();
+    let (bare, keyed) = tls12.split_once("every step explained and checked").unwrap();
+    assert_eq!(bare.matches("EncryptedHandshakeMessage [enc]").count(), 2, "{bare}");
+    assert!(bare.contains("bytes [enc] ════▶ │"), "{bare}");
+    assert!(bare.contains("│ ◀════ Application data: "), "{bare}");
+    assert!(bare.contains("client → server  170303"), "ciphertext shown: {bare}");
     assert_eq!(
-        steps,
+        explained_steps(keyed),
         [
             "ClientHello",
             "ServerHello",
@@ -50,18 +55,46 @@ fn demo_runs_the_whole_lab() {
             "ServerHelloDone",
             "ClientKeyExchange",
             "ChangeCipherSpec",
-            "EncryptedHandshakeMessage",
+            "Finished",
             "ChangeCipherSpec",
-            "EncryptedHandshakeMessage"
+            "Finished"
         ]
     );
-    assert!(tls12.contains(
+    assert_eq!(keyed.matches("What it is for").count(), 10, "{keyed}");
+    assert!(keyed.contains(
         "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 (ECDHE / RSA / AES_128_GCM / SHA256), group x25519"
     ));
-    // TLS 1.3.
+    for check in [
+        "[  ok  ] Certificate 1 signature (CN=localhost, self-signed)",
+        "hash_a vs hash_b: equal",
+        "[  ok  ] ServerKeyExchange signature",
+        "[  ok  ] Key exchange: ECDHE x25519",
+        "[  ok  ] Finished from the client",
+        "[  ok  ] Finished from the server",
+        "[FAILED] Trust anchor",
+    ] {
+        assert!(keyed.contains(check), "{check}: {keyed}");
+    }
+    assert!(!keyed.contains("[FAILED] Finished") && !keyed.contains("n/a"), "{keyed}");
+
+    // TLS 1.3: only the hellos in the clear without keys; all decrypted.
     let tls13 = text.split("HTTPS with TLS 1.3").nth(1).unwrap();
-    assert!(tls13.contains("TLS 1.3, TLS_AES_128_GCM_SHA256"), "{tls13}");
+    let (bare, keyed) = tls13.split_once("every step explained and checked").unwrap();
+    assert!(bare.contains("everything after the ServerHello is encrypted"), "{bare}");
+    assert!(!bare.contains("Certificate"), "{bare}");
+    assert!(keyed.contains("TLS 1.3, TLS_AES_128_GCM_SHA256"), "{keyed}");
     assert!(tls13.contains("HTTP/2 200 over TLSv1.3"));
+    let steps = explained_steps(keyed);
+    for name in ["EncryptedExtensions", "Certificate", "CertificateVerify", "Finished"] {
+        assert!(steps.contains(&name.to_string()), "{name}: {steps:?}");
+    }
+    for check in [
+        "[  ok  ] CertificateVerify",
+        "[  ok  ] Finished from the server",
+        "[  ok  ] Finished from the client",
+    ] {
+        assert!(keyed.contains(check), "{check}: {keyed}");
+    }
 
     // The capture carries its keys: tshark decrypts every Hello World.
     let t = Command::new("tshark")
@@ -83,5 +116,50 @@ fn demo_runs_the_whole_lab() {
     let hello_hex = "48656c6c6f20576f726c6421";
     assert_eq!(fields.matches(hello_hex).count(), 2, "two decrypted HTTP/2 bodies: {fields}");
     assert_eq!(fields.matches("Hello World!").count(), 1, "one plain HTTP body: {fields}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The names of the explained steps: `  (3) Certificate  server → client, ...`.
+fn explained_steps(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with("  (") && l.contains(", frame "))
+        .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn demo_speaks_japanese_with_lang_ja() {
+    let dir = std::env::temp_dir().join(format!("tlsscope-demo-ja-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = Command::new(env!("CARGO_BIN_EXE_tlsscope"))
+        .args(["demo", "--color", "never", "--tls", "1.3", "--lang", "ja", "--out"])
+        .arg(&dir)
+        .env("LANG", "C")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    for ja in [
+        "ステップ 4",
+        "何のためのものか",
+        "このキャプチャでは",
+        "TLS 1.3 のハンドシェイク",
+        "クライアントがハンドシェイクを始めます",
+        "キーログで復号",
+    ] {
+        assert!(text.contains(ja), "{ja}: {text}");
+    }
+    assert!(!text.contains("What it is for"), "{text}");
+    assert!(text.contains("body (12 bytes): Hello World!"), "{text}");
+    // LANG picks the language when --lang is not given.
+    let out = Command::new(env!("CARGO_BIN_EXE_tlsscope"))
+        .args(["demo", "--color", "never", "--tls", "1.2", "--out"])
+        .arg(&dir)
+        .env("LANG", "ja_JP.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("何のためのものか"));
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -20,12 +20,15 @@ use tlsscope_lab::server::{Identity, ServeOptions, Server};
 use tlsscope_lab::tls::{TlsChoices, TlsVersion};
 use tlsscope_lab::{cert, cert_show};
 use tlsscope_scope::diag::Diagnostic;
-use tlsscope_scope::flow::{Dir, Reassembler};
+use tlsscope_scope::explain::{self, Lang};
+use tlsscope_scope::flow::{Chunk, ConnInfo, Dir, EndReason, PerDir, Reassembler, StreamSink};
 use tlsscope_scope::session::{self, Analyzer, ConnState, Flow, Options, Session};
 use tlsscope_scope::time::Timestamp;
+use tlsscope_scope::tls::record::{self as tls_record, Deframer};
+use tlsscope_scope::verify;
 
-use crate::output::{EXIT_OK, Output};
-use crate::render::text;
+use crate::output::{EXIT_OK, LangChoice, Output};
+use crate::render::{explain as explain_text, text};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -36,6 +39,9 @@ pub struct Args {
     /// Which TLS versions to show.
     #[arg(long, value_enum, default_value = "both")]
     tls: Versions,
+    /// Language of the explanations (default: from LANG).
+    #[arg(long, value_enum, value_name = "LANG")]
+    lang: Option<LangChoice>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -87,21 +93,34 @@ impl session::Output for Found {
 
 struct Say<'a> {
     out: &'a Output,
+    lang: Lang,
     w: std::io::StdoutLock<'static>,
 }
 
 impl Say<'_> {
+    /// The demo sentence `key` in the chosen language, `{name}` filled in.
+    fn t(&self, key: &str, vars: &[(&str, &str)]) -> String {
+        let mut s = explain::label(self.lang, key);
+        for (k, v) in vars {
+            s = s.replace(&format!("{{{k}}}"), v);
+        }
+        s
+    }
     fn step(&mut self, n: usize, title: &str) -> std::io::Result<()> {
-        let head = format!("Step {n}  {title}");
+        let head = format!("{} {n}  {title}", self.t("demo.step", &[]));
         writeln!(self.w)?;
         if self.out.color {
             writeln!(self.w, "{}", head.bold().underline())
         } else {
-            writeln!(self.w, "{head}\n{}", "-".repeat(head.chars().count()))
+            writeln!(self.w, "{head}\n{}", "=".repeat(explain_text::width(&head)))
         }
     }
     fn line(&mut self, s: &str) -> std::io::Result<()> {
         writeln!(self.w, "  {s}")
+    }
+    fn heading(&mut self, s: &str) -> std::io::Result<()> {
+        writeln!(self.w)?;
+        if self.out.color { writeln!(self.w, "  {}", s.bold()) } else { writeln!(self.w, "  {s}") }
     }
     fn good(&mut self, s: &str) -> std::io::Result<()> {
         if self.out.color { writeln!(self.w, "  {}", s.green()) } else { writeln!(self.w, "  {s}") }
@@ -123,17 +142,19 @@ fn printable(bytes: &[u8], max: usize) -> String {
 
 pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
+    let lang = crate::output::lang(args.lang);
     let dir = args.out.clone();
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("{}: cannot create it", dir.display()))?;
-    let mut say = Say { out, w: std::io::stdout().lock() };
-    writeln!(say.w, "tlsscope demo: the HTTPS lab in one process, on loopback, no root needed")?;
+    let mut say = Say { out, lang, w: std::io::stdout().lock() };
+    let title = say.t("demo.title", &[]);
+    writeln!(say.w, "{title}")?;
 
     // Step 1: the lab's three openssl commands.
-    say.step(1, "A key, a certificate signing request and a self-signed certificate")?;
-    say.line(
-        "(what `openssl genrsa 2048`, `openssl req -new` and `openssl x509 -req -signkey` make)",
-    )?;
+    let t = say.t("demo.step1", &[]);
+    say.step(1, &t)?;
+    let t = say.t("demo.step1.what", &[]);
+    say.line(&t)?;
     let key = cert::generate_key(cert::KeyType::Rsa2048)?;
     let sans = cert::default_sans();
     let csr = cert::make_csr(&key, "localhost", &sans)?;
@@ -144,18 +165,10 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     files::write(&key_path, key.serialize_pem().as_bytes(), Mode::Secret, true)?;
     files::write(&csr_path, csr.pem.as_bytes(), Mode::Public, true)?;
     files::write(&crt_path, signed.cert_pem.as_bytes(), Mode::Public, true)?;
-    say.line(&format!(
-        "{}  RSA 2048-bit private key (mode 0600: it is a secret)",
-        key_path.display()
-    ))?;
-    say.line(&format!(
-        "{}  the request: subject CN=localhost and the public key, signed by the key",
-        csr_path.display()
-    ))?;
-    say.line(&format!(
-        "{}  the certificate, signed by the same key (self-signed)",
-        crt_path.display()
-    ))?;
+    for (path, k) in [(&key_path, "demo.key"), (&csr_path, "demo.csr"), (&crt_path, "demo.crt")] {
+        let l = format!("{}  {}", path.display(), say.t(k, &[]));
+        say.line(&l)?;
+    }
     let shown = cert_show::show(
         signed.cert_pem.as_bytes(),
         "server.crt",
@@ -189,22 +202,24 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let server = runtime.block_on(Server::bind(&opts))?;
     let http = server.http_addr().context("the HTTP listener has no address")?;
     let https = server.https_addr().context("the HTTPS listener has no address")?;
-    say.step(2, "The server: \"Hello World!\" over HTTP and HTTPS")?;
-    say.line(&format!(
-        "http://127.0.0.1:{} and https://localhost:{} (free ports on loopback)",
-        http.port(),
-        https.port()
-    ))?;
-    say.line(&format!(
-        "TLS 1.2 and 1.3, HTTP/1.1 and HTTP/2; the session keys go to {}",
-        keylog_path.display()
-    ))?;
+    let t = say.t("demo.step2", &[]);
+    say.step(2, &t)?;
+    let l = say.t(
+        "demo.ports",
+        &[
+            ("http", &format!("http://127.0.0.1:{}", http.port())),
+            ("https", &format!("https://localhost:{}", https.port())),
+        ],
+    );
+    say.line(&l)?;
+    let l = say.t("demo.server_keys", &[("keylog", &keylog_path.display().to_string())]);
+    say.line(&l)?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let serving = runtime.spawn(server.run(Arc::new(|_: &_| {}), async move {
         let _ = stop_rx.await;
     }));
 
-    // Steps 3..: the requests, each recorded.
+    // The requests, each recorded.
     let mut recorders = Vec::new();
     let mut fetch = |url: String, tls: Option<TlsVersion>| -> anyhow::Result<Body> {
         let rec = Recorder::new();
@@ -240,22 +255,31 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let pcap = dir.join("demo.pcapng");
     record::write_pcapng_all(&recorders, &pcap)?;
 
-    // Read the recording back, as `tlsscope inspect` would.
-    let found = analyse(&pcap)?;
+    // Read the recording back, as `tlsscope inspect` would: once as a
+    // capture without keys shows it, once with the secrets it carries.
+    let opaque = analyse(&pcap, false)?;
+    let found = analyse(&pcap, true)?;
+    let first = first_records(&pcap)?;
     let start = found.sessions.first().map_or(Timestamp::default(), |s| s.start);
     let style = text::Style { color: out.color, hex: false, trees: false };
+    let trust = crate::output::trust();
 
-    say.step(3, "Plain HTTP: GET / (like `curl -i http://localhost:8080/`)")?;
+    let t = say.t("demo.step3", &[]);
+    say.step(3, &t)?;
     say.line(&format!(
         "{}  →  {}",
         plain.1.as_deref().unwrap_or("?"),
         String::from_utf8_lossy(&plain.0)
     ))?;
-    say.line("What went over the wire, readable by anyone who can capture it:")?;
+    let t = say.t("demo.plain_wire", &[]);
+    say.heading(&t)?;
     if let Some(f) = found.flows.first() {
         for d in [Dir::ClientToServer, Dir::ServerToClient] {
-            say.line(&format!("  {:<6} {}", d.sender(), printable(&f.preview[d], 96)))?;
+            say.line(&format!("  {:<6} {}", d.sender(), printable(&f.preview[d], 160)))?;
         }
+        let t = say.t("demo.plain_http", &[]);
+        say.heading(&t)?;
+        text::http(&mut say.w, &f.decoded, style)?;
     }
     for (i, (v, body)) in tls_runs.iter().enumerate() {
         let n = 4 + i;
@@ -265,58 +289,93 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
             }
             TlsVersion::Tls13 => ("TLS 1.3", "curl --insecure -i https://localhost:8443/"),
         };
-        say.step(n, &format!("HTTPS with {name} (like `{like}`)"))?;
+        let t = say.t("demo.step_tls", &[("version", name), ("like", like)]);
+        say.step(n, &t)?;
         say.line(&format!(
             "{} over {}  →  {}",
             body.1.as_deref().unwrap_or("?"),
             body.2.as_deref().unwrap_or("?"),
             String::from_utf8_lossy(&body.0)
         ))?;
-        say.line("The handshake as the capture shows it:")?;
+        let (Some(s), Some(bare)) = (found.sessions.get(i), opaque.sessions.get(i)) else {
+            continue;
+        };
+        let t = say.t("demo.without_keys", &[]);
+        say.heading(&t)?;
         writeln!(say.w)?;
-        if let Some(s) = found.sessions.get(i) {
-            text::session(&mut say.w, s, style, start)?;
-            if *v == TlsVersion::Tls13 {
-                say.line("In TLS 1.3 everything after the ServerHello is encrypted, the certificate included:")?;
-                say.line("without the keys a capture shows only ClientHello and ServerHello in the clear.")?;
+        explain_text::ladder(&mut say.w, bare, style, start, lang)?;
+        if *v == TlsVersion::Tls13 {
+            let t = say.t("demo.tls13_encrypted", &[]);
+            for l in explain_text::wrap(&t, 2, 78) {
+                writeln!(say.w, "{l}")?;
             }
-            say.line("The application data is opaque without the session keys.")?;
         }
+        let t = say.t("demo.opaque", &[]);
+        say.heading(&t)?;
+        for d in [Dir::ClientToServer, Dir::ServerToClient] {
+            let rec = bare
+                .app_records
+                .iter()
+                .find(|r| r.from == d)
+                .and_then(|r| first.get(&(s.conn, d.index(), r.frame)).map(|bytes| (r, bytes)));
+            if let Some((r, bytes)) = rec {
+                let head = bytes.get(..5).unwrap_or_default();
+                let rest = bytes.get(5..).unwrap_or_default();
+                say.line(&format!(
+                    "  frame {:<4} {}  {} | {}… ({} bytes)",
+                    r.frame,
+                    text::arrow(d),
+                    tlsscope_scope::tree::hex(head),
+                    tlsscope_scope::tree::hex(rest),
+                    r.len
+                ))?;
+            }
+        }
+        let t = say.t("demo.with_keys", &[("keylog", &keylog_path.display().to_string())]);
+        say.heading(&t)?;
+        writeln!(say.w)?;
+        let checks = verify::check_session(s, &trust);
+        let x = explain::explain(s, checks, lang);
+        text::header(&mut say.w, s, style)?;
+        writeln!(say.w)?;
+        explain_text::ladder(&mut say.w, s, style, start, lang)?;
+        explain_text::explained(&mut say.w, s, &x, style, start)?;
+        let t = say.t("demo.decrypted", &[]);
+        say.heading(&t)?;
+        text::http(&mut say.w, &s.http, style)?;
+        text::diagnostics(&mut say.w, s, style)?;
     }
 
     writeln!(say.w)?;
-    say.good(&format!(
-        "Done in {:.1} s. Left in {}:",
-        started.elapsed().as_secs_f64(),
-        dir.display()
-    ))?;
+    let secs = format!("{:.1}", started.elapsed().as_secs_f64());
+    let t = say.t("demo.done", &[("secs", &secs), ("dir", &dir.display().to_string())]);
+    say.good(&t)?;
     for (f, what) in [
-        ("server.key", "private key (0600)"),
-        ("server.csr", "certificate signing request"),
-        ("server.crt", "self-signed certificate"),
-        ("demo.pcapng", "the capture, with the session keys inside (0600)"),
-        ("sslkeylog.txt", "the server's NSS key log (0600)"),
+        ("server.key", "demo.file.key"),
+        ("server.csr", "demo.file.csr"),
+        ("server.crt", "demo.file.crt"),
+        ("demo.pcapng", "demo.file.pcap"),
+        ("sslkeylog.txt", "demo.file.keylog"),
     ] {
-        say.line(&format!("  {f:<14} {what}"))?;
+        let l = format!("  {f:<14} {}", say.t(what, &[]));
+        say.line(&l)?;
     }
-    say.line(&format!(
-        "Open it in Wireshark: `wireshark {}` decrypts with no setting, the keys are in the file;",
-        pcap.display()
-    ))?;
-    say.line(&format!(
-        "or `tshark -r {} -Y http2` and `tlsscope inspect {}`.",
-        pcap.display(),
-        pcap.display()
-    ))?;
+    let p = pcap.display().to_string();
+    let l = say.t("demo.wireshark", &[("pcap", &p)]);
+    say.line(&l)?;
+    let l = say.t("demo.tshark", &[("pcap", &p)]);
+    say.line(&l)?;
     say.w.flush()?;
     Ok(ExitCode::from(EXIT_OK))
 }
 
-fn analyse(pcap: &Path) -> anyhow::Result<Found> {
+/// Reads the recording back with the analysis `inspect` uses: with the
+/// secrets it carries (`decrypt`), or as a capture without keys shows it.
+fn analyse(pcap: &Path, decrypt: bool) -> anyhow::Result<Found> {
     let mut reader = CaptureReader::open(pcap)
         .with_context(|| format!("{}: cannot read it back", pcap.display()))?;
     let mut analyzer = Analyzer::new(
-        Options { trees: false, keep_messages: false, decrypt: true, http: true },
+        Options { trees: false, keep_messages: true, decrypt, http: true },
         Found::default(),
     );
     let mut tcp: Reassembler<ConnState> = Reassembler::default();
@@ -326,7 +385,15 @@ fn analyse(pcap: &Path) -> anyhow::Result<Found> {
                 tcp.push_frame(&mut analyzer, &f);
             }
             Event::Problem(d) => analyzer.out.diags.push(d),
-            Event::Secrets { .. } | Event::Comment { .. } => {}
+            Event::Secrets { kind, data, .. } => {
+                if decrypt && kind == tlsscope_capture::read::SECRETS_TLS_KEY_LOG {
+                    let name = format!("{}: Decryption Secrets Block", pcap.display());
+                    let mut d = analyzer.keys.keylog.parse(data, &name);
+                    d.extend(analyzer.keys.keylog.finish());
+                    analyzer.out.diags.extend(d);
+                }
+            }
+            Event::Comment { .. } => {}
         }
     }
     tcp.finish_all(&mut analyzer);
@@ -334,4 +401,50 @@ fn analyse(pcap: &Path) -> anyhow::Result<Found> {
     found.sessions.sort_by_key(|s| s.first_frame);
     found.flows.sort_by_key(|f| f.info.first_frame);
     Ok(found)
+}
+
+/// Application data records shown as captured: header and the first bytes
+/// of the ciphertext.
+const RECORD_SHOWN: usize = 5 + 24;
+
+/// The first application data records of each direction, as captured,
+/// by (connection, direction index, frame).
+#[derive(Default)]
+struct FirstRecords(std::collections::HashMap<(u64, usize, u64), Vec<u8>>);
+
+impl StreamSink<PerDir<Deframer>> for FirstRecords {
+    fn data(&mut self, info: &ConnInfo, user: &mut PerDir<Deframer>, dir: Dir, chunk: Chunk<'_>) {
+        let found = &mut self.0;
+        user[dir].push(&chunk, &mut |t| t == tls_record::content::APPLICATION_DATA, &mut |ev| {
+            if let tls_record::Event::Record(r) = ev
+                && r.header.content_type == tls_record::content::APPLICATION_DATA
+                && found.len() < 64
+            {
+                let [v0, v1] = r.header.version.to_be_bytes();
+                let [l0, l1] = r.header.len.to_be_bytes();
+                let mut bytes = vec![r.header.content_type, v0, v1, l0, l1];
+                let body = r.body.unwrap_or_default();
+                bytes.extend_from_slice(body.get(..RECORD_SHOWN - 5).unwrap_or(body));
+                found.insert((info.id, dir.index(), r.frame), bytes);
+            }
+        });
+    }
+    fn gap(&mut self, _: &ConnInfo, _: &mut PerDir<Deframer>, _: Dir, _: u64, _: u64, _: u64) {}
+    fn close(&mut self, _: &ConnInfo, _: PerDir<Deframer>, _: EndReason) {}
+}
+
+fn first_records(
+    pcap: &Path,
+) -> anyhow::Result<std::collections::HashMap<(u64, usize, u64), Vec<u8>>> {
+    let mut reader = CaptureReader::open(pcap)
+        .with_context(|| format!("{}: cannot read it back", pcap.display()))?;
+    let mut sink = FirstRecords::default();
+    let mut tcp: Reassembler<PerDir<Deframer>> = Reassembler::default();
+    while let Some(ev) = reader.next() {
+        if let Event::Frame(f) = ev {
+            tcp.push_frame(&mut sink, &f);
+        }
+    }
+    tcp.finish_all(&mut sink);
+    Ok(sink.0)
 }
