@@ -215,6 +215,8 @@ pub fn tree(der: &[u8], base: u32, t: &mut Tree) {
             .and_then(|b| Any::from_der(b).ok())
             .map(|(_, a)| a.data);
         let elems = tbs_content.map(|c| children(der, c)).unwrap_or_default();
+        let tbs_content_end =
+            tbs_content.and_then(|c| Some(offset_in(der, c)?.saturating_add(c.len() as u32)));
         let mut i = 0;
         let mut next = |want_ctx0: bool| -> Option<Span> {
             let (s, tag) = *elems.get(i)?;
@@ -272,6 +274,13 @@ pub fn tree(der: &[u8], base: u32, t: &mut Tree) {
         while let Some(&(s, tag)) = elems.get(i) {
             i += 1;
             if tag == 3 {
+                // x509-parser reads the header of [3] but not its length:
+                // the extension SEQUENCE is the rest of the tbsCertificate
+                // (RFC 5280 §4.1: extensions come last). In DER the two
+                // end at the same byte; when they do not, the field covers
+                // what the extensions were read from, and nothing follows.
+                let end = tbs_content_end.unwrap_or(0).max(s.end());
+                let s = Span::new(s.start, end - s.start);
                 t.open(
                     "extensions",
                     || format!("extensions ({})", cert.extensions().len()),
@@ -290,6 +299,7 @@ pub fn tree(der: &[u8], base: u32, t: &mut Tree) {
                     );
                 }
                 t.close(at(s));
+                break;
             } else {
                 t.leaf("unique_id", || format!("uniqueIdentifier [{tag}]"), at(s), String::new);
             }
@@ -384,6 +394,32 @@ mod tests {
         let tbs = &f[0].children[0];
         assert_eq!(tbs.key, "tbs_certificate");
         assert!(tbs.children.iter().any(|c| c.key == "subject" && c.value == "CN=localhost"));
+    }
+
+    /// Found by fuzzing (tls_handshake): x509-parser takes the extension
+    /// SEQUENCE to the end of the tbsCertificate whatever the length of
+    /// the [3] around it says, so with a [3] length too short the last
+    /// extension lay outside the `extensions` field (and the bytes past
+    /// [3] became fields of their own, overlapping it).
+    #[test]
+    fn extensions_cover_what_was_read_when_their_explicit_tag_is_too_short() {
+        let mut d = der();
+        // The [3] element: tag a3, then a one-byte length (short form or 81 xx).
+        let at = d.windows(3).rposition(|w| w[0] == 0xa3 && w[2] == 0x30).unwrap();
+        assert!(d[at + 1] < 0x80, "short-form length expected");
+        let full = d[at + 1];
+        d[at + 1] = full - 3;
+        let s = summarize(&d).unwrap();
+        assert_eq!(s.san, vec!["DNS:localhost", "IP:127.0.0.1"], "x509-parser still reads them");
+        let mut t = Tree::on();
+        tree(&d, 10, &mut t);
+        let f = t.finish();
+        check_invariants(&f, Some(Span::new(10, d.len() as u32))).unwrap();
+        let tbs = &f[0].children[0];
+        let exts = tbs.children.last().unwrap();
+        assert_eq!(exts.key, "extensions");
+        assert_eq!(exts.span, Span::new(10 + at as u32, u32::from(full) + 2));
+        assert!(exts.children.iter().all(|e| exts.span.contains(e.span)));
     }
 
     #[test]
