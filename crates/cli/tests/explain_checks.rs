@@ -1,7 +1,9 @@
-//! `inspect --explain` on captures where one byte was flipped: the check
-//! that covers that byte says FAILED, the other checks and the rest of the
-//! walkthrough stay as they were, and the exit code says a problem was
-//! found (1). The captures are the checked-in lab capture with one byte
+//! `inspect --explain` on captures where one byte was flipped: the
+//! signature check that covers that byte says FAILED, the other signature
+//! checks pass, the rest of the walkthrough (and the decrypted HTTP) stays
+//! as it was, and the exit code says a problem was found (1). Both Finished
+//! checks fail too, as they must: the endpoints hashed the handshake as it
+//! was sent, and the capture now holds another one. The captures are the checked-in lab capture with one byte
 //! changed in the TLS 1.2 ServerKeyExchange signature or in the
 //! certificate's signature (both travel in the clear in TLS 1.2).
 
@@ -66,9 +68,10 @@ fn flipped_server_key_exchange_signature_fails_only_that_check() {
     let s = tls12(&text);
     assert!(s.contains("[FAILED] ServerKeyExchange signature"), "{s}");
     assert!(s.contains("[  ok  ] Certificate 1 signature"), "{s}");
-    assert!(s.contains("[  ok  ] Finished from the client"), "{s}");
-    assert!(s.contains("[  ok  ] Finished from the server"), "{s}");
-    assert_eq!(s.matches("[FAILED]").count(), 2, "SKE and trust only: {s}");
+    assert!(s.contains("[FAILED] Finished from the client"), "{s}");
+    assert!(s.contains("[FAILED] Finished from the server"), "{s}");
+    assert!(s.contains("[  ok  ] Key exchange"), "{s}");
+    assert_eq!(s.matches("[FAILED]").count(), 4, "SKE, trust, both Finished: {s}");
     // The rest of the walkthrough is there, and the decrypted response.
     assert!(s.contains("(10) Finished"), "{s}");
     assert!(s.contains("body (12 bytes): Hello World!"), "{s}");
@@ -84,7 +87,8 @@ fn flipped_certificate_signature_fails_only_that_check() {
     assert!(s.contains("[FAILED] Certificate 1 signature"), "{s}");
     assert!(s.contains("hash_a vs hash_b"), "{s}");
     assert!(s.contains("[  ok  ] ServerKeyExchange signature"), "{s}");
-    assert!(s.contains("[  ok  ] Finished from the server"), "{s}");
+    assert!(s.contains("[FAILED] Finished from the server"), "{s}");
+    assert_eq!(s.matches("[FAILED]").count(), 4, "certificate, trust, both Finished: {s}");
     assert!(s.contains("body (12 bytes): Hello World!"), "{s}");
     assert_eq!(code, Some(1));
 }
