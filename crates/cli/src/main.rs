@@ -15,6 +15,7 @@ mod input;
 mod keys;
 mod output;
 mod render;
+mod report;
 
 /// See inside HTTPS: make certificates, serve and fetch "Hello World!",
 /// capture, dissect, decrypt and explain TLS.
@@ -48,6 +49,8 @@ enum Command {
     Follow(cmd::follow::Args),
     /// Dissect every TLS session of a capture: the handshake ladder and each message's fields.
     Inspect(cmd::inspect::Args),
+    /// Write one self-contained HTML page: sessions, ladder diagrams, field trees, hex, HTTP.
+    Report(cmd::report::Args),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Capture(a) => cmd::capture::run(a, &out),
         Command::Follow(a) => cmd::follow::run(a, &out),
         Command::Inspect(a) => cmd::inspect::run(a, &out),
+        Command::Report(a) => cmd::report::run(a, &out),
     };
     match result {
         Ok(code) => code,

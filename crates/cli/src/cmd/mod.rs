@@ -7,4 +7,5 @@ pub mod flows;
 pub mod follow;
 pub mod get;
 pub mod inspect;
+pub mod report;
 pub mod serve;

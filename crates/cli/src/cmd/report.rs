@@ -1,0 +1,129 @@
+//! `tlsscope report`: one self-contained HTML page for a capture: the
+//! sessions, a ladder diagram per session, each message's fields and
+//! bytes, the explanations and checks, the decrypted HTTP.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use tlsscope_capture::read::Event;
+use tlsscope_scope::diag::{Collector, Diagnostic, Severity};
+use tlsscope_scope::flow::Reassembler;
+use tlsscope_scope::session::{self, Analyzer, ConnState, Flow, Options, Output as _, Session};
+
+use crate::input::{Input, Source, SourceArgs};
+use crate::keys::KeyArgs;
+use crate::output::{EXIT_OK, EXIT_PROBLEMS, LangChoice, Output};
+use crate::report::{self, Builder, Limits, Settings};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Where to write the page ("-" for standard output).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: PathBuf,
+    /// Language of the page (default: from LANG).
+    #[arg(long, value_enum, value_name = "LANG")]
+    lang: Option<LangChoice>,
+    /// Show this session in detail (its number, as `inspect` counts them);
+    /// may be given several times. Default: the first 50 sessions.
+    #[arg(long = "session", value_name = "N")]
+    sessions: Vec<u64>,
+    #[command(flatten)]
+    keys: KeyArgs,
+}
+
+struct Sink {
+    builder: Builder,
+    diags: Collector,
+    problems: u64,
+}
+
+impl session::Output for Sink {
+    fn session(&mut self, s: Session) {
+        if s.diagnostics.iter().any(|d| d.severity >= Severity::Warning) {
+            self.problems += 1;
+        }
+        self.builder.session(&s);
+    }
+
+    fn flow(&mut self, f: Flow) {
+        self.builder.flow(&f);
+    }
+
+    fn diagnostic(&mut self, d: Diagnostic) {
+        self.builder.diagnostic(&d);
+        self.diags.push(d);
+    }
+}
+
+pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
+    let mut file = Source::open(&args.source, &args.keys.keylog)?;
+    let name = file.name();
+    let settings = Settings {
+        lang: crate::output::lang(args.lang),
+        trust: crate::output::trust(),
+        capture: name
+            .file_name()
+            .map_or_else(|| name.display().to_string(), |n| n.to_string_lossy().into_owned()),
+        limits: Limits::default(),
+        only: args.sessions.clone(),
+    };
+    let opts = Options { trees: true, keep_messages: true, decrypt: args.keys.any(), http: true };
+    let sink = Sink { builder: Builder::new(settings), diags: Collector::default(), problems: 0 };
+    let mut analyzer = Analyzer::new(opts, sink);
+    args.keys.load(&mut analyzer.keys, &mut analyzer.out.diags)?;
+    let Sink { builder, diags, .. } = &mut analyzer.out;
+    for d in diags.kept() {
+        builder.diagnostic(d);
+    }
+    let dsb_name = format!("{}: Decryption Secrets Block", name.display());
+    let mut tcp: Reassembler<ConnState> = Reassembler::default();
+    let mut first = true;
+    file.for_each(|ev| match ev {
+        Input::KeyLog { data, name } => {
+            for d in analyzer.keys.keylog.parse(data, name) {
+                analyzer.out.diagnostic(d);
+            }
+        }
+        Input::Capture(Event::Frame(f)) => {
+            if first {
+                analyzer.out.builder.set_start(f.ts);
+                first = false;
+            }
+            tcp.push_frame(&mut analyzer, &f);
+        }
+        Input::Capture(Event::Problem(d)) => {
+            analyzer.out.diagnostic(d);
+        }
+        Input::Capture(Event::Secrets { kind, data, .. }) => {
+            if kind == tlsscope_capture::read::SECRETS_TLS_KEY_LOG {
+                for d in analyzer.keys.keylog.parse(data, &dsb_name) {
+                    analyzer.out.diagnostic(d);
+                }
+                for d in analyzer.keys.keylog.finish() {
+                    analyzer.out.diagnostic(d);
+                }
+            }
+        }
+        Input::Capture(Event::Comment { .. }) => {}
+    });
+    tcp.finish_all(&mut analyzer);
+    let sink = analyzer.out;
+    let decrypted = sink.builder.has_decrypted_content();
+    let report = sink.builder.finish(report::now());
+    report::write_page(&report, decrypted, &args.output)?;
+    crate::output::print_diagnostics(&sink.diags, &name, out);
+    if args.output.as_os_str() != "-" {
+        let t = &report.totals;
+        eprintln!(
+            "tlsscope: {}: {} TLS session(s) ({} in detail), {} other connection(s)",
+            args.output.display(),
+            t.sessions,
+            t.detailed_sessions,
+            t.flows
+        );
+    }
+    let problems = sink.problems > 0 || sink.diags.count_at_least(Severity::Warning) > 0;
+    Ok(ExitCode::from(if problems { EXIT_PROBLEMS } else { EXIT_OK }))
+}
