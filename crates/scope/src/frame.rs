@@ -251,6 +251,27 @@ fn link_payload(link: LinkType, data: &[u8]) -> Result<Option<(u16, usize)>, Dec
 /// Decodes a frame down to its TCP segment.
 pub fn decode<'a>(frame: &Frame<'a>) -> Result<Decoded<'a>, DecodeError> {
     let data = frame.data;
+    // Nearly every frame of a capture is a complete TCP segment over plain
+    // IPv4 or IPv6: read those with etherparse's header slices alone. The
+    // full lax slicer below handles everything else (VLAN tags, extension
+    // headers, fragments, frames cut short, errors) and would give the same
+    // segment for these, only slower.
+    let net = match frame.link {
+        LinkType::ETHERNET => be16(data, 12).map(|t| (t, 14)),
+        _ => link_payload(frame.link, data).ok().flatten(),
+    };
+    if let Some((ether_type, off)) = net
+        && let Some(seg) = plain_tcp(data, ether_type, off)
+    {
+        return Ok(Decoded::Tcp(seg));
+    }
+    decode_full(frame)
+}
+
+/// [`decode`] without the fast path: every layer through etherparse's lax
+/// slicer.
+fn decode_full<'a>(frame: &Frame<'a>) -> Result<Decoded<'a>, DecodeError> {
+    let data = frame.data;
     let sliced = if frame.link == LinkType::ETHERNET {
         LaxSlicedPacket::from_ethernet(data).map_err(|e| malformed("ethernet", 0, e.to_string()))?
     } else {
@@ -330,6 +351,56 @@ pub fn decode<'a>(frame: &Frame<'a>) -> Result<Decoded<'a>, DecodeError> {
         payload_offset: u32::try_from(payload_offset).unwrap_or(u32::MAX),
         payload_missing: u32::try_from(payload_missing).unwrap_or(u32::MAX),
     }))
+}
+
+/// A complete, unfragmented TCP segment directly inside IPv4 or IPv6 (no
+/// extension headers) whose network header starts at `off`; None for
+/// anything else, which the full decoder then reads.
+fn plain_tcp(data: &[u8], ether_type: u16, off: usize) -> Option<TcpSegment<'_>> {
+    let net = data.get(off..)?;
+    let (src_ip, dst_ip, ip_len, tcp_at) = match ether_type {
+        ETHERTYPE_IPV4 => {
+            let h = etherparse::Ipv4HeaderSlice::from_slice(net).ok()?;
+            if h.is_fragmenting_payload() || h.protocol() != etherparse::IpNumber::TCP {
+                return None;
+            }
+            let header_len = usize::from(h.ihl()) * 4;
+            let total = usize::from(h.total_len());
+            if total < header_len {
+                return None;
+            }
+            (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), total, header_len)
+        }
+        ETHERTYPE_IPV6 => {
+            let h = etherparse::Ipv6HeaderSlice::from_slice(net).ok()?;
+            let payload = usize::from(h.payload_length());
+            // A zero payload length means a jumbogram (hop-by-hop option).
+            if h.next_header() != etherparse::IpNumber::TCP || payload == 0 {
+                return None;
+            }
+            (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), 40 + payload, 40)
+        }
+        _ => return None,
+    };
+    // The whole datagram must be there: a frame cut by the snapshot length
+    // needs the full decoder's accounting of the missing bytes.
+    let datagram = net.get(..ip_len)?;
+    let tcp_bytes = datagram.get(tcp_at..)?;
+    let tcp = etherparse::TcpHeaderSlice::from_slice(tcp_bytes).ok()?;
+    let header_len = tcp.slice().len();
+    let payload = tcp_bytes.get(header_len..)?;
+    let payload_offset = off + tcp_at + header_len;
+    Some(TcpSegment {
+        src: SocketAddr::new(src_ip, tcp.source_port()),
+        dst: SocketAddr::new(dst_ip, tcp.destination_port()),
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        flags: TcpFlags(tcp.slice().get(13).copied().unwrap_or(0)),
+        window: tcp.window_size(),
+        payload,
+        payload_offset: u32::try_from(payload_offset).ok()?,
+        payload_missing: 0,
+    })
 }
 
 /// Whether a frame without a network layer should have had one (so the
@@ -460,6 +531,69 @@ mod tests {
         };
         assert_eq!(seg.payload, b"v6");
         assert!(seg.src.is_ipv6());
+    }
+
+    #[test]
+    fn fast_path_decodes_as_the_full_decoder() {
+        let mut frames: Vec<(LinkType, Vec<u8>)> = Vec::new();
+        for payload in [&b""[..], b"x", &[9u8; 1400]] {
+            let v4 = tcp_v4(payload);
+            frames.push((LinkType::ETHERNET, v4.clone()));
+            let mut padded = v4.clone();
+            padded.extend_from_slice(&[0; 6]);
+            frames.push((LinkType::ETHERNET, padded));
+            frames.push((LinkType::RAW, v4[14..].to_vec()));
+            let mut sll = vec![0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00];
+            sll.extend_from_slice(&v4[14..]);
+            frames.push((LinkType::LINUX_SLL, sll));
+            let b = PacketBuilder::ethernet2([0; 6], [0; 6])
+                .ipv6([0; 16], [1; 16], 64)
+                .tcp(1, 2, 3, 4)
+                .syn()
+                .fin();
+            let mut v6 = Vec::new();
+            b.write(&mut v6, payload).unwrap();
+            frames.push((LinkType::ETHERNET, v6));
+            // IPv4 with options and TCP with options.
+            let mut ip =
+                etherparse::Ipv4Header::new(0, 64, etherparse::IpNumber::TCP, [1; 4], [2; 4])
+                    .unwrap();
+            ip.options = [1u8, 1, 1, 0].as_slice().try_into().unwrap();
+            let mut tcp = etherparse::TcpHeader::new(5, 6, 7, 8);
+            tcp.set_options(&[etherparse::TcpOptionElement::MaximumSegmentSize(1460)]).unwrap();
+            ip.set_payload_len(tcp.header_len() + payload.len()).unwrap();
+            let mut raw = Vec::new();
+            ip.write(&mut raw).unwrap();
+            tcp.write(&mut raw).unwrap();
+            raw.extend_from_slice(payload);
+            frames.push((LinkType::IPV4, raw));
+        }
+        let fast = frames.len();
+        // Frames the fast path must leave to the full decoder: cut short,
+        // fragmented, VLAN-tagged.
+        let cut = tcp_v4(&[5u8; 100]);
+        frames.push((LinkType::ETHERNET, cut[..cut.len() - 10].to_vec()));
+        let mut frag = tcp_v4(b"abc");
+        frag[14 + 6] |= 0x20; // more fragments
+        frames.push((LinkType::ETHERNET, frag));
+        let b = PacketBuilder::ethernet2([0; 6], [0; 6])
+            .single_vlan(etherparse::VlanId::try_new(5).unwrap())
+            .ipv4([1; 4], [2; 4], 64)
+            .tcp(1, 2, 3, 4);
+        let mut vlan = Vec::new();
+        b.write(&mut vlan, b"v").unwrap();
+        frames.push((LinkType::ETHERNET, vlan));
+        for (i, (link, data)) in frames.iter().enumerate() {
+            let f = frame(*link, data);
+            let net = match *link {
+                LinkType::ETHERNET => be16(data, 12).map(|t| (t, 14)),
+                l => link_payload(l, data).unwrap(),
+            };
+            let quick = net.and_then(|(t, off)| plain_tcp(data, t, off));
+            assert_eq!(quick.is_some(), i < fast, "frame {i} ({link}) fast path");
+            let full = decode_full(&f);
+            assert_eq!(format!("{:?}", decode(&f)), format!("{full:?}"), "frame {i} ({link})");
+        }
     }
 
     #[test]

@@ -396,10 +396,9 @@ pub struct ConnState {
     /// What it found, for a plain flow.
     plain_http: HttpFound,
     plain_diags: Vec<Diagnostic>,
-    /// Scratch space for decrypting a record in place, and a copy for
-    /// retries: reused, at most a record each.
+    /// Scratch space for decrypting a record in place: reused, at most a
+    /// record.
     scratch: Vec<u8>,
-    spare: Vec<u8>,
     sessions: u32,
     /// The ClientHello came from the side the TCP layer called server.
     swapped: bool,
@@ -424,12 +423,41 @@ pub struct Analyzer<O: Output> {
     /// of the capture taught (resumption).
     pub keys: Keyring,
     next_session: u64,
+    /// JA3/JA4 of recently seen ClientHello shapes.
+    fingerprints: fingerprint::Cache,
+    /// Recently seen certificates, decoded: most sessions of a capture
+    /// show the same few, and decoding one costs far more than comparing.
+    certificates: Vec<(Vec<u8>, x509::Summary)>,
 }
+
+/// How many decoded certificates the analyzer remembers.
+const CACHED_CERTIFICATES: usize = 16;
 
 impl<O: Output> Analyzer<O> {
     /// An analyzer writing to `out`.
     pub fn new(opts: Options, out: O) -> Self {
-        Analyzer { opts, out, keys: Keyring::default(), next_session: 0 }
+        Analyzer {
+            opts,
+            out,
+            keys: Keyring::default(),
+            next_session: 0,
+            fingerprints: fingerprint::Cache::default(),
+            certificates: Vec::new(),
+        }
+    }
+
+    /// [`x509::summarize`], remembering the last few certificates.
+    fn summarize(&mut self, der: &[u8]) -> Result<x509::Summary, String> {
+        if let Some(i) = self.certificates.iter().position(|(d, _)| d.as_slice() == der) {
+            let hit = self.certificates.remove(i);
+            let sum = hit.1.clone();
+            self.certificates.insert(0, hit);
+            return Ok(sum);
+        }
+        let sum = x509::summarize(der)?;
+        self.certificates.truncate(CACHED_CERTIFICATES - 1);
+        self.certificates.insert(0, (der.to_vec(), sum.clone()));
+        Ok(sum)
     }
 
     /// Sessions started so far.
@@ -749,8 +777,9 @@ impl<O: Output> Analyzer<O> {
         match &body {
             Some(Body::ClientHello(ch)) => {
                 if s.ja3.is_none() {
-                    s.ja3 = Some(fingerprint::ja3(ch));
-                    s.ja4 = Some(fingerprint::ja4(ch));
+                    let (ja3, ja4) = self.fingerprints.get(ch);
+                    s.ja3 = Some(ja3);
+                    s.ja4 = Some(ja4);
                 }
                 s.client_hello = Some(ch.clone());
             }
@@ -773,7 +802,7 @@ impl<O: Output> Analyzer<O> {
             }
             Some(Body::Certificate(ders)) if role == Dir::ServerToClient => {
                 for der in ders {
-                    match x509::summarize(der) {
+                    match self.summarize(der) {
                         Ok(sum) => s.certificates.push(sum),
                         Err(e) => s.diagnostics.push(Diagnostic::new(
                             Severity::Warning,
@@ -928,7 +957,7 @@ impl<O: Output> Analyzer<O> {
         scratch.clear();
         scratch.extend_from_slice(body);
         let Some(c) = st.crypto.as_deref_mut() else { return false };
-        let result = c.decrypt(role, &header, &mut scratch, &mut st.spare, rec.frame);
+        let result = c.decrypt(role, &header, &mut scratch, body, rec.frame);
         let handled = match result {
             None => false,
             Some(Err(e)) => {
@@ -945,8 +974,8 @@ impl<O: Output> Analyzer<O> {
                 false
             }
             Some(Ok(pt)) => {
-                let data = pt.data.to_vec();
-                self.plaintext(info, st, dir, role, pt.content_type, &data, rec);
+                // The plaintext lies in `scratch`, taken out of `st`: no copy.
+                self.plaintext(info, st, dir, role, pt.content_type, pt.data, rec);
                 true
             }
         };
@@ -1346,6 +1375,12 @@ impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
         if !st.done {
             self.finish(info, st);
         }
+    }
+
+    fn user_done(&self, st: &ConnState) -> bool {
+        // Reported when both directions ended: a lingering connection
+        // need not keep its (empty) state.
+        st.done
     }
 
     fn diagnostic(&mut self, diag: Diagnostic) {

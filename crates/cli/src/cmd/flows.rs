@@ -2,6 +2,7 @@
 //! `tshark -q -z conv,tcp` gives, plus what reassembly found (gaps,
 //! retransmissions).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,20 +58,51 @@ struct Row {
     rst: bool,
 }
 
-struct Sink {
+/// Writes each connection as it closes, in connection order: rows that
+/// close before an earlier connection are held until it does, so memory is
+/// bounded by connections open at once, not by the capture's size.
+struct Sink<W: Write> {
+    w: W,
+    format: Format,
+    color: bool,
     capture_start: Option<Timestamp>,
-    rows: Vec<Row>,
+    /// Rows waiting for an earlier connection to close.
+    held: BTreeMap<u64, Row>,
+    /// The connection number to write next.
+    next: u64,
+    written: u64,
+    guessed: bool,
     diags: Collector,
+    error: Option<std::io::Error>,
 }
 
-impl StreamSink<()> for Sink {
+impl<W: Write> Sink<W> {
+    fn write_row(&mut self, row: &Row) {
+        if self.error.is_some() {
+            return;
+        }
+        self.written += 1;
+        self.guessed |= row.roles == "guessed";
+        let r = match self.format {
+            Format::Json => serde_json::to_writer(&mut self.w, row)
+                .map_err(std::io::Error::other)
+                .and_then(|()| self.w.write_all(b"\n")),
+            Format::Text => print_row(&mut self.w, row, self.color),
+        };
+        if let Err(e) = r {
+            self.error = Some(e);
+        }
+    }
+}
+
+impl<W: Write> StreamSink<()> for Sink<W> {
     fn data(&mut self, _: &ConnInfo, _: &mut (), _: Dir, _: Chunk<'_>) {}
     fn gap(&mut self, _: &ConnInfo, _: &mut (), _: Dir, _: u64, _: u64, _: u64) {}
     fn close(&mut self, info: &ConnInfo, _: (), _: EndReason) {
         let c = info.stats[Dir::ClientToServer];
         let s = info.stats[Dir::ServerToClient];
         let start = self.capture_start.unwrap_or(info.start);
-        self.rows.push(Row {
+        let row = Row {
             kind: "tcp",
             stream: info.id,
             client: info.client.to_string(),
@@ -95,7 +127,14 @@ impl StreamSink<()> for Sink {
             conflicting_bytes: c.conflicting_bytes + s.conflicting_bytes,
             fin: info.fin.0.iter().all(|f| *f),
             rst: info.rst,
-        });
+        };
+        // Every connection number is closed exactly once: write this one
+        // and any held ones that follow it.
+        self.held.insert(row.stream, row);
+        while let Some(row) = self.held.remove(&self.next) {
+            self.write_row(&row);
+            self.next += 1;
+        }
     }
     fn diagnostic(&mut self, d: Diagnostic) {
         self.diags.push(d);
@@ -104,7 +143,22 @@ impl StreamSink<()> for Sink {
 
 pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let mut file = CaptureFile::open(&args.file)?;
-    let mut sink = Sink { capture_start: None, rows: Vec::new(), diags: Collector::default() };
+    let stdout = std::io::stdout();
+    let mut sink = Sink {
+        w: std::io::BufWriter::with_capacity(1 << 16, stdout.lock()),
+        format: args.format,
+        color: out.color,
+        capture_start: None,
+        held: BTreeMap::new(),
+        next: 0,
+        written: 0,
+        guessed: false,
+        diags: Collector::default(),
+        error: None,
+    };
+    if args.format == Format::Text {
+        print_head(&mut sink.w, out.color)?;
+    }
     let mut tcp: Reassembler<()> = Reassembler::default();
     let mut frames = 0u64;
     file.for_each(|ev| match ev {
@@ -119,27 +173,31 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         Event::Secrets { .. } | Event::Comment { .. } => {}
     });
     tcp.finish_all(&mut sink);
-    sink.rows.sort_by_key(|r| r.stream);
-
-    let stdout = std::io::stdout();
-    let mut w = std::io::BufWriter::new(stdout.lock());
-    match args.format {
-        Format::Json => {
-            for row in &sink.rows {
-                serde_json::to_writer(&mut w, row)?;
-                w.write_all(b"\n")?;
-            }
-        }
-        Format::Text => print_table(&mut w, &sink.rows, frames, out)?,
+    // Nothing should be held now; write anything that is, in order.
+    for row in std::mem::take(&mut sink.held).into_values() {
+        sink.write_row(&row);
     }
-    w.flush()?;
+    if let Some(e) = sink.error.take() {
+        return Err(e.into());
+    }
+    if args.format == Format::Text {
+        writeln!(sink.w, "{} TCP connection(s) in {frames} frame(s)", sink.written)?;
+        if sink.guessed {
+            writeln!(
+                sink.w,
+                "? = handshake not in the capture: client and server guessed from the ports"
+            )?;
+        }
+    }
+    sink.w.flush()?;
+    let Sink { w, diags, .. } = sink;
     drop(w);
-    crate::output::print_diagnostics(&sink.diags, &args.file, out);
-    let problems = sink.diags.count_at_least(Severity::Warning) > 0;
+    crate::output::print_diagnostics(&diags, &args.file, out);
+    let problems = diags.count_at_least(Severity::Warning) > 0;
     Ok(ExitCode::from(if problems { EXIT_PROBLEMS } else { EXIT_OK }))
 }
 
-fn print_table(w: &mut impl Write, rows: &[Row], frames: u64, out: &Output) -> std::io::Result<()> {
+fn print_head(w: &mut impl Write, color: bool) -> std::io::Result<()> {
     use owo_colors::OwoColorize;
     let head = format!(
         "{:>4}  {:<23} {:<23} {:>7} {:>10} {:>7} {:>10} {:>11} {:>10} {:>5} {:>7}",
@@ -155,36 +213,29 @@ fn print_table(w: &mut impl Write, rows: &[Row], frames: u64, out: &Output) -> s
         "gaps",
         "retrans"
     );
-    if out.color {
-        writeln!(w, "{}", head.bold())?;
+    if color { writeln!(w, "{}", head.bold()) } else { writeln!(w, "{head}") }
+}
+
+fn print_row(w: &mut impl Write, r: &Row, color: bool) -> std::io::Result<()> {
+    use owo_colors::OwoColorize;
+    let mark = if r.roles == "guessed" { "?" } else { " " };
+    let line = format!(
+        "{:>4}{mark} {:<23} {:<23} {:>7} {:>10} {:>7} {:>10} {:>11.6} {:>10.6} {:>5} {:>7}",
+        r.stream,
+        r.client,
+        r.server,
+        r.client_frames,
+        r.client_bytes,
+        r.server_frames,
+        r.server_bytes,
+        r.start,
+        r.duration,
+        r.gaps,
+        r.retransmissions
+    );
+    if color && (r.gaps > 0 || r.conflicting_bytes > 0) {
+        writeln!(w, "{}", line.yellow())
     } else {
-        writeln!(w, "{head}")?;
+        writeln!(w, "{line}")
     }
-    for r in rows {
-        let mark = if r.roles == "guessed" { "?" } else { " " };
-        let line = format!(
-            "{:>4}{mark} {:<23} {:<23} {:>7} {:>10} {:>7} {:>10} {:>11.6} {:>10.6} {:>5} {:>7}",
-            r.stream,
-            r.client,
-            r.server,
-            r.client_frames,
-            r.client_bytes,
-            r.server_frames,
-            r.server_bytes,
-            r.start,
-            r.duration,
-            r.gaps,
-            r.retransmissions
-        );
-        if out.color && (r.gaps > 0 || r.conflicting_bytes > 0) {
-            writeln!(w, "{}", line.yellow())?;
-        } else {
-            writeln!(w, "{line}")?;
-        }
-    }
-    writeln!(w, "{} TCP connection(s) in {frames} frame(s)", rows.len())?;
-    if rows.iter().any(|r| r.roles == "guessed") {
-        writeln!(w, "? = handshake not in the capture: client and server guessed from the ports")?;
-    }
-    Ok(())
 }

@@ -517,21 +517,25 @@ impl Crypto {
 
     /// Decrypts a record from `dir` in place. `None` when the direction is
     /// not encrypted (yet) or no keys are known; `Some(Err)` when the keys
-    /// did not fit the record. `spare` is scratch space for retries.
+    /// did not fit the record. `original` is the record body as captured
+    /// (what `body` holds on entry): retries start again from it, and on
+    /// failure `body` is left equal to it.
     pub fn decrypt<'a>(
         &mut self,
         dir: Dir,
         header: &[u8; 5],
         body: &'a mut [u8],
-        spare: &mut Vec<u8>,
+        original: &[u8],
         frame: u64,
     ) -> Option<Result<Plaintext<'a>, DecryptError>> {
         if self.current[dir].is_none() && !(dir == Dir::ClientToServer && self.early.is_some()) {
             return None;
         }
         self.counts[dir].records += 1;
-        spare.clear();
-        spare.extend_from_slice(body);
+        let spare = original;
+        if spare.len() != body.len() {
+            return Some(Err(DecryptError::BadLength));
+        }
         // 0-RTT: the client's first encrypted records may be early data.
         if dir == Dir::ClientToServer
             && let Some(early) = self.early.as_mut()

@@ -7,8 +7,25 @@ use md5::Digest as _;
 use crate::tls::handshake::ClientHello;
 use crate::tls::registry::is_grease;
 
-fn join<T: ToString>(v: impl Iterator<Item = T>, sep: &str) -> String {
-    v.map(|x| x.to_string()).collect::<Vec<_>>().join(sep)
+fn join<T: std::fmt::Display>(v: impl Iterator<Item = T>, sep: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for (i, x) in v.enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        let _ = write!(out, "{x}");
+    }
+    out
+}
+
+/// A value as 4 lower-case hex digits.
+struct Hex4(u16);
+
+impl std::fmt::Display for Hex4 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04x}", self.0)
+    }
 }
 
 /// JA3: the text `version,ciphers,extensions,curves,point_formats`
@@ -84,16 +101,16 @@ pub fn ja4_raw(ch: &ClientHello) -> (String, String, String) {
     );
     let mut sorted = ciphers;
     sorted.sort_unstable();
-    let b = join(sorted.iter().map(|c| format!("{c:04x}")), ",");
+    let b = join(sorted.iter().map(|c| Hex4(*c)), ",");
     let mut sorted_exts: Vec<u16> =
         exts.into_iter().filter(|e| *e != 0x0000 && *e != 0x0010).collect();
     sorted_exts.sort_unstable();
-    let mut c = join(sorted_exts.iter().map(|e| format!("{e:04x}")), ",");
+    let mut c = join(sorted_exts.iter().map(|e| Hex4(*e)), ",");
     let sigs: Vec<u16> =
         h.signature_algorithms.iter().copied().filter(|s| !is_grease(*s)).collect();
     if !sigs.is_empty() {
         c.push('_');
-        c.push_str(&join(sigs.iter().map(|s| format!("{s:04x}")), ","));
+        c.push_str(&join(sigs.iter().map(|s| Hex4(*s)), ","));
     }
     (a, b, c)
 }
@@ -104,6 +121,80 @@ pub fn ja4(ch: &ClientHello) -> String {
     let hb = if b.is_empty() { "000000000000".to_string() } else { sha256_12(&b) };
     let hc = if c.is_empty() { "000000000000".to_string() } else { sha256_12(&c) };
     format!("{a}_{hb}_{hc}")
+}
+
+/// What JA3 and JA4 are computed from: two ClientHellos with the same
+/// shape have the same fingerprints.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Shape {
+    version: u16,
+    cipher_suites: Vec<u16>,
+    extension_types: Vec<u16>,
+    groups: Vec<u16>,
+    ec_point_formats: Vec<u8>,
+    supported_versions: Vec<u16>,
+    server_name: bool,
+    alpn: Option<Vec<u8>>,
+    signature_algorithms: Vec<u16>,
+}
+
+impl Shape {
+    fn of(ch: &ClientHello) -> Shape {
+        let h = &ch.hello;
+        Shape {
+            version: ch.version,
+            cipher_suites: ch.cipher_suites.clone(),
+            extension_types: h.extension_types.clone(),
+            groups: h.groups.clone(),
+            ec_point_formats: h.ec_point_formats.clone(),
+            supported_versions: h.supported_versions.clone(),
+            server_name: h.server_name.is_some(),
+            alpn: h.alpn.first().cloned(),
+            signature_algorithms: h.signature_algorithms.clone(),
+        }
+    }
+
+    fn matches(&self, ch: &ClientHello) -> bool {
+        let h = &ch.hello;
+        self.version == ch.version
+            && self.cipher_suites == ch.cipher_suites
+            && self.extension_types == h.extension_types
+            && self.groups == h.groups
+            && self.ec_point_formats == h.ec_point_formats
+            && self.supported_versions == h.supported_versions
+            && self.server_name == h.server_name.is_some()
+            && self.alpn.as_deref() == h.alpn.first().map(Vec::as_slice)
+            && self.signature_algorithms == h.signature_algorithms
+    }
+}
+
+/// How many distinct ClientHello shapes [`Cache`] remembers.
+const CACHED_SHAPES: usize = 16;
+
+/// The fingerprints of the last few distinct ClientHello shapes. A
+/// capture's sessions come from a handful of clients, each sending hellos
+/// of the same shape, and computing JA3 and JA4 (text, MD5, two SHA-256)
+/// costs microseconds per session, which adds up over many.
+#[derive(Debug, Default)]
+pub struct Cache {
+    /// Most recently used first.
+    entries: Vec<(Shape, (String, String), String)>,
+}
+
+impl Cache {
+    /// JA3 (text and hash) and JA4 of `ch`, as [`ja3`] and [`ja4`] give them.
+    pub fn get(&mut self, ch: &ClientHello) -> ((String, String), String) {
+        if let Some(i) = self.entries.iter().position(|(s, _, _)| s.matches(ch)) {
+            let hit = self.entries.remove(i);
+            let out = (hit.1.clone(), hit.2.clone());
+            self.entries.insert(0, hit);
+            return out;
+        }
+        let (j3, j4) = (ja3(ch), ja4(ch));
+        self.entries.truncate(CACHED_SHAPES - 1);
+        self.entries.insert(0, (Shape::of(ch), j3.clone(), j4.clone()));
+        (j3, j4)
+    }
 }
 
 #[cfg(test)]
@@ -165,6 +256,28 @@ mod tests {
              0403,0804,0401,0503,0805,0501,0806,0601"
         );
         assert_eq!(ja4(&ch), "t13d1516h2_8daaf6152771_d8a2da3f94cd");
+    }
+
+    #[test]
+    fn cache_gives_what_the_functions_give() {
+        let mut cache = Cache::default();
+        let a = chrome();
+        let mut b = chrome();
+        b.hello.alpn = vec![b"http/1.1".to_vec()];
+        let mut c = chrome();
+        c.cipher_suites.pop();
+        for _ in 0..2 {
+            for ch in [&a, &b, &c, &a] {
+                assert_eq!(cache.get(ch), (ja3(ch), ja4(ch)));
+            }
+        }
+        assert_eq!(cache.entries.len(), 3);
+        for n in 0..(CACHED_SHAPES as u16 + 4) {
+            let mut d = chrome();
+            d.cipher_suites.push(n);
+            assert_eq!(cache.get(&d), (ja3(&d), ja4(&d)));
+        }
+        assert_eq!(cache.entries.len(), CACHED_SHAPES);
     }
 
     #[test]
