@@ -32,8 +32,9 @@ pub struct Limits {
     /// Sessions shown in full: ladder, explanations, checks, field trees,
     /// hex, HTTP. The first ones of the capture (lowest session numbers).
     pub detailed_sessions: usize,
-    /// The JSON of all detailed sessions together stays under this; a
-    /// session that would go past it is listed without details.
+    /// The JSON of all details (sessions, and plain connections' HTTP)
+    /// together stays under this; what would go past it is listed without
+    /// details.
     pub detail_bytes: usize,
     /// Sessions listed in the summary table (the first ones).
     pub listed_sessions: usize,
@@ -774,7 +775,7 @@ pub struct Builder {
     detail_bytes: usize,
     budget_reached: bool,
     flows: BTreeMap<u64, FlowRow>,
-    flow_details: BTreeMap<u64, FlowDetail>,
+    flow_details: BTreeMap<u64, (usize, FlowDetail)>,
     texts: BTreeMap<String, TextOut>,
     diagnostics: Vec<DiagOut>,
     diagnostics_seen: u64,
@@ -1096,7 +1097,9 @@ impl Builder {
             && id < max
         {
             self.flows.remove(&max);
-            self.flow_details.remove(&max);
+            if let Some((n, _)) = self.flow_details.remove(&max) {
+                self.detail_bytes -= n;
+            }
             self.flows.insert(id, row);
         } else {
             return;
@@ -1104,28 +1107,30 @@ impl Builder {
         if self.flow_details.len() >= limits.detailed_flows {
             match self.flow_details.last_key_value() {
                 Some((&max, _)) if id < max => {
-                    self.flow_details.remove(&max);
+                    if let Some((n, _)) = self.flow_details.remove(&max) {
+                        self.detail_bytes -= n;
+                    }
                 }
                 _ => return,
             }
         }
         let (http, http_not_shown) = http(&f.decoded, &limits);
-        self.flow_details.insert(
-            id,
-            FlowDetail {
-                stream: id,
-                client_first: DataOut::of(&f.preview[Dir::ClientToServer]),
-                server_first: DataOut::of(&f.preview[Dir::ServerToClient]),
-                http,
-                http_not_shown,
-                diagnostics: f
-                    .diagnostics
-                    .iter()
-                    .take(limits.diagnostics)
-                    .map(DiagOut::from)
-                    .collect(),
-            },
-        );
+        let detail = FlowDetail {
+            stream: id,
+            client_first: DataOut::of(&f.preview[Dir::ClientToServer]),
+            server_first: DataOut::of(&f.preview[Dir::ServerToClient]),
+            http,
+            http_not_shown,
+            diagnostics: f.diagnostics.iter().take(limits.diagnostics).map(DiagOut::from).collect(),
+        };
+        // Plain connections' HTTP shares the sessions' budget.
+        let size = serde_json::to_string(&detail).map_or(usize::MAX, |j| j.len());
+        if self.detail_bytes.saturating_add(size) > limits.detail_bytes {
+            self.budget_reached = true;
+            return;
+        }
+        self.detail_bytes += size;
+        self.flow_details.insert(id, (size, detail));
     }
 
     /// Adds a problem not tied to a session.
@@ -1155,7 +1160,8 @@ impl Builder {
             f.detailed = self.flow_details.contains_key(&f.stream);
         }
         let details: Vec<SessionDetail> = self.details.into_values().map(|(_, d)| d).collect();
-        let flow_details: Vec<FlowDetail> = self.flow_details.into_values().collect();
+        let flow_details: Vec<FlowDetail> =
+            self.flow_details.into_values().map(|(_, d)| d).collect();
         let totals = Totals {
             sessions: self.sessions,
             flows: self.flows_seen,
