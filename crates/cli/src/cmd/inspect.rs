@@ -76,11 +76,7 @@ impl<W: Write> session::Output for Sink<W> {
         }
         let r = match (self.format, checks, &self.explain) {
             (Format::Json, checks, _) => {
-                let mut v = json::session(&s, self.start);
-                if let (Some(c), Some(o)) = (checks, v.as_object_mut()) {
-                    o.insert("checks".into(), json::checks(&c));
-                }
-                serde_json::to_writer(&mut self.w, &v)
+                json::write_session(&mut self.w, &s, self.start, checks.map(|c| json::checks(&c)))
                     .map_err(std::io::Error::other)
                     .and_then(|()| self.w.write_all(b"\n"))
             }

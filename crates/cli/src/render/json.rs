@@ -3,12 +3,15 @@
 //! schema is documented in docs/json.md; field names are stable.
 
 use base64::Engine;
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 use tlsscope_scope::diag::Diagnostic;
 use tlsscope_scope::flow::Dir;
-use tlsscope_scope::session::{Flow, Resumption, Session};
+use tlsscope_scope::session::{Alert, Entry, Flow, Protection, Resumption, Session};
 use tlsscope_scope::time::Timestamp;
 use tlsscope_scope::tls::registry;
+use tlsscope_scope::tls::x509::Summary;
 use tlsscope_scope::tree::hex;
 
 /// Bytes that may not be UTF-8: a string if they are, else `{"bytes": base64}`.
@@ -23,226 +26,347 @@ fn from(d: Dir) -> &'static str {
     d.sender()
 }
 
-fn diag(d: &Diagnostic) -> Value {
-    json!({
-        "severity": d.severity.as_str(),
-        "code": d.code,
-        "message": d.message,
-        "frame": d.location.frame,
-    })
-}
-
-fn headers(h: &[(String, Vec<u8>)]) -> Value {
-    Value::Array(h.iter().map(|(n, v)| json!([n, bytes_value(v)])).collect())
-}
-
-fn body(b: &tlsscope_scope::http::Body) -> Value {
-    let shown = b.decoded.as_deref().unwrap_or(&b.bytes);
-    json!({
-        "length": b.len,
-        "truncated": b.truncated,
-        "encoding": b.encoding,
-        "decoded": b.decoded.is_some(),
-        "data": bytes_value(shown),
-    })
-}
-
 /// The HTTP exchanges found.
 pub fn http(found: &tlsscope_scope::session::HttpFound) -> Value {
-    Value::Array(
-        found
-            .exchanges
-            .iter()
-            .map(|x| {
-                json!({
-                    "version": x.version,
-                    "stream": x.stream,
-                    "method": x.method,
-                    "authority": x.authority,
-                    "path": x.path,
-                    "status": x.status,
-                    "request_headers": headers(&x.request_headers),
-                    "response_headers": headers(&x.response_headers),
-                    "request_body": body(&x.request_body),
-                    "response_body": body(&x.response_body),
-                    "request_frame": x.request_frame,
-                    "response_frame": x.response_frame,
-                    "complete": x.complete,
-                })
-            })
-            .collect(),
-    )
+    serde_json::to_value(ExchangesJson(&found.exchanges)).unwrap_or(Value::Null)
 }
 
-/// The JSON object for a session.
-pub fn session(s: &Session, capture_start: Timestamp) -> Value {
-    let mut o = Map::new();
-    o.insert("type".into(), json!("session"));
-    o.insert("session".into(), json!(s.id));
-    o.insert("stream".into(), json!(s.conn));
-    o.insert("index".into(), json!(s.index));
-    o.insert("client".into(), json!(s.client.to_string()));
-    o.insert("server".into(), json!(s.server.to_string()));
-    o.insert("first_frame".into(), json!(s.first_frame));
-    o.insert("start".into(), json!(s.start.seconds_since(capture_start)));
-    let version = s.version().or_else(|| s.client_hello.as_ref().map(|ch| ch.version));
-    o.insert(
-        "version".into(),
-        match s.version() {
-            Some(v) => {
-                json!(registry::version(v).map_or_else(|| format!("{v:#06x}"), String::from))
+// A session is written straight to the output through these borrowing
+// views (one definition of the schema, field order as documented): building
+// a `Value` tree first cost more than all of the TLS analysis of a short
+// session (a map per object, a string per key, SipHash per insert).
+
+/// Bytes that may not be UTF-8, as [`bytes_value`] gives them.
+struct Bytes<'a>(&'a [u8]);
+
+impl Serialize for Bytes<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(self.0) {
+            Ok(text) => ser.serialize_str(text),
+            Err(_) => {
+                let mut m = ser.serialize_map(Some(1))?;
+                m.serialize_entry(
+                    "bytes",
+                    &base64::engine::general_purpose::STANDARD.encode(self.0),
+                )?;
+                m.end()
             }
-            None => Value::Null,
-        },
-    );
-    let _ = version;
-    match s.cipher_suite() {
-        Some(id) => {
-            o.insert(
-                "cipher_suite".into(),
-                json!(
-                    registry::cipher_suite(id)
-                        .map_or_else(|| format!("{id:#06x}"), |c| c.name.to_string())
-                ),
-            );
-            o.insert("cipher_suite_id".into(), json!(id));
-        }
-        None => {
-            o.insert("cipher_suite".into(), Value::Null);
-            o.insert("cipher_suite_id".into(), Value::Null);
         }
     }
-    o.insert(
-        "server_name".into(),
-        s.client_hello
-            .as_ref()
-            .and_then(|ch| ch.hello.server_name.as_ref())
-            .map_or(Value::Null, |n| bytes_value(n.as_bytes())),
-    );
-    o.insert("alpn".into(), s.alpn().map_or(Value::Null, bytes_value));
-    o.insert(
-        "alpn_offered".into(),
-        Value::Array(
-            s.client_hello
-                .as_ref()
-                .map(|ch| ch.hello.alpn.iter().map(|a| bytes_value(a)).collect())
-                .unwrap_or_default(),
-        ),
-    );
-    o.insert(
-        "named_group".into(),
-        s.named_group.map_or(Value::Null, |g| {
-            json!(registry::named_group(g).map_or_else(|| format!("{g:#06x}"), String::from))
-        }),
-    );
-    o.insert(
-        "client_random".into(),
-        s.client_hello.as_ref().map_or(Value::Null, |ch| json!(hex(&ch.random))),
-    );
-    o.insert(
-        "server_random".into(),
-        s.server_hello.as_ref().map_or(Value::Null, |sh| json!(hex(&sh.random))),
-    );
-    o.insert("hello_retry".into(), json!(s.hello_retry));
-    o.insert("resumed".into(), json!(s.resumed.is_some()));
-    o.insert(
-        "resumption".into(),
-        match s.resumed {
-            Some(Resumption::SessionId) => json!("session_id"),
-            Some(Resumption::Ticket) => json!("ticket"),
-            Some(Resumption::Psk) => json!("psk"),
-            None => Value::Null,
+}
+
+/// A value as the string its `Display` gives, without building the string.
+struct Shown<T>(T);
+
+impl<T: std::fmt::Display> Serialize for Shown<T> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_str(&self.0)
+    }
+}
+
+/// A list written item by item through a conversion.
+struct List<'a, T, F>(&'a [T], F);
+
+impl<'a, T, F, J> Serialize for List<'a, T, F>
+where
+    F: Fn(&'a T) -> J,
+    J: Serialize,
+{
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_seq(self.0.iter().map(&self.1))
+    }
+}
+
+#[derive(Serialize)]
+struct DiagJson<'a> {
+    severity: &'static str,
+    code: &'static str,
+    message: &'a str,
+    frame: Option<u64>,
+}
+
+fn diag_json(d: &Diagnostic) -> DiagJson<'_> {
+    DiagJson {
+        severity: d.severity.as_str(),
+        code: d.code,
+        message: &d.message,
+        frame: d.location.frame,
+    }
+}
+
+#[derive(Serialize)]
+struct BodyJson<'a> {
+    length: u64,
+    truncated: bool,
+    encoding: &'a Option<String>,
+    decoded: bool,
+    data: Bytes<'a>,
+}
+
+fn body_json(b: &tlsscope_scope::http::Body) -> BodyJson<'_> {
+    BodyJson {
+        length: b.len,
+        truncated: b.truncated,
+        encoding: &b.encoding,
+        decoded: b.decoded.is_some(),
+        data: Bytes(b.decoded.as_deref().unwrap_or(&b.bytes)),
+    }
+}
+
+/// Headers as `[[name, value], ...]`.
+struct HeadersJson<'a>(&'a [(String, Vec<u8>)]);
+
+impl Serialize for HeadersJson<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_seq(self.0.iter().map(|(n, v)| (n, Bytes(v))))
+    }
+}
+
+#[derive(Serialize)]
+struct ExchangeJson<'a> {
+    version: &'static str,
+    stream: Option<u32>,
+    method: &'a Option<String>,
+    authority: &'a Option<String>,
+    path: &'a Option<String>,
+    status: Option<u16>,
+    request_headers: HeadersJson<'a>,
+    response_headers: HeadersJson<'a>,
+    request_body: BodyJson<'a>,
+    response_body: BodyJson<'a>,
+    request_frame: Option<u64>,
+    response_frame: Option<u64>,
+    complete: bool,
+}
+
+struct ExchangesJson<'a>(&'a [tlsscope_scope::http::Exchange]);
+
+impl Serialize for ExchangesJson<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_seq(self.0.iter().map(|x| ExchangeJson {
+            version: x.version,
+            stream: x.stream,
+            method: &x.method,
+            authority: &x.authority,
+            path: &x.path,
+            status: x.status,
+            request_headers: HeadersJson(&x.request_headers),
+            response_headers: HeadersJson(&x.response_headers),
+            request_body: body_json(&x.request_body),
+            response_body: body_json(&x.response_body),
+            request_frame: x.request_frame,
+            response_frame: x.response_frame,
+            complete: x.complete,
+        }))
+    }
+}
+
+#[derive(Serialize)]
+struct MessageJson {
+    frame: u64,
+    from: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encrypted: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decrypted: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct CertificateJson<'a> {
+    subject: &'a str,
+    issuer: &'a str,
+    serial: &'a str,
+    not_before: &'a str,
+    not_after: &'a str,
+    san: &'a [String],
+    public_key: &'a str,
+    signature_algorithm: &'a str,
+    sha256: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum AlertJson {
+    Readable { frame: u64, from: &'static str, level: &'static str, description: String },
+    Encrypted { frame: u64, from: &'static str, encrypted: bool },
+}
+
+#[derive(Serialize)]
+struct AppDataJson {
+    client_records: u64,
+    client_bytes: u64,
+    server_records: u64,
+    server_bytes: u64,
+}
+
+#[derive(Serialize)]
+struct DecryptionJson<'a> {
+    status: &'static str,
+    reason: &'a Option<String>,
+    client_bytes: u64,
+    server_bytes: u64,
+}
+
+/// One session, in the order of docs/json.md.
+#[derive(Serialize)]
+struct SessionJson<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    session: u64,
+    stream: u64,
+    index: u32,
+    client: Shown<std::net::SocketAddr>,
+    server: Shown<std::net::SocketAddr>,
+    first_frame: u64,
+    start: f64,
+    version: Option<String>,
+    cipher_suite: Option<String>,
+    cipher_suite_id: Option<u16>,
+    server_name: Option<Bytes<'a>>,
+    alpn: Option<Bytes<'a>>,
+    alpn_offered: Vec<Bytes<'a>>,
+    named_group: Option<String>,
+    client_random: Option<String>,
+    server_random: Option<String>,
+    hello_retry: bool,
+    resumed: bool,
+    resumption: Option<&'static str>,
+    messages: List<'a, Entry, fn(&Entry) -> MessageJson>,
+    certificates: List<'a, Summary, fn(&Summary) -> CertificateJson<'_>>,
+    alerts: List<'a, Alert, fn(&Alert) -> AlertJson>,
+    application_data: AppDataJson,
+    decryption: Option<DecryptionJson<'a>>,
+    http: ExchangesJson<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_not_shown: Option<u64>,
+    ja3: Option<&'a str>,
+    ja3_text: Option<&'a str>,
+    ja4: Option<&'a str>,
+    diagnostics: List<'a, Diagnostic, fn(&Diagnostic) -> DiagJson<'_>>,
+    /// `--explain`: the checks, last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checks: Option<Value>,
+}
+
+fn message_json(m: &Entry) -> MessageJson {
+    MessageJson {
+        frame: m.frame,
+        from: from(m.from),
+        kind: m.name,
+        encrypted: (m.protection == Protection::Encrypted).then_some(true),
+        decrypted: (m.protection == Protection::Decrypted).then_some(true),
+    }
+}
+
+fn certificate_json(c: &Summary) -> CertificateJson<'_> {
+    CertificateJson {
+        subject: &c.subject,
+        issuer: &c.issuer,
+        serial: &c.serial,
+        not_before: &c.not_before,
+        not_after: &c.not_after,
+        san: &c.san,
+        public_key: &c.public_key,
+        signature_algorithm: &c.signature_algorithm,
+        sha256: &c.sha256,
+    }
+}
+
+fn alert_json(a: &Alert) -> AlertJson {
+    match a.level_description {
+        Some((level, desc)) => AlertJson::Readable {
+            frame: a.frame,
+            from: from(a.from),
+            level: match level {
+                1 => "warning",
+                2 => "fatal",
+                _ => "unknown",
+            },
+            description: registry::alert_description(desc)
+                .map_or_else(|| desc.to_string(), String::from),
         },
-    );
-    o.insert(
-        "messages".into(),
-        Value::Array(
-            s.messages
-                .iter()
-                .map(|m| {
-                    let mut e = json!({ "frame": m.frame, "from": from(m.from), "type": m.name });
-                    match m.protection {
-                        tlsscope_scope::session::Protection::Encrypted => {
-                            e["encrypted"] = json!(true)
-                        }
-                        tlsscope_scope::session::Protection::Decrypted => {
-                            e["decrypted"] = json!(true)
-                        }
-                        tlsscope_scope::session::Protection::Plain => {}
-                    }
-                    e
-                })
-                .collect(),
-        ),
-    );
-    o.insert(
-        "certificates".into(),
-        Value::Array(
-            s.certificates
-                .iter()
-                .map(|c| {
-                    json!({
-                        "subject": c.subject,
-                        "issuer": c.issuer,
-                        "serial": c.serial,
-                        "not_before": c.not_before,
-                        "not_after": c.not_after,
-                        "san": c.san,
-                        "public_key": c.public_key,
-                        "signature_algorithm": c.signature_algorithm,
-                        "sha256": c.sha256,
-                    })
-                })
-                .collect(),
-        ),
-    );
-    o.insert(
-        "alerts".into(),
-        Value::Array(
-            s.alerts
-                .iter()
-                .map(|a| match a.level_description {
-                    Some((level, desc)) => json!({
-                        "frame": a.frame,
-                        "from": from(a.from),
-                        "level": match level { 1 => "warning", 2 => "fatal", _ => "unknown" },
-                        "description": registry::alert_description(desc).map_or_else(|| desc.to_string(), String::from),
-                    }),
-                    None => json!({ "frame": a.frame, "from": from(a.from), "encrypted": true }),
-                })
-                .collect(),
-        ),
-    );
-    o.insert(
-        "application_data".into(),
-        json!({
-            "client_records": s.traffic[Dir::ClientToServer].records,
-            "client_bytes": s.traffic[Dir::ClientToServer].bytes,
-            "server_records": s.traffic[Dir::ServerToClient].records,
-            "server_bytes": s.traffic[Dir::ServerToClient].bytes,
-        }),
-    );
-    o.insert(
-        "decryption".into(),
-        match &s.decryption {
-            Some(d) => json!({
-                "status": d.status.as_str(),
-                "reason": d.reason,
-                "client_bytes": d.app_bytes[Dir::ClientToServer],
-                "server_bytes": d.app_bytes[Dir::ServerToClient],
+        None => AlertJson::Encrypted { frame: a.frame, from: from(a.from), encrypted: true },
+    }
+}
+
+impl<'a> SessionJson<'a> {
+    fn new(s: &'a Session, capture_start: Timestamp, checks: Option<Value>) -> Self {
+        let ch = s.client_hello.as_deref();
+        let c = s.traffic[Dir::ClientToServer];
+        let sv = s.traffic[Dir::ServerToClient];
+        SessionJson {
+            kind: "session",
+            session: s.id,
+            stream: s.conn,
+            index: s.index,
+            client: Shown(s.client),
+            server: Shown(s.server),
+            first_frame: s.first_frame,
+            start: s.start.seconds_since(capture_start),
+            version: s
+                .version()
+                .map(|v| registry::version(v).map_or_else(|| format!("{v:#06x}"), String::from)),
+            cipher_suite: s.cipher_suite().map(|id| {
+                registry::cipher_suite(id)
+                    .map_or_else(|| format!("{id:#06x}"), |c| c.name.to_string())
             }),
-            None => Value::Null,
-        },
-    );
-    o.insert("http".into(), http(&s.http));
-    if s.http.dropped > 0 {
-        o.insert("http_not_shown".into(), json!(s.http.dropped));
+            cipher_suite_id: s.cipher_suite(),
+            server_name: ch
+                .and_then(|ch| ch.hello.server_name.as_ref())
+                .map(|n| Bytes(n.as_bytes())),
+            alpn: s.alpn().map(Bytes),
+            alpn_offered: ch
+                .map(|ch| ch.hello.alpn.iter().map(|a| Bytes(a)).collect())
+                .unwrap_or_default(),
+            named_group: s.named_group.map(|g| {
+                registry::named_group(g).map_or_else(|| format!("{g:#06x}"), String::from)
+            }),
+            client_random: ch.map(|ch| hex(&ch.random)),
+            server_random: s.server_hello.as_ref().map(|sh| hex(&sh.random)),
+            hello_retry: s.hello_retry,
+            resumed: s.resumed.is_some(),
+            resumption: s.resumed.map(|r| match r {
+                Resumption::SessionId => "session_id",
+                Resumption::Ticket => "ticket",
+                Resumption::Psk => "psk",
+            }),
+            messages: List(&s.messages, message_json),
+            certificates: List(&s.certificates, certificate_json),
+            alerts: List(&s.alerts, alert_json),
+            application_data: AppDataJson {
+                client_records: c.records,
+                client_bytes: c.bytes,
+                server_records: sv.records,
+                server_bytes: sv.bytes,
+            },
+            decryption: s.decryption.as_ref().map(|d| DecryptionJson {
+                status: d.status.as_str(),
+                reason: &d.reason,
+                client_bytes: d.app_bytes[Dir::ClientToServer],
+                server_bytes: d.app_bytes[Dir::ServerToClient],
+            }),
+            http: ExchangesJson(&s.http.exchanges),
+            http_not_shown: (s.http.dropped > 0).then_some(s.http.dropped),
+            ja3: s.ja3.as_ref().map(|(_, h)| h.as_str()),
+            ja3_text: s.ja3.as_ref().map(|(t, _)| t.as_str()),
+            ja4: s.ja4.as_deref(),
+            diagnostics: List(&s.diagnostics, diag_json),
+            checks,
+        }
     }
-    o.insert("ja3".into(), s.ja3.as_ref().map_or(Value::Null, |(_, h)| json!(h)));
-    o.insert("ja3_text".into(), s.ja3.as_ref().map_or(Value::Null, |(t, _)| json!(t)));
-    o.insert("ja4".into(), s.ja4.as_ref().map_or(Value::Null, |j| json!(j)));
-    o.insert("diagnostics".into(), Value::Array(s.diagnostics.iter().map(diag).collect()));
-    Value::Object(o)
+}
+
+/// Writes the JSON object for a session (without a newline); `checks`
+/// (from [`checks`]) is added last when given.
+pub fn write_session(
+    w: impl std::io::Write,
+    s: &Session,
+    capture_start: Timestamp,
+    checks: Option<Value>,
+) -> serde_json::Result<()> {
+    serde_json::to_writer(w, &SessionJson::new(s, capture_start, checks))
 }
 
 /// The JSON object for a connection that was not TLS.
