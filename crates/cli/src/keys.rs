@@ -32,16 +32,32 @@ impl KeyArgs {
     /// error.
     pub fn load(&self, ring: &mut Keyring, diags: &mut Collector) -> anyhow::Result<()> {
         for path in &self.keylog {
-            let text = std::fs::read(path).with_context(|| {
+            let cannot = || {
                 format!(
                     "{}: cannot read the key log (check the path; SSLKEYLOGFILE writes it)",
                     path.display()
                 )
-            })?;
+            };
+            let mut file = std::fs::File::open(path).with_context(cannot)?;
             let name = path.display().to_string();
-            for d in ring.keylog.parse(&text, &name) {
-                diags.push(d);
+            // Read in pieces (the parser takes lines split anywhere): a key
+            // log holds a line per secret of every session, and reading it
+            // whole added its size to the peak memory.
+            let mut buf = vec![0u8; 64 << 10];
+            loop {
+                let n = match std::io::Read::read(&mut file, &mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e).with_context(cannot),
+                };
+                for d in ring.keylog.parse(buf.get(..n).unwrap_or_default(), &name) {
+                    diags.push(d);
+                }
             }
+            // The buffer held secrets.
+            buf.iter_mut().for_each(|b| *b = 0);
+            std::hint::black_box(&buf);
             for d in ring.keylog.finish() {
                 diags.push(d);
             }

@@ -255,6 +255,7 @@ impl Crypto {
         };
         self.spec = Some(spec);
         let found = ring.keylog.lookup(h.client_random);
+        let found = found.as_ref();
         if ring.keylog.is_empty() && ring.rsa_keys.is_empty() && ring.by_session_id.is_empty() {
             self.missing = Some(
                 "no secrets: give a key log with --keylog (SSLKEYLOGFILE), or --rsa-key for static RSA".into(),

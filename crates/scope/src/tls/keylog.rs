@@ -269,10 +269,97 @@ impl Stats {
     }
 }
 
+/// The secrets of one client random packed into one allocation of exactly
+/// their size: a record per secret (label index, length as a little-endian
+/// `u16`, the bytes), in the order the lines came. A key log holds an entry
+/// per session of the capture; as a [`Secrets`] (thirteen slots, a heap
+/// allocation per secret) one took four times the memory. Zeroed when
+/// dropped or replaced, as a [`Secret`] is.
+#[derive(Default, PartialEq, Eq)]
+struct Packed(Box<[u8]>);
+
+impl Drop for Packed {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.0.zeroize();
+    }
+}
+
+impl Packed {
+    /// The records: (label, secret bytes).
+    fn records(&self) -> impl Iterator<Item = (Label, &[u8])> {
+        let mut rest: &[u8] = &self.0;
+        std::iter::from_fn(move || {
+            let (&tag, after) = rest.split_first()?;
+            let len = usize::from(u16::from_le_bytes([*after.first()?, *after.get(1)?]));
+            let bytes = after.get(2..2 + len)?;
+            rest = after.get(2 + len..).unwrap_or_default();
+            Some((*Label::ALL.get(usize::from(tag))?, bytes))
+        })
+    }
+
+    fn unpack(&self) -> Secrets {
+        let mut s = Secrets::default();
+        for (label, bytes) in self.records() {
+            let Some(secret) = Secret::new(bytes) else { continue };
+            match label {
+                Label::ClientTrafficSecretN => s.client_app_updates.push(secret),
+                Label::ServerTrafficSecretN => s.server_app_updates.push(secret),
+                _ => {
+                    if let Some(slot) = s.slot(label) {
+                        *slot = Some(secret);
+                    }
+                }
+            }
+        }
+        s
+    }
+
+    /// Stores a secret as [`Secrets`] would: one per label (a different one
+    /// replaces it), except the `_N` labels, which keep every update in
+    /// order (a repeated line is not a new update).
+    fn add(&mut self, label: Label, secret: &[u8]) -> Added {
+        let list = matches!(label, Label::ClientTrafficSecretN | Label::ServerTrafficSecretN);
+        let found = if list {
+            self.records().filter(|(l, _)| *l == label).last().map(|(_, b)| b)
+        } else {
+            self.records().find(|(l, _)| *l == label).map(|(_, b)| b)
+        };
+        let added = match found {
+            Some(old) if old == secret => return Added::Same,
+            Some(_) if !list => Added::Replaced,
+            _ => Added::New,
+        };
+        let (Ok(tag), Ok(len)) = (u8::try_from(label.index()), u16::try_from(secret.len())) else {
+            return Added::Same;
+        };
+        let mut out = Vec::with_capacity(self.0.len() + 3 + secret.len());
+        for (l, b) in self.records() {
+            if !(added == Added::Replaced && l == label) {
+                push_record(&mut out, l, b);
+            }
+        }
+        out.push(tag);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(secret);
+        // The old allocation is zeroed as it is dropped.
+        *self = Packed(out.into_boxed_slice());
+        added
+    }
+}
+
+fn push_record(out: &mut Vec<u8>, label: Label, bytes: &[u8]) {
+    if let (Ok(tag), Ok(len)) = (u8::try_from(label.index()), u16::try_from(bytes.len())) {
+        out.push(tag);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(bytes);
+    }
+}
+
 /// A parsed key log: every secret by the value that finds its session.
 #[derive(Default)]
 pub struct KeyLog {
-    by_random: HashMap<[u8; 32], Secrets, RandomState>,
+    by_random: HashMap<[u8; 32], Packed, RandomState>,
     by_session_id: HashMap<Box<[u8]>, Secret, RandomState>,
     by_rsa_prefix: HashMap<[u8; 8], Secret, RandomState>,
     counts: [u64; Label::ALL.len()],
@@ -459,31 +546,14 @@ impl KeyLog {
         };
         let random: [u8; 32] = fixed(label, "client random", random)?;
         let secret = secret(label, value)?;
-        let entry = self.by_random.entry(random).or_default();
-        let updates = match label {
-            Label::ClientTrafficSecretN => Some(&mut entry.client_app_updates),
-            Label::ServerTrafficSecretN => Some(&mut entry.server_app_updates),
-            _ => None,
-        };
-        if let Some(list) = updates {
-            // A repeated line (two programs logging the same session) is
-            // not a new update.
-            let added = if list.last() == Some(&secret) {
-                Added::Same
-            } else {
-                list.push(secret);
-                Added::New
-            };
-            return Ok(Some(self.count(label, added)));
-        }
-        let Some(slot) = entry.slot(label) else {
+        let storable = matches!(label, Label::ClientTrafficSecretN | Label::ServerTrafficSecretN)
+            || Secrets::default().slot(label).is_some();
+        if !storable {
             return Err(("keylog.unknown_label", unknown_label(label_text)));
-        };
-        let added = match slot.replace(secret) {
-            None => Added::New,
-            Some(old) if Some(&old) == slot.as_ref() => Added::Same,
-            Some(_) => Added::Replaced,
-        };
+        }
+        // A repeated line (two programs logging the same session) is not a
+        // new secret nor a new update.
+        let added = self.by_random.entry(random).or_default().add(label, secret.as_bytes());
         Ok(Some(self.count(label, added)))
     }
 
@@ -521,8 +591,8 @@ impl KeyLog {
     }
 
     /// The secrets logged for the session with this client random.
-    pub fn lookup(&self, client_random: &[u8; 32]) -> Option<&Secrets> {
-        self.by_random.get(client_random)
+    pub fn lookup(&self, client_random: &[u8; 32]) -> Option<Secrets> {
+        self.by_random.get(client_random).map(Packed::unpack)
     }
 
     /// The master secret logged for a TLS 1.0–1.2 session ID
@@ -865,6 +935,37 @@ mod tests {
         assert!(d[0].message.starts_with("k:3: CLIENT_RANDOM"));
         assert_eq!(k.lookup(&cr()).unwrap().master_secret.as_ref().unwrap().as_bytes(), &[2; 48]);
         assert_eq!(k.stats().count(Label::ClientRandom), 3);
+    }
+
+    #[test]
+    fn secrets_of_a_session_pack_and_unpack_in_any_order() {
+        let lines = [
+            format!("SERVER_TRAFFIC_SECRET_N {CR} {}", h(32, 7)),
+            format!("CLIENT_HANDSHAKE_TRAFFIC_SECRET {CR} {}", h(32, 1)),
+            format!("SERVER_TRAFFIC_SECRET_N {CR} {}", h(32, 7)), // repeated: not an update
+            format!("CLIENT_TRAFFIC_SECRET_0 {CR} {}", h(48, 3)),
+            format!("CLIENT_HANDSHAKE_TRAFFIC_SECRET {CR} {}", h(32, 2)), // replaces
+            format!("SERVER_TRAFFIC_SECRET_N {CR} {}", h(32, 8)),
+            format!("CLIENT_HANDSHAKE_TRAFFIC_SECRET {CR} {}", h(32, 2)), // the same again
+        ];
+        let text = lines.join("\n");
+        let (k, d) = KeyLog::from_text(text.as_bytes(), "k");
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].code, "keylog.replaced");
+        let s = k.lookup(&cr()).unwrap();
+        assert_eq!(s.client_handshake.as_ref().unwrap().as_bytes(), &[2; 32]);
+        assert_eq!(s.client_app0.as_ref().unwrap().as_bytes(), &[3; 48]);
+        let updates: Vec<&[u8]> = s.server_app_updates.iter().map(Secret::as_bytes).collect();
+        assert_eq!(updates, [&[7; 32][..], &[8; 32][..]]);
+        assert!(s.server_handshake.is_none() && s.client_app_updates.is_empty());
+        assert_eq!(
+            s.labels(),
+            [
+                Label::ClientHandshakeTrafficSecret,
+                Label::ClientTrafficSecret0,
+                Label::ServerTrafficSecretN
+            ]
+        );
     }
 
     #[test]
