@@ -53,6 +53,12 @@ enum Command {
     Report(cmd::report::Args),
 }
 
+/// mimalloc (built from C with the crate; no system library): a decrypting
+/// run allocates per record and message, and spent a quarter less time than
+/// with glibc's malloc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = output::Output::new(cli.color);

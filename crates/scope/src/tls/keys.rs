@@ -26,10 +26,11 @@
 
 use std::fmt;
 
+use aws_lc_rs::{digest, hkdf as lc_hkdf, hmac as lc_hmac};
 use hmac::{Hmac, KeyInit, Mac};
 use md5::Md5;
 use sha1::Sha1;
-use sha2::{Digest, Sha256, Sha384};
+use sha2::Digest;
 
 use super::secret::Secret;
 
@@ -93,18 +94,30 @@ impl HashAlg {
 
     /// The hash of the concatenation of `parts`.
     pub fn hash(self, parts: &[&[u8]]) -> Vec<u8> {
-        match self {
-            HashAlg::Sha256 => digest_parts::<Sha256>(parts),
-            HashAlg::Sha384 => digest_parts::<Sha384>(parts),
-        }
+        let mut d = digest::Context::new(match self {
+            HashAlg::Sha256 => &digest::SHA256,
+            HashAlg::Sha384 => &digest::SHA384,
+        });
+        parts.iter().for_each(|p| d.update(p));
+        d.finish().as_ref().to_vec()
     }
 
     /// HMAC with this hash.
     pub fn hmac(self, key: &[u8], parts: &[&[u8]]) -> Result<Secret, KeyError> {
-        match self {
-            HashAlg::Sha256 => hmac_parts::<Hmac<Sha256>>(key, parts),
-            HashAlg::Sha384 => hmac_parts::<Hmac<Sha384>>(key, parts),
-        }
+        Secret::new(self.hmac_key(key).sign(parts).as_ref()).ok_or(KeyError::TooLong)
+    }
+
+    /// An HMAC key with this hash. aws-lc's SHA-2 (assembly for the CPU at
+    /// hand) rather than RustCrypto's: the key schedule of every session
+    /// is a tenth of a decrypting run, most of it in SHA-256.
+    fn hmac_key(self, key: &[u8]) -> HmacKey {
+        HmacKey(lc_hmac::Key::new(
+            match self {
+                HashAlg::Sha256 => lc_hmac::HMAC_SHA256,
+                HashAlg::Sha384 => lc_hmac::HMAC_SHA384,
+            },
+            key,
+        ))
     }
 
     fn check(self, secret: &[u8]) -> Result<(), KeyError> {
@@ -124,12 +137,64 @@ fn digest_parts<D: Digest>(parts: &[&[u8]]) -> Vec<u8> {
     d.finalize().to_vec()
 }
 
-fn hmac_parts<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]]) -> Result<Secret, KeyError> {
-    let mut m = <M as KeyInit>::new_from_slice(key).map_err(|_| KeyError::BadKey)?;
-    for p in parts {
-        m.update(p);
+/// An HMAC key for [`p_hash`]: aws-lc's for the TLS 1.2 hashes, RustCrypto's
+/// for MD5 and SHA-1 (TLS 1.0 and 1.1), which aws-lc-rs does not offer as
+/// HMAC.
+trait PrfMac {
+    /// The MAC of the concatenation of `parts`.
+    fn sign(&self, parts: &[&[u8]]) -> MacOut;
+}
+
+/// A MAC value (at most SHA-512's 64 bytes), zeroed when dropped.
+struct MacOut {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl MacOut {
+    fn new(bytes: &[u8]) -> MacOut {
+        let mut buf = [0; 64];
+        let len = bytes.len().min(64);
+        buf.iter_mut().zip(bytes).for_each(|(b, x)| *b = *x);
+        MacOut { buf, len }
     }
-    Secret::new(&m.finalize().into_bytes()).ok_or(KeyError::TooLong)
+}
+
+impl AsRef<[u8]> for MacOut {
+    fn as_ref(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl Drop for MacOut {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.buf.zeroize();
+    }
+}
+
+struct HmacKey(lc_hmac::Key);
+
+impl PrfMac for HmacKey {
+    fn sign(&self, parts: &[&[u8]]) -> MacOut {
+        let mut c = lc_hmac::Context::with_key(&self.0);
+        parts.iter().for_each(|p| c.update(p));
+        MacOut::new(c.sign().as_ref())
+    }
+}
+
+struct RustCryptoMac<M>(M);
+
+impl<M: Mac + Clone> PrfMac for RustCryptoMac<M> {
+    fn sign(&self, parts: &[&[u8]]) -> MacOut {
+        let mut m = self.0.clone();
+        parts.iter().for_each(|p| m.update(p));
+        MacOut::new(&m.finalize().into_bytes())
+    }
+}
+
+fn rust_crypto_mac<M: Mac + KeyInit>(key: &[u8]) -> Result<RustCryptoMac<M>, KeyError> {
+    <M as KeyInit>::new_from_slice(key).map(RustCryptoMac).map_err(|_| KeyError::BadKey)
 }
 
 // ---------------------------------------------------------------------------
@@ -192,11 +257,14 @@ impl Prf {
                 let half = secret.len().div_ceil(2);
                 let s1 = secret.get(..half).unwrap_or_default();
                 let s2 = secret.get(secret.len() - half..).unwrap_or_default();
-                p_hash::<Hmac<Md5>>(s1, label, seed_parts, out)?;
-                p_hash::<Hmac<Sha1>>(s2, label, seed_parts, out)
+                p_hash(&rust_crypto_mac::<Hmac<Md5>>(s1)?, label, seed_parts, out);
+                p_hash(&rust_crypto_mac::<Hmac<Sha1>>(s2)?, label, seed_parts, out);
+                Ok(())
             }
-            Prf::Tls12(HashAlg::Sha256) => p_hash::<Hmac<Sha256>>(secret, label, seed_parts, out),
-            Prf::Tls12(HashAlg::Sha384) => p_hash::<Hmac<Sha384>>(secret, label, seed_parts, out),
+            Prf::Tls12(h) => {
+                p_hash(&h.hmac_key(secret), label, seed_parts, out);
+                Ok(())
+            }
         }
     }
 
@@ -216,37 +284,27 @@ impl Prf {
 
 /// `P_hash(secret, label + seed)` (RFC 5246 §5), XORed into `out` so the
 /// TLS 1.0 PRF can combine two of them.
-fn p_hash<M: Mac + KeyInit + Clone>(
-    secret: &[u8],
-    label: &[u8],
-    seed: &[&[u8]],
-    out: &mut [u8],
-) -> Result<(), KeyError> {
-    let base = <M as KeyInit>::new_from_slice(secret).map_err(|_| KeyError::BadKey)?;
+fn p_hash(key: &impl PrfMac, label: &[u8], seed: &[&[u8]], out: &mut [u8]) {
+    let mac_of = |first: &[u8]| {
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(seed.len() + 2);
+        parts.push(first);
+        parts.push(label);
+        parts.extend_from_slice(seed);
+        key.sign(&parts)
+    };
     // A(1) = HMAC(secret, label + seed)
-    let mut m = base.clone();
-    m.update(label);
-    seed.iter().for_each(|s| m.update(s));
-    let mut a = m.finalize().into_bytes();
+    let mut a = mac_of(&[]);
     let mut pos = 0;
     while pos < out.len() {
         // HMAC(secret, A(i) + label + seed)
-        let mut m = base.clone();
-        m.update(&a);
-        m.update(label);
-        seed.iter().for_each(|s| m.update(s));
-        let block = m.finalize().into_bytes();
-        let n = block.len().min(out.len() - pos);
-        for (o, b) in out.iter_mut().skip(pos).zip(block.iter()) {
+        let block = mac_of(a.as_ref());
+        for (o, b) in out.iter_mut().skip(pos).zip(block.as_ref()) {
             *o ^= b;
         }
-        pos += n;
+        pos += block.len.max(1);
         // A(i+1) = HMAC(secret, A(i))
-        let mut m = base.clone();
-        m.update(&a);
-        a = m.finalize().into_bytes();
+        a = key.sign(&[a.as_ref()]);
     }
-    Ok(())
 }
 
 /// The 48-byte master secret from the premaster secret and the two hello
@@ -350,10 +408,8 @@ pub fn hkdf_extract(hash: HashAlg, salt: Option<&[u8]>, ikm: Option<&[u8]>) -> S
     let zeros = zeros.get(..hash.output_len()).unwrap_or_default();
     let salt = salt.unwrap_or(zeros);
     let ikm = ikm.unwrap_or(zeros);
-    let prk = match hash {
-        HashAlg::Sha256 => hkdf::Hkdf::<Sha256>::extract(Some(salt), ikm).0.to_vec(),
-        HashAlg::Sha384 => hkdf::Hkdf::<Sha384>::extract(Some(salt), ikm).0.to_vec(),
-    };
+    // HKDF-Extract(salt, IKM) = HMAC-Hash(salt, IKM) (RFC 5869 §2.2).
+    let prk = hash.hmac_key(salt).sign(&[ikm]).as_ref().to_vec();
     // Never longer than 48 bytes, so never None; an empty secret would
     // only fail later checks.
     Secret::from_vec(prk).unwrap_or_else(|| Secret::new(&[]).unwrap_or_else(empty_secret))
@@ -378,17 +434,27 @@ pub fn hkdf_expand_label(
     let context_len = u8::try_from(context.len()).map_err(|_| KeyError::TooLong)?;
     let out_len = u16::try_from(len).map_err(|_| KeyError::TooLong)?.to_be_bytes();
     let info: [&[u8]; 6] = [&out_len, &[full_label_len], b"tls13 ", label, &[context_len], context];
+    let prk = lc_hkdf::Prk::new_less_safe(
+        match hash {
+            HashAlg::Sha256 => lc_hkdf::HKDF_SHA256,
+            HashAlg::Sha384 => lc_hkdf::HKDF_SHA384,
+        },
+        secret,
+    );
     let mut out = vec![0; len];
-    let r = match hash {
-        HashAlg::Sha256 => hkdf::Hkdf::<Sha256>::from_prk(secret)
-            .map_err(|_| KeyError::SecretLength { expected: 32, got: secret.len() })?
-            .expand_multi_info(&info, &mut out),
-        HashAlg::Sha384 => hkdf::Hkdf::<Sha384>::from_prk(secret)
-            .map_err(|_| KeyError::SecretLength { expected: 48, got: secret.len() })?
-            .expand_multi_info(&info, &mut out),
-    };
-    r.map_err(|_| KeyError::TooLong)?;
+    prk.expand(&info, OkmLen(len))
+        .and_then(|okm| okm.fill(&mut out))
+        .map_err(|_| KeyError::TooLong)?;
     Secret::from_vec(out).ok_or(KeyError::TooLong)
+}
+
+/// An output length for aws-lc's HKDF-Expand.
+struct OkmLen(usize);
+
+impl lc_hkdf::KeyType for OkmLen {
+    fn len(&self) -> usize {
+        self.0
+    }
 }
 
 /// `Derive-Secret(secret, label, messages)` with the transcript hash of the
