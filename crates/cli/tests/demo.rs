@@ -163,3 +163,43 @@ fn demo_speaks_japanese_with_lang_ja() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("何のためのものか"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn demo_report_writes_the_visual_report() {
+    let dir = std::env::temp_dir().join(format!("tlsscope-demo-report-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = Command::new(env!("CARGO_BIN_EXE_tlsscope"))
+        .args(["demo", "--color", "never", "--lang", "en", "--report", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("report.html    the visual report"), "{text}");
+    let path = dir.join("report.html");
+    // It holds decrypted traffic: owner only, like the key log.
+    let m = std::fs::metadata(&path).unwrap();
+    assert_eq!(m.permissions().mode() & 0o777, 0o600);
+    let page = std::fs::read_to_string(&path).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(!page.to_ascii_lowercase().contains(" src="), "self-contained");
+    // Both sessions with their ladders, the TLS 1.2 one with the ten steps
+    // and the field trees the page's hex view needs; the decrypted bodies.
+    assert_eq!(page.matches("<svg class=\"ladder\"").count(), 2);
+    assert!(page.contains(">(10) Finished [dec]</text>"));
+    assert!(page.contains("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"));
+    assert!(page.contains("TLS_AES_128_GCM_SHA256"));
+    assert!(page.contains("\"named_curve\""), "field trees");
+    assert!(
+        page.matches("<pre class=\"body text\">Hello World!</pre>").count() >= 3,
+        "plain, 1.2, 1.3"
+    );
+    // Without --report, no report is announced.
+    let out = Command::new(env!("CARGO_BIN_EXE_tlsscope"))
+        .args(["demo", "--color", "never", "--lang", "en", "--tls", "1.3", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("report.html"));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -29,6 +29,7 @@ use tlsscope_scope::verify;
 
 use crate::output::{EXIT_OK, LangChoice, Output};
 use crate::render::{explain as explain_text, text};
+use crate::report;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -42,6 +43,11 @@ pub struct Args {
     /// Language of the explanations (default: from LANG).
     #[arg(long, value_enum, value_name = "LANG")]
     lang: Option<LangChoice>,
+    /// Also write report.html into DIR: the visual report of the recording
+    /// (ladder diagrams, field trees with their bytes, checks, the decrypted
+    /// HTTP), one self-contained page for any browser.
+    #[arg(long)]
+    report: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -257,8 +263,9 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
 
     // Read the recording back, as `tlsscope inspect` would: once as a
     // capture without keys shows it, once with the secrets it carries.
-    let opaque = analyse(&pcap, false)?;
-    let found = analyse(&pcap, true)?;
+    let opaque = analyse(&pcap, false, false)?;
+    // The report's field trees and hex views need the messages' trees.
+    let found = analyse(&pcap, true, args.report)?;
     let first = first_records(&pcap)?;
     let start = found.sessions.first().map_or(Timestamp::default(), |s| s.start);
     let style = text::Style { color: out.color, hex: false, trees: false };
@@ -346,6 +353,18 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         text::diagnostics(&mut say.w, s, style)?;
     }
 
+    let report_path = dir.join("report.html");
+    if args.report {
+        let settings = report::Settings {
+            lang,
+            trust: trust.clone(),
+            capture: "demo.pcapng".into(),
+            limits: report::Limits::default(),
+            only: Vec::new(),
+        };
+        report::write_report(&found.sessions, &found.flows, settings, &report_path)?;
+    }
+
     writeln!(say.w)?;
     let secs = format!("{:.1}", started.elapsed().as_secs_f64());
     let t = say.t("demo.done", &[("secs", &secs), ("dir", &dir.display().to_string())]);
@@ -356,7 +375,11 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         ("server.crt", "demo.file.crt"),
         ("demo.pcapng", "demo.file.pcap"),
         ("sslkeylog.txt", "demo.file.keylog"),
+        ("report.html", "demo.file.report"),
     ] {
+        if f == "report.html" && !args.report {
+            continue;
+        }
         let l = format!("  {f:<14} {}", say.t(what, &[]));
         say.line(&l)?;
     }
@@ -371,11 +394,11 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
 
 /// Reads the recording back with the analysis `inspect` uses: with the
 /// secrets it carries (`decrypt`), or as a capture without keys shows it.
-fn analyse(pcap: &Path, decrypt: bool) -> anyhow::Result<Found> {
+fn analyse(pcap: &Path, decrypt: bool, trees: bool) -> anyhow::Result<Found> {
     let mut reader = CaptureReader::open(pcap)
         .with_context(|| format!("{}: cannot read it back", pcap.display()))?;
     let mut analyzer = Analyzer::new(
-        Options { trees: false, keep_messages: true, decrypt, http: true },
+        Options { trees, keep_messages: true, decrypt, http: true },
         Found::default(),
     );
     let mut tcp: Reassembler<ConnState> = Reassembler::default();

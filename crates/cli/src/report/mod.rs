@@ -45,8 +45,6 @@ pub fn write_page(report: &Report, decrypted: bool, path: &Path) -> anyhow::Resu
 /// run with `Options { trees: true, keep_messages: true, .. }`; without
 /// them the page still has the ladder, explanations, checks and HTTP.
 /// Times count from the earliest session or flow.
-// `tlsscope demo --report` calls it (cmd/demo.rs).
-#[allow(dead_code)]
 pub fn write_report(
     sessions: &[Session],
     flows: &[Flow],
