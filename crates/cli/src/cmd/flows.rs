@@ -85,7 +85,7 @@ impl<W: Write> Sink<W> {
         self.guessed |= row.roles == "guessed";
         let r = match self.format {
             Format::Json => serde_json::to_writer(&mut self.w, row)
-                .map_err(std::io::Error::other)
+                .map_err(std::io::Error::from)
                 .and_then(|()| self.w.write_all(b"\n")),
             Format::Text => print_row(&mut self.w, row, self.color),
         };

@@ -77,7 +77,7 @@ impl<W: Write> session::Output for Sink<W> {
         let r = match (self.format, checks, &self.explain) {
             (Format::Json, checks, _) => {
                 json::write_session(&mut self.w, &s, self.start, checks.map(|c| json::checks(&c)))
-                    .map_err(std::io::Error::other)
+                    .map_err(std::io::Error::from)
                     .and_then(|()| self.w.write_all(b"\n"))
             }
             (Format::Text, Some(checks), Some((lang, _))) => {
@@ -98,7 +98,7 @@ impl<W: Write> session::Output for Sink<W> {
         }
         let r = match self.format {
             Format::Json => serde_json::to_writer(&mut self.w, &json::flow(&f, self.start))
-                .map_err(std::io::Error::other)
+                .map_err(std::io::Error::from)
                 .and_then(|()| self.w.write_all(b"\n")),
             Format::Text => text::flow(&mut self.w, &f, self.style, self.start),
         };
