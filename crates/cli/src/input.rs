@@ -159,7 +159,7 @@ struct Held {
 /// The source of an analysis command.
 pub enum Source {
     /// A capture file.
-    File(CaptureFile),
+    File(Box<CaptureFile>),
     /// A live capture.
     #[cfg(target_os = "linux")]
     Live(Box<Live>),
@@ -179,7 +179,7 @@ impl Source {
     /// `keylogs` are followed as they grow when capturing live.
     pub fn open(args: &SourceArgs, keylogs: &[PathBuf]) -> anyhow::Result<Source> {
         if let Some(path) = &args.file {
-            return Ok(Source::File(CaptureFile::open(path)?));
+            return Ok(Source::File(Box::new(CaptureFile::open(path)?)));
         }
         #[cfg(target_os = "linux")]
         {
