@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 
 use crate::diag::{Diagnostic, Location, Severity};
-use crate::frame::{DecodeError, Decoded, Frame, TcpSegment, decode};
+use crate::frame::{DecodeError, Decoded, Frame, LinkType, TcpSegment, decode};
 use crate::time::Timestamp;
 
 /// Buffering limits. Each exists so that a hostile or broken capture can
@@ -372,6 +372,10 @@ pub struct Reassembler<U> {
     closed: VecDeque<(Timestamp, Key, u64)>,
     frames_seen: u64,
     eviction_warned: bool,
+    /// Link types no frame of which can be decoded: (link type, first
+    /// frame, frames). Said once each, with the count at the end, not once
+    /// per frame (a whole file of them would repeat one line).
+    unsupported_links: Vec<(LinkType, u64, u64)>,
 }
 
 impl<U: Default> Default for Reassembler<U> {
@@ -446,6 +450,7 @@ impl<U: Default> Reassembler<U> {
             closed: VecDeque::new(),
             frames_seen: 0,
             eviction_warned: false,
+            unsupported_links: Vec::new(),
         }
     }
 
@@ -601,6 +606,23 @@ impl<U: Default> Reassembler<U> {
                 ));
                 false
             }
+            Err(DecodeError::UnsupportedLinkType(link)) => {
+                if let Some(seen) = self.unsupported_links.iter_mut().find(|(l, ..)| *l == link) {
+                    seen.2 += 1;
+                } else if self.unsupported_links.len() < 16 {
+                    self.unsupported_links.push((link, frame.number, 1));
+                    sink.diagnostic(Diagnostic::new(
+                        Severity::Warning,
+                        "frame.linktype",
+                        Location::frame(frame.number),
+                        format!(
+                            "unsupported link type {link}: its frames are skipped (supported: \
+                             Ethernet, Linux cooked SLL and SLL2, raw IPv4/IPv6, BSD loopback)"
+                        ),
+                    ));
+                }
+                false
+            }
             Err(e) => {
                 let mut loc = Location::frame(frame.number);
                 if let DecodeError::Malformed { offset, .. } = &e {
@@ -633,6 +655,16 @@ impl<U: Default> Reassembler<U> {
             }
         }
         self.closed.clear();
+        for (link, first, n) in self.unsupported_links.drain(..) {
+            if n > 1 {
+                sink.diagnostic(Diagnostic::new(
+                    Severity::Warning,
+                    "frame.linktype",
+                    Location::frame(first),
+                    format!("{n} frames of unsupported link type {link} were skipped, from frame {first} on"),
+                ));
+            }
+        }
     }
 
     fn finish<S: StreamSink<U>>(&mut self, sink: &mut S, slot: Slot<U>, reason: EndReason) {
@@ -1743,5 +1775,23 @@ mod tests {
             vec![(0, Dir::ClientToServer, 0, 10), (0, Dir::ClientToServer, 15, 15)]
         );
         assert_eq!(out.streams[0].1[0].len(), 42);
+    }
+
+    #[test]
+    fn an_unsupported_link_type_is_said_once_with_a_count() {
+        let mut r: Reassembler<()> = Reassembler::default();
+        let mut out = Collect::default();
+        let data = [0u8; 40];
+        for number in 1..=50 {
+            let link = LinkType(if number == 30 { 4243 } else { 4242 });
+            let f = Frame { number, ts: Timestamp::default(), link, data: &data, orig_len: 40 };
+            assert!(!r.push_frame(&mut out, &f));
+        }
+        r.finish_all(&mut out);
+        let said: Vec<String> = out.diags.iter().map(|d| d.to_string()).collect();
+        assert_eq!(said.len(), 3, "{said:?}");
+        assert!(said[0].contains("frame 1") && said[0].contains("4242"), "{said:?}");
+        assert!(said[1].contains("frame 30") && said[1].contains("4243"), "{said:?}");
+        assert!(said[2].contains("49 frames") && said[2].contains("4242"), "{said:?}");
     }
 }
