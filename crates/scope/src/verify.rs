@@ -995,7 +995,7 @@ fn roots_named<'r>(roots: &'r [Vec<u8>], name: &[u8]) -> Vec<(usize, X509Certifi
     roots
         .iter()
         .enumerate()
-        .filter(|(_, der)| der.windows(name.len()).any(|w| w == name))
+        .filter(|(_, der)| memchr::memmem::find(der, name).is_some())
         .filter_map(|(i, der)| X509Certificate::from_der(der).ok().map(|(_, c)| (i, c)))
         .filter(|(_, c)| c.subject().as_raw() == name)
         .collect()
@@ -1410,15 +1410,16 @@ fn trust_check(
         if cur.subject().as_raw() == cur.issuer().as_raw() {
             // The chain ends at a self-signed certificate the server sent.
             let last = path.last().copied().unwrap_or(0);
-            let in_roots = trust.roots.iter().find_map(|r| {
-                if r.as_slice() == cur.as_raw() {
-                    return Some("yes (the same certificate)");
-                }
-                let (_, rc) = X509Certificate::from_der(r).ok()?;
-                (rc.subject().as_raw() == cur.subject().as_raw()
-                    && rc.public_key().raw == cur.public_key().raw)
+            // Only the roots with this subject are parsed: parsing the whole
+            // store for every session made the checks of a large capture slow.
+            let in_roots = if trust.roots.iter().any(|r| r.as_slice() == cur.as_raw()) {
+                Some("yes (the same certificate)")
+            } else {
+                roots_named(&trust.roots, cur.subject().as_raw())
+                    .iter()
+                    .any(|(_, rc)| rc.public_key().raw == cur.public_key().raw)
                     .then_some("yes (same subject and key)")
-            });
+            };
             d.push(("path", "chain".into(), path_text(&path, chain, None)));
             d.push(("anchor", "the chain ends at".into(), cur.subject().to_string()));
             d.push(("roots", "trusted roots searched".into(), roots_text));
