@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use tlsscope_capture::read::{CaptureReader, Event, SECRETS_TLS_KEY_LOG};
+use tlsscope_scope::flow::Reassembler;
 use tlsscope_scope::frame::{Frame, LinkType};
+use tlsscope_scope::session::{self, Analyzer, ConnState};
 use tlsscope_scope::time::Timestamp;
 
 /// Files smaller than this are read without a progress bar.
@@ -245,6 +247,48 @@ impl Source {
             #[cfg(target_os = "linux")]
             Source::Live(live) => live.for_each(f),
         }
+    }
+
+    /// Runs the TLS analysis over every event: frames through TCP
+    /// reassembly into `analyzer`, key log lines (a followed key log, the
+    /// capture's Decryption Secrets Blocks) into its key store, problems to
+    /// its output's diagnostics; then ends every connection. `first_frame`
+    /// gets the first frame's time (times are shown relative to it).
+    pub fn analyse<O: session::Output>(
+        &mut self,
+        analyzer: &mut Analyzer<O>,
+        mut first_frame: impl FnMut(&mut O, Timestamp),
+    ) {
+        let dsb_name = format!("{}: Decryption Secrets Block", self.name().display());
+        let mut tcp: Reassembler<ConnState> = Reassembler::default();
+        let mut first = true;
+        self.for_each(|ev| match ev {
+            Input::KeyLog { data, name } => {
+                for d in analyzer.keys.keylog.parse(data, name) {
+                    analyzer.out.diagnostic(d);
+                }
+            }
+            Input::Capture(Event::Frame(f)) => {
+                if first {
+                    first_frame(&mut analyzer.out, f.ts);
+                    first = false;
+                }
+                tcp.push_frame(analyzer, &f);
+            }
+            Input::Capture(Event::Problem(d)) => analyzer.out.diagnostic(d),
+            Input::Capture(Event::Secrets { kind, data, .. }) => {
+                if kind == SECRETS_TLS_KEY_LOG {
+                    for d in analyzer.keys.keylog.parse(data, &dsb_name) {
+                        analyzer.out.diagnostic(d);
+                    }
+                    for d in analyzer.keys.keylog.finish() {
+                        analyzer.out.diagnostic(d);
+                    }
+                }
+            }
+            Input::Capture(Event::Comment { .. }) => {}
+        });
+        tcp.finish_all(analyzer);
     }
 }
 

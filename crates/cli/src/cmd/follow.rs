@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use tlsscope_capture::read::Event;
 use tlsscope_scope::diag::{Collector, Diagnostic, Severity};
 use tlsscope_scope::flow::{Chunk, ConnInfo, Dir, EndReason, Reassembler, StreamSink};
-use tlsscope_scope::session::{self, Analyzer, ConnState, Flow, Options, Session};
+use tlsscope_scope::session::{self, Analyzer, Flow, Options, Session};
 
 use crate::input::{Input, Source, SourceArgs};
 use crate::keys::KeyArgs;
@@ -306,33 +306,7 @@ fn run_tls(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let opts = Options { trees: false, keep_messages: false, decrypt: true, http: false };
     let mut analyzer = Analyzer::new(opts, sink);
     args.keys.load(&mut analyzer.keys, &mut analyzer.out.diags)?;
-    let dsb_name = format!("{}: Decryption Secrets Block", name.display());
-    let mut tcp: Reassembler<ConnState> = Reassembler::default();
-    file.for_each(|ev| match ev {
-        Input::KeyLog { data, name } => {
-            for d in analyzer.keys.keylog.parse(data, name) {
-                analyzer.out.diags.push(d);
-            }
-        }
-        Input::Capture(Event::Frame(f)) => {
-            tcp.push_frame(&mut analyzer, &f);
-        }
-        Input::Capture(Event::Problem(d)) => {
-            analyzer.out.diags.push(d);
-        }
-        Input::Capture(Event::Secrets { kind, data, .. }) => {
-            if kind == tlsscope_capture::read::SECRETS_TLS_KEY_LOG {
-                for d in analyzer.keys.keylog.parse(data, &dsb_name) {
-                    analyzer.out.diags.push(d);
-                }
-                for d in analyzer.keys.keylog.finish() {
-                    analyzer.out.diags.push(d);
-                }
-            }
-        }
-        Input::Capture(Event::Comment { .. }) => {}
-    });
-    tcp.finish_all(&mut analyzer);
+    file.analyse(&mut analyzer, |_, _| {});
     let mut sink = analyzer.out;
     if let Some(e) = sink.io_error.take() {
         return Err(e.into());

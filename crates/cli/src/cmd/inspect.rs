@@ -3,15 +3,13 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use tlsscope_capture::read::Event;
 use tlsscope_scope::diag::{Collector, Diagnostic, Severity};
 use tlsscope_scope::explain::{self, Lang};
-use tlsscope_scope::flow::Reassembler;
-use tlsscope_scope::session::{self, Analyzer, ConnState, Flow, Options, Session};
+use tlsscope_scope::session::{self, Analyzer, Flow, Options, Session};
 use tlsscope_scope::time::Timestamp;
 use tlsscope_scope::verify::{self, Kind, Outcome, Trust};
 
-use crate::input::{Input, Source, SourceArgs};
+use crate::input::{Source, SourceArgs};
 use crate::keys::KeyArgs;
 use crate::output::{EXIT_OK, EXIT_PROBLEMS, Format, LangChoice, Output};
 use crate::render::{explain as explain_text, json, text};
@@ -157,38 +155,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     };
     let mut analyzer = Analyzer::new(opts, sink);
     args.keys.load(&mut analyzer.keys, &mut analyzer.out.diags)?;
-    let dsb_name = format!("{}: Decryption Secrets Block", name.display());
-    let mut tcp: Reassembler<ConnState> = Reassembler::default();
-    let mut first = true;
-    file.for_each(|ev| match ev {
-        Input::KeyLog { data, name } => {
-            for d in analyzer.keys.keylog.parse(data, name) {
-                analyzer.out.diags.push(d);
-            }
-        }
-        Input::Capture(Event::Frame(f)) => {
-            if first {
-                analyzer.out.start = f.ts;
-                first = false;
-            }
-            tcp.push_frame(&mut analyzer, &f);
-        }
-        Input::Capture(Event::Problem(d)) => {
-            analyzer.out.diags.push(d);
-        }
-        Input::Capture(Event::Secrets { kind, data, .. }) => {
-            if kind == tlsscope_capture::read::SECRETS_TLS_KEY_LOG {
-                for d in analyzer.keys.keylog.parse(data, &dsb_name) {
-                    analyzer.out.diags.push(d);
-                }
-                for d in analyzer.keys.keylog.finish() {
-                    analyzer.out.diags.push(d);
-                }
-            }
-        }
-        Input::Capture(Event::Comment { .. }) => {}
-    });
-    tcp.finish_all(&mut analyzer);
+    file.analyse(&mut analyzer, |sink, ts| sink.start = ts);
     let mut sink = analyzer.out;
     if let Some(e) = sink.error.take() {
         return Err(e.into());

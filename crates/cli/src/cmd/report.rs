@@ -5,12 +5,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use tlsscope_capture::read::Event;
 use tlsscope_scope::diag::{Collector, Diagnostic, Severity};
-use tlsscope_scope::flow::Reassembler;
-use tlsscope_scope::session::{self, Analyzer, ConnState, Flow, Options, Output as _, Session};
+use tlsscope_scope::session::{self, Analyzer, Flow, Options, Session};
 
-use crate::input::{Input, Source, SourceArgs};
+use crate::input::{Source, SourceArgs};
 use crate::keys::KeyArgs;
 use crate::output::{EXIT_OK, EXIT_PROBLEMS, LangChoice, Output};
 use crate::report::{self, Builder, Limits, Settings};
@@ -77,38 +75,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     for d in diags.kept() {
         builder.diagnostic(d);
     }
-    let dsb_name = format!("{}: Decryption Secrets Block", name.display());
-    let mut tcp: Reassembler<ConnState> = Reassembler::default();
-    let mut first = true;
-    file.for_each(|ev| match ev {
-        Input::KeyLog { data, name } => {
-            for d in analyzer.keys.keylog.parse(data, name) {
-                analyzer.out.diagnostic(d);
-            }
-        }
-        Input::Capture(Event::Frame(f)) => {
-            if first {
-                analyzer.out.builder.set_start(f.ts);
-                first = false;
-            }
-            tcp.push_frame(&mut analyzer, &f);
-        }
-        Input::Capture(Event::Problem(d)) => {
-            analyzer.out.diagnostic(d);
-        }
-        Input::Capture(Event::Secrets { kind, data, .. }) => {
-            if kind == tlsscope_capture::read::SECRETS_TLS_KEY_LOG {
-                for d in analyzer.keys.keylog.parse(data, &dsb_name) {
-                    analyzer.out.diagnostic(d);
-                }
-                for d in analyzer.keys.keylog.finish() {
-                    analyzer.out.diagnostic(d);
-                }
-            }
-        }
-        Input::Capture(Event::Comment { .. }) => {}
-    });
-    tcp.finish_all(&mut analyzer);
+    file.analyse(&mut analyzer, |sink, ts| sink.builder.set_start(ts));
     let sink = analyzer.out;
     let decrypted = sink.builder.has_decrypted_content();
     let report = sink.builder.finish(report::now());
