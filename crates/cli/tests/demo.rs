@@ -45,8 +45,15 @@ fn demo_runs_the_whole_lab() {
     assert!(bare.contains("bytes [enc] ════▶ │"), "{bare}");
     assert!(bare.contains("│ ◀════ Application data: "), "{bare}");
     assert!(bare.contains("client → server  170303"), "ciphertext shown: {bare}");
+    // The client's close_notify is recorded or not depending on when the
+    // connection closes against the end of the recording: a trailing Alert
+    // is not one of the ten steps.
+    let mut steps = explained_steps(keyed);
+    if steps.len() == 11 && steps.last().is_some_and(|s| s == "Alert") {
+        steps.pop();
+    }
     assert_eq!(
-        explained_steps(keyed),
+        steps,
         [
             "ClientHello",
             "ServerHello",
