@@ -215,10 +215,15 @@ pub fn check_invariants(fields: &[Field], parent: Option<Span>) -> Result<(), St
 
 /// Lower-case hex of some bytes.
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
+    // A digit per nibble, not a `write!` per byte: hex strings (client
+    // randoms, secrets, hashes) are in every session's output.
+    fn digit(n: u8) -> char {
+        char::from(if n < 10 { b'0' + n } else { b'a' + n - 10 })
+    }
     let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
+    for &b in bytes {
+        s.push(digit(b >> 4));
+        s.push(digit(b & 0x0f));
     }
     s
 }

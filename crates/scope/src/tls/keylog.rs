@@ -424,13 +424,23 @@ impl KeyLog {
             self.source = source.to_string();
             self.line = 0;
         }
+        // A key log has a line per secret, several per session: room for
+        // the sessions of this text at once rather than growing by
+        // doubling (a line is 100 to 200 bytes, 1 to 5 lines a session).
+        self.by_random.reserve(text.len() / 256);
         let mut rest = text;
         while !rest.is_empty() {
-            let (piece, newline) = match rest.iter().position(|&b| b == b'\n') {
+            let (piece, newline) = match memchr::memchr(b'\n', rest) {
                 Some(i) => (rest.get(..i).unwrap_or_default(), true),
                 None => (rest, false),
             };
             rest = if newline { rest.get(piece.len() + 1..).unwrap_or_default() } else { &[] };
+            if newline && self.partial.is_empty() && !self.overlong && piece.len() <= MAX_LINE {
+                // A whole line in this text: parsed where it lies, not copied.
+                self.line += 1;
+                self.line_done(piece, &mut diags);
+                continue;
+            }
             if !self.overlong {
                 if self.partial.len() + piece.len() > MAX_LINE {
                     self.overlong = true;
@@ -467,13 +477,17 @@ impl KeyLog {
             );
             return;
         }
-        let result = self.parse_line(&line);
+        self.line_done(&line, diags);
         // Reuse the buffer for the next line; its old content was a secret.
         let mut line = line;
         line.iter_mut().for_each(|b| *b = 0);
         line.clear();
         self.partial = line;
-        match result {
+    }
+
+    /// Parses line number `self.line` and reports what became of it.
+    fn line_done(&mut self, line: &[u8], diags: &mut Vec<Diagnostic>) {
+        match self.parse_line(line) {
             Ok(Some((label, Added::Replaced))) => diags.push(self.diagnostic(
                 Severity::Note,
                 "keylog.replaced",
@@ -512,19 +526,21 @@ impl KeyLog {
         if text.is_empty() || text.starts_with('#') {
             return Ok(None);
         }
-        let fields: Vec<&str> = text.split_ascii_whitespace().collect();
+        let split = Fields::split(text);
+        let fields = split.as_slice();
+        let n = split.count;
         let Some(&label_text) = fields.first() else {
             return Ok(None);
         };
 
         if label_text == "RSA" {
             if fields.get(1).is_some_and(|f| f.starts_with("Session-ID:")) {
-                return self.parse_rsa_session_id(&fields).map(Some);
+                return self.parse_rsa_session_id(fields, n).map(Some);
             }
-            let [_, prefix, premaster] = fields.as_slice() else {
+            let [_, prefix, premaster] = fields else {
                 return Err(field_count(
                     "RSA",
-                    fields.len(),
+                    n,
                     "RSA <encrypted premaster, first 8 bytes> <premaster>",
                 ));
             };
@@ -537,12 +553,8 @@ impl KeyLog {
         let Some(label) = Label::by_client_random(label_text) else {
             return Err(("keylog.unknown_label", unknown_label(label_text)));
         };
-        let [_, random, value] = fields.as_slice() else {
-            return Err(field_count(
-                label.as_str(),
-                fields.len(),
-                "<label> <client random> <secret>",
-            ));
+        let [_, random, value] = fields else {
+            return Err(field_count(label.as_str(), n, "<label> <client random> <secret>"));
         };
         let random: [u8; 32] = fixed(label, "client random", random)?;
         let secret = secret(label, value)?;
@@ -560,11 +572,12 @@ impl KeyLog {
     fn parse_rsa_session_id(
         &mut self,
         fields: &[&str],
+        n: usize,
     ) -> Result<(Label, Added), (&'static str, String)> {
         const FORM: &str = "RSA Session-ID:<hex> Master-Key:<hex>";
         let label = Label::RsaSessionId;
         let [_, sid, master] = fields else {
-            return Err(field_count(label.as_str(), fields.len(), FORM));
+            return Err(field_count(label.as_str(), n, FORM));
         };
         let (Some(sid), Some(master)) =
             (sid.strip_prefix("Session-ID:"), master.strip_prefix("Master-Key:"))
@@ -701,6 +714,35 @@ fn hex_digit(c: u8) -> Option<u8> {
         b'a'..=b'f' => Some(c - b'a' + 10),
         b'A'..=b'F' => Some(c - b'A' + 10),
         _ => None,
+    }
+}
+
+/// The whitespace-separated fields of a line, without allocating: the
+/// first [`Fields::MAX`] and how many there were in all (a line with more
+/// is malformed, and says how many it had).
+struct Fields<'a> {
+    items: [&'a str; Fields::MAX],
+    count: usize,
+}
+
+impl<'a> Fields<'a> {
+    const MAX: usize = 4;
+
+    fn split(text: &'a str) -> Fields<'a> {
+        let mut f = Fields { items: [""; Fields::MAX], count: 0 };
+        for (i, field) in text.split_ascii_whitespace().enumerate() {
+            if let Some(slot) = f.items.get_mut(i) {
+                *slot = field;
+            }
+            f.count = i + 1;
+        }
+        f
+    }
+
+    /// The first fields, at most [`Fields::MAX`] (`count` says how many
+    /// there were in all).
+    fn as_slice(&self) -> &[&'a str] {
+        self.items.get(..self.count.min(Fields::MAX)).unwrap_or_default()
     }
 }
 
@@ -843,7 +885,8 @@ mod tests {
              RSA 01020304 {m}\n\
              RSA Session-ID: Master-Key:{m}\n\
              CLIENT_TRAFFIC_SECRET_0 {CR} {s40}\n\
-             \u{00e9}\n",
+             \u{00e9}\n\
+             CLIENT_RANDOM {CR} {m} {m} x y\n",
             short = h(47, 1),
             cr_short = h(31, 1),
             m = h(48, 1),
@@ -878,6 +921,7 @@ mod tests {
                 "keys.log:10: CLIENT_TRAFFIC_SECRET_0: the secret is 40 bytes, expected 32 or 48",
             ),
             ("keylog.unknown_label", "keys.log:11: unknown label \"é\""),
+            ("keylog.malformed", "keys.log:12: CLIENT_RANDOM: 6 fields, expected 3"),
         ];
         assert_eq!(got.len(), expect.len(), "{got:#?}");
         for ((code, msg), (ecode, eprefix)) in got.iter().zip(expect) {
@@ -887,7 +931,7 @@ mod tests {
         }
         assert!(d.iter().all(|d| d.severity == Severity::Warning));
         assert!(k.is_empty());
-        assert_eq!(k.stats().rejected_lines, 10);
+        assert_eq!(k.stats().rejected_lines, 11);
         assert!(k.stats().per_label.is_empty());
     }
 

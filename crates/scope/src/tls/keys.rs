@@ -26,7 +26,7 @@
 
 use std::fmt;
 
-use aws_lc_rs::{digest, hkdf as lc_hkdf, hmac as lc_hmac};
+use aws_lc_rs::{digest, hmac as lc_hmac};
 use hmac::{Hmac, KeyInit, Mac};
 use md5::Md5;
 use sha1::Sha1;
@@ -429,31 +429,52 @@ pub fn hkdf_expand_label(
     context: &[u8],
     len: usize,
 ) -> Result<Secret, KeyError> {
-    hash.check(secret)?;
-    let full_label_len = u8::try_from(label.len() + 6).map_err(|_| KeyError::TooLong)?;
-    let context_len = u8::try_from(context.len()).map_err(|_| KeyError::TooLong)?;
-    let out_len = u16::try_from(len).map_err(|_| KeyError::TooLong)?.to_be_bytes();
-    let info: [&[u8]; 6] = [&out_len, &[full_label_len], b"tls13 ", label, &[context_len], context];
-    let prk = lc_hkdf::Prk::new_less_safe(
-        match hash {
-            HashAlg::Sha256 => lc_hkdf::HKDF_SHA256,
-            HashAlg::Sha384 => lc_hkdf::HKDF_SHA384,
-        },
-        secret,
-    );
-    let mut out = vec![0; len];
-    prk.expand(&info, OkmLen(len))
-        .and_then(|okm| okm.fill(&mut out))
-        .map_err(|_| KeyError::TooLong)?;
-    Secret::from_vec(out).ok_or(KeyError::TooLong)
+    LabelExpander::new(hash, secret)?.expand(label, context, len)
 }
 
-/// An output length for aws-lc's HKDF-Expand.
-struct OkmLen(usize);
+/// `HKDF-Expand-Label` from one secret, keyed once: the HMAC key's inner
+/// and outer pads are hashed when it is made, so each label after that
+/// costs two compression rounds instead of four (a session derives a key
+/// and an IV from each of four traffic secrets).
+struct LabelExpander {
+    key: HmacKey,
+    hash_len: usize,
+}
 
-impl lc_hkdf::KeyType for OkmLen {
-    fn len(&self) -> usize {
-        self.0
+impl LabelExpander {
+    fn new(hash: HashAlg, secret: &[u8]) -> Result<LabelExpander, KeyError> {
+        hash.check(secret)?;
+        Ok(LabelExpander { key: hash.hmac_key(secret), hash_len: hash.output_len() })
+    }
+
+    /// HKDF-Expand (RFC 5869 §2.3) with the `HkdfLabel` structure as info:
+    /// `T(i) = HMAC(PRK, T(i-1) || info || i)`, the first `len` bytes of
+    /// `T(1) || T(2) || ...`, at most 255 blocks.
+    fn expand(&self, label: &[u8], context: &[u8], len: usize) -> Result<Secret, KeyError> {
+        let full_label_len = u8::try_from(label.len() + 6).map_err(|_| KeyError::TooLong)?;
+        let context_len = u8::try_from(context.len()).map_err(|_| KeyError::TooLong)?;
+        let out_len = u16::try_from(len).map_err(|_| KeyError::TooLong)?.to_be_bytes();
+        if len > 255 * self.hash_len {
+            return Err(KeyError::TooLong);
+        }
+        let mut out = vec![0; len];
+        let mut prev = MacOut::new(&[]);
+        for (i, chunk) in out.chunks_mut(self.hash_len.max(1)).enumerate() {
+            let counter = [u8::try_from(i + 1).map_err(|_| KeyError::TooLong)?];
+            let t = self.key.sign(&[
+                prev.as_ref(),
+                &out_len,
+                &[full_label_len],
+                b"tls13 ",
+                label,
+                &[context_len],
+                context,
+                &counter,
+            ]);
+            chunk.iter_mut().zip(t.as_ref()).for_each(|(o, b)| *o = *b);
+            prev = t;
+        }
+        Secret::from_vec(out).ok_or(KeyError::TooLong)
     }
 }
 
@@ -668,9 +689,10 @@ pub fn traffic_keys(
     key_len: usize,
     iv_len: usize,
 ) -> Result<TrafficKeys, KeyError> {
+    let expander = LabelExpander::new(hash, traffic_secret)?;
     Ok(TrafficKeys {
-        key: hkdf_expand_label(hash, traffic_secret, b"key", b"", key_len)?,
-        iv: hkdf_expand_label(hash, traffic_secret, b"iv", b"", iv_len)?,
+        key: expander.expand(b"key", b"", key_len)?,
+        iv: expander.expand(b"iv", b"", iv_len)?,
     })
 }
 
@@ -990,6 +1012,40 @@ pub(crate) mod tests {
         );
         assert!(next_traffic_secret(HashAlg::Sha256, &[]).is_err());
         assert!(traffic_keys(HashAlg::Sha256, &[0; 33], 16, 12).is_err());
+    }
+
+    /// Our HKDF-Expand (keyed once, looping over blocks) against aws-lc's
+    /// own HKDF, for outputs of one block, a block and a byte, and many
+    /// blocks (up to the longest [`Secret`]), with both hashes.
+    #[test]
+    fn label_expansion_equals_aws_lc_hkdf() {
+        use aws_lc_rs::hkdf;
+        struct Len(usize);
+        impl hkdf::KeyType for Len {
+            fn len(&self) -> usize {
+                self.0
+            }
+        }
+        for (hash, alg) in
+            [(HashAlg::Sha256, hkdf::HKDF_SHA256), (HashAlg::Sha384, hkdf::HKDF_SHA384)]
+        {
+            let secret: Vec<u8> = (0..hash.output_len() as u8).map(|i| i.wrapping_mul(7)).collect();
+            let context = [0x5a; 48];
+            for len in [1, 12, 16, hash.output_len(), hash.output_len() + 1, 100, Secret::MAX_LEN] {
+                let ours = hkdf_expand_label(hash, &secret, b"c e traffic", &context, len).unwrap();
+                let label_len = (b"tls13 c e traffic".len()) as u8;
+                let out_len = (len as u16).to_be_bytes();
+                let info: [&[u8]; 6] =
+                    [&out_len, &[label_len], b"tls13 c e traffic", &[48], &context, &[]];
+                let mut want = vec![0; len];
+                hkdf::Prk::new_less_safe(alg, &secret)
+                    .expand(&info, Len(len))
+                    .unwrap()
+                    .fill(&mut want)
+                    .unwrap();
+                assert_eq!(ours.as_bytes(), &want[..], "{hash:?}, {len} bytes");
+            }
+        }
     }
 
     // ---- RFC 8448 ----
