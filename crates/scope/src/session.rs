@@ -954,10 +954,14 @@ impl<O: Output> Analyzer<O> {
             h.len as u8,
         ];
         let mut scratch = std::mem::take(&mut st.scratch);
-        scratch.clear();
-        scratch.extend_from_slice(body);
+        // Room for the plaintext (at most the body's length), kept between
+        // records: the body is decrypted from where it lies, not copied.
+        if scratch.len() < body.len() {
+            scratch.resize(body.len(), 0);
+        }
         let Some(c) = st.crypto.as_deref_mut() else { return false };
-        let result = c.decrypt(role, &header, &mut scratch, body, rec.frame);
+        let Some(out) = scratch.get_mut(..body.len()) else { return false };
+        let result = c.decrypt(role, &header, out, body, rec.frame);
         let handled = match result {
             None => false,
             Some(Err(e)) => {

@@ -1545,10 +1545,16 @@ pub fn tls_decrypt(data: &[u8]) {
     let d = sealer.decryptor();
     assert!(d.is_some(), "{case:?}: no decryptor");
     let Some(mut d) = d else { return };
+    // A twin that decrypts out of place (`decrypt_into`, as the analyzer
+    // does): it must agree with the in-place one on every record.
+    let twin = sealer.decryptor();
+    assert!(twin.is_some(), "{case:?}: no decryptor");
+    let Some(mut twin) = twin else { return };
     let tls13 = sealer.spec.tls13;
     for (ctl, bytes) in decrypt_script(rest) {
         if ctl & 4 != 0 && tls13 {
             assert!(d.key_update().is_ok() && sealer.key_update().is_some(), "KeyUpdate");
+            assert!(twin.key_update().is_ok(), "KeyUpdate");
         }
         let seq = d.seq();
         assert_eq!(seq, sealer.seq, "{case:?}: sequence numbers drifted apart");
@@ -1580,7 +1586,20 @@ pub fn tls_decrypt(data: &[u8]) {
             ([t, v0, v1, l0, l1], bytes.to_vec(), None)
         };
         let delivered = body.clone();
+        let mut out = vec![0x5a; delivered.len()];
+        let twin_result = twin
+            .decrypt_into(&header, &delivered, &mut out)
+            .map(|p| (p.content_type, p.data.to_vec(), p.padding));
         let result = d.decrypt(&header, &mut body);
+        assert_eq!(
+            twin_result,
+            result
+                .as_ref()
+                .map(|p| (p.content_type, p.data.to_vec(), p.padding))
+                .map_err(|e| e.clone()),
+            "{case:?}: out of place differs from in place"
+        );
+        assert_eq!(twin.seq(), d.seq(), "{case:?}: out of place moved on differently");
         match &result {
             Ok(p) => {
                 assert_eq!(d.seq(), seq.wrapping_add(1), "{case:?}: success did not move on");
@@ -1607,6 +1626,7 @@ pub fn tls_decrypt(data: &[u8]) {
         }
         if result.is_err() {
             d.skip_record();
+            twin.skip_record();
         }
         sealer.next(&delivered);
     }

@@ -516,11 +516,13 @@ impl Crypto {
         self.master.as_ref()
     }
 
-    /// Decrypts a record from `dir` in place. `None` when the direction is
-    /// not encrypted (yet) or no keys are known; `Some(Err)` when the keys
-    /// did not fit the record. `original` is the record body as captured
-    /// (what `body` holds on entry): retries start again from it, and on
-    /// failure `body` is left equal to it.
+    /// Decrypts a record from `dir`: `original` is the record body as
+    /// captured, left as it is; the plaintext is written to `body`, which
+    /// must be as long (what it holds on entry does not matter, and after a
+    /// failure neither does what it holds then). Every attempt (0-RTT
+    /// keys, the next sequence numbers) reads `original` again. `None` when
+    /// the direction is not encrypted (yet) or no keys are known;
+    /// `Some(Err)` when the keys did not fit the record.
     pub fn decrypt<'a>(
         &mut self,
         dir: Dir,
@@ -542,16 +544,11 @@ impl Crypto {
             && let Some(early) = self.early.as_mut()
         {
             let base = body.as_ptr() as usize;
-            match view(early.decrypt(header, &mut *body), base) {
-                Ok(v) => {
-                    self.counts[dir].decrypted += 1;
-                    return Some(Ok(v.into_plaintext(body)));
-                }
-                Err(_) => {
-                    // Not early data (or it was rejected): try the
-                    // handshake keys; once they work, 0-RTT is over.
-                    body.copy_from_slice(spare);
-                }
+            // Not early data (or it was rejected): try the handshake keys;
+            // once they work, 0-RTT is over.
+            if let Ok(v) = view(early.decrypt_into(header, spare, &mut *body), base) {
+                self.counts[dir].decrypted += 1;
+                return Some(Ok(v.into_plaintext(body)));
             }
         }
         let after_gap = std::mem::take(&mut self.after_gap[dir]);
@@ -572,12 +569,9 @@ impl Crypto {
         };
         let mut last = DecryptError::TagMismatch;
         for k in 0..tries {
-            if k > 0 {
-                body.copy_from_slice(spare);
-            }
             d.set_seq(seq.wrapping_add(k));
             let base = body.as_ptr() as usize;
-            match view(d.decrypt(header, &mut *body), base) {
+            match view(d.decrypt_into(header, spare, &mut *body), base) {
                 Ok(v) => {
                     if dir == Dir::ClientToServer {
                         self.early = None;
@@ -599,7 +593,6 @@ impl Crypto {
                 Err(e) => last = e,
             }
         }
-        body.copy_from_slice(spare);
         if let Some(d) = self.current[dir].as_mut() {
             d.set_seq(seq);
             d.skip_record();

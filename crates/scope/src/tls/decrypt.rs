@@ -554,12 +554,16 @@ impl Engine {
         })
     }
 
-    /// Opens `ciphertext || tag` in place; returns the plaintext's length.
+    /// Opens `ciphertext || tag`: in place in `buf`, or, with `input`, read
+    /// from `input` and the plaintext written to `buf` (as long as
+    /// `input`; GCM and ChaCha20-Poly1305 then never copy the ciphertext).
+    /// Returns the plaintext's length.
     fn open(
         &self,
         nonce: [u8; 12],
         aad: &[u8],
-        in_out: &mut [u8],
+        input: Option<&[u8]>,
+        buf: &mut [u8],
         tag_len: usize,
     ) -> Result<usize, DecryptError> {
         fn ccm<A: AeadInOut>(
@@ -578,15 +582,36 @@ impl Engine {
                 .map_err(|_| DecryptError::TagMismatch)?;
             Ok(ct_len)
         }
+        if let Some(input) = input {
+            if input.len() != buf.len() {
+                return Err(DecryptError::BadLength);
+            }
+            if let Engine::Aead(key) = self {
+                let ct_len = input.len().checked_sub(tag_len).ok_or(DecryptError::TooShort)?;
+                let (ct, tag) = input.split_at(ct_len);
+                let out = buf.get_mut(..ct_len).ok_or(DecryptError::BadLength)?;
+                return key
+                    .open_separate_gather(
+                        Nonce::assume_unique_for_key(nonce),
+                        Aad::from(aad),
+                        ct,
+                        tag,
+                        out,
+                    )
+                    .map(|()| ct_len)
+                    .map_err(|_| DecryptError::TagMismatch);
+            }
+            buf.copy_from_slice(input);
+        }
         match self {
             Engine::Aead(key) => key
-                .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), in_out)
+                .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), buf)
                 .map(|p| p.len())
                 .map_err(|_| DecryptError::TagMismatch),
-            Engine::Ccm128x16(a) => ccm(a.as_ref(), &nonce, aad, in_out, tag_len),
-            Engine::Ccm128x8(a) => ccm(a.as_ref(), &nonce, aad, in_out, tag_len),
-            Engine::Ccm256x16(a) => ccm(a.as_ref(), &nonce, aad, in_out, tag_len),
-            Engine::Ccm256x8(a) => ccm(a.as_ref(), &nonce, aad, in_out, tag_len),
+            Engine::Ccm128x16(a) => ccm(a.as_ref(), &nonce, aad, buf, tag_len),
+            Engine::Ccm128x8(a) => ccm(a.as_ref(), &nonce, aad, buf, tag_len),
+            Engine::Ccm256x16(a) => ccm(a.as_ref(), &nonce, aad, buf, tag_len),
+            Engine::Ccm256x8(a) => ccm(a.as_ref(), &nonce, aad, buf, tag_len),
             Engine::Cbc(_) | Engine::Null => Err(DecryptError::Unsupported("not an AEAD")),
         }
     }
@@ -733,15 +758,46 @@ impl Decryptor {
         header: &[u8; 5],
         body: &'a mut [u8],
     ) -> Result<Plaintext<'a>, DecryptError> {
+        self.decrypt_from(header, None, body)
+    }
+
+    /// As [`Decryptor::decrypt`], but the record's body is read from `input`
+    /// and left as it is; the plaintext is written to `out`, which must be
+    /// as long as `input`. An AEAD record is then read once and its
+    /// plaintext written once (no copy of the ciphertext first), and a
+    /// failed attempt leaves nothing to restore.
+    pub fn decrypt_into<'a>(
+        &mut self,
+        header: &[u8; 5],
+        input: &[u8],
+        out: &'a mut [u8],
+    ) -> Result<Plaintext<'a>, DecryptError> {
+        if input.len() != out.len() {
+            return Err(DecryptError::BadLength);
+        }
+        self.decrypt_from(header, Some(input), out)
+    }
+
+    fn decrypt_from<'a>(
+        &mut self,
+        header: &[u8; 5],
+        input: Option<&[u8]>,
+        buf: &'a mut [u8],
+    ) -> Result<Plaintext<'a>, DecryptError> {
         let [content_type, ..] = *header;
         let p = if self.spec.tls13 {
-            self.open_tls13(header, body)?
+            self.open_tls13(header, input, buf)?
         } else if self.spec.bulk.is_aead() {
-            self.open_tls12_aead(header, content_type, body)?
-        } else if self.encrypt_then_mac {
-            self.open_etm(header, content_type, body)?
+            self.open_tls12_aead(header, content_type, input, buf)?
         } else {
-            self.open_mte(header, content_type, body)?
+            if let Some(input) = input {
+                buf.copy_from_slice(input);
+            }
+            if self.encrypt_then_mac {
+                self.open_etm(header, content_type, buf)?
+            } else {
+                self.open_mte(header, content_type, buf)?
+            }
         };
         self.seq = self.seq.wrapping_add(1);
         self.failed_last_block = None;
@@ -764,14 +820,15 @@ impl Decryptor {
     fn open_tls13<'a>(
         &self,
         header: &[u8; 5],
-        body: &'a mut [u8],
+        input: Option<&[u8]>,
+        buf: &'a mut [u8],
     ) -> Result<Plaintext<'a>, DecryptError> {
         let tag_len = self.spec.bulk.tag_len();
-        if body.len() < tag_len {
+        if buf.len() < tag_len {
             return Err(DecryptError::TooShort);
         }
-        let n = self.engine.open(self.xor_nonce(), header, body, tag_len)?;
-        let inner = body.get(..n).unwrap_or_default();
+        let n = self.engine.open(self.xor_nonce(), header, input, buf, tag_len)?;
+        let inner = buf.get(..n).unwrap_or_default();
         // TLSInnerPlaintext: content || type || zeros.
         let end = inner.iter().rposition(|&b| b != 0).ok_or(DecryptError::BadPadding)?;
         let (data, rest) = inner.split_at(end);
@@ -783,25 +840,28 @@ impl Decryptor {
         &self,
         header: &[u8; 5],
         content_type: u8,
-        body: &'a mut [u8],
+        input: Option<&[u8]>,
+        buf: &'a mut [u8],
     ) -> Result<Plaintext<'a>, DecryptError> {
         let tag_len = self.spec.bulk.tag_len();
         let explicit = self.spec.record_iv_len(self.version);
-        let (nonce, in_out) = if explicit == 0 {
-            (self.xor_nonce(), body)
-        } else {
-            let (explicit_nonce, rest) =
-                body.split_at_mut_checked(explicit).ok_or(DecryptError::TooShort)?;
+        let mut nonce = self.xor_nonce();
+        if explicit > 0 {
             // GCM/CCM: implicit 4 bytes || explicit 8 bytes.
-            let mut nonce = [0u8; 12];
+            let body: &[u8] = input.unwrap_or(buf);
+            let explicit_nonce = body.get(..explicit).ok_or(DecryptError::TooShort)?;
             let (salt, tail) = nonce.split_at_mut(4);
             salt.copy_from_slice(self.iv.get(..4).unwrap_or(&[0; 4]));
-            tail.copy_from_slice(explicit_nonce);
-            (nonce, rest)
+            tail.iter_mut().zip(explicit_nonce).for_each(|(t, e)| *t = *e);
+        }
+        let in_out = buf.get_mut(explicit..).ok_or(DecryptError::TooShort)?;
+        let input = match input {
+            Some(i) => Some(i.get(explicit..).ok_or(DecryptError::TooShort)?),
+            None => None,
         };
         let plain_len = in_out.len().checked_sub(tag_len).ok_or(DecryptError::TooShort)?;
         let aad = self.aad(header, plain_len)?;
-        let n = self.engine.open(nonce, &aad, in_out, tag_len)?;
+        let n = self.engine.open(nonce, &aad, input, in_out, tag_len)?;
         Ok(Plaintext { content_type, data: in_out.get(..n).unwrap_or_default(), padding: 0 })
     }
 
