@@ -1593,10 +1593,7 @@ pub fn tls_decrypt(data: &[u8]) {
         let result = d.decrypt(&header, &mut body);
         assert_eq!(
             twin_result,
-            result
-                .as_ref()
-                .map(|p| (p.content_type, p.data.to_vec(), p.padding))
-                .map_err(|e| e.clone()),
+            result.as_ref().map(|p| (p.content_type, p.data.to_vec(), p.padding)).map_err(|e| *e),
             "{case:?}: out of place differs from in place"
         );
         assert_eq!(twin.seq(), d.seq(), "{case:?}: out of place moved on differently");
