@@ -867,18 +867,18 @@ impl<O: Output> Analyzer<O> {
             return;
         };
         let ring = &mut self.keys;
-        let hello = |s: &Session| -> Option<(Box<ClientHello>, Box<ServerHello>)> {
-            Some((s.client_hello.clone()?, s.server_hello.clone()?))
-        };
+        fn hello(s: &Session) -> Option<(&ClientHello, &ServerHello)> {
+            Some((s.client_hello.as_deref()?, s.server_hello.as_deref()?))
+        }
         match body {
             Some(Body::ServerHello(h)) if !h.retry => {
                 let Some((ch, sh)) = hello(s) else { return };
-                let info = crypto_hello(&ch, &sh);
+                let info = crypto_hello(ch, sh);
                 c.server_hello(ring, &info);
             }
             Some(Body::ClientKeyExchange(cke)) => {
                 let Some((ch, sh)) = hello(s) else { return };
-                let info = crypto_hello(&ch, &sh);
+                let info = crypto_hello(ch, sh);
                 let rsa = match cke {
                     handshake::ClientKeyExchange::Rsa(enc) => Some(enc.as_slice()),
                     _ => None,
