@@ -39,6 +39,9 @@ impl KeyArgs {
                 )
             };
             let mut file = std::fs::File::open(path).with_context(cannot)?;
+            if let Ok(meta) = file.metadata() {
+                ring.keylog.reserve_for_bytes(meta.len());
+            }
             let name = path.display().to_string();
             // Read in pieces (the parser takes lines split anywhere): a key
             // log holds a line per secret of every session, and reading it

@@ -410,6 +410,20 @@ impl KeyLog {
         (k, d)
     }
 
+    /// Makes room for the sessions of a key log of `bytes` bytes about to
+    /// be parsed, rather than growing the table by doubling as it is read:
+    /// a line is 100 to 200 bytes, a session has 1 to 5 lines. At most
+    /// [`KeyLog::RESERVE_MAX`] sessions' room, whatever the file's size (a
+    /// huge file of something else must not allocate for it up front).
+    pub fn reserve_for_bytes(&mut self, bytes: u64) {
+        let sessions = usize::try_from(bytes / 256).unwrap_or(usize::MAX).min(Self::RESERVE_MAX);
+        self.by_random.reserve(sessions);
+    }
+
+    /// The most sessions [`KeyLog::reserve_for_bytes`] makes room for
+    /// (a 64 MiB key log).
+    pub const RESERVE_MAX: usize = 1 << 18;
+
     /// Parses the complete lines of `text` from `source` (a file name, used
     /// in diagnostics). Can be called again with the next bytes of the same
     /// source: a last line without its newline is kept until then, or until
@@ -424,10 +438,6 @@ impl KeyLog {
             self.source = source.to_string();
             self.line = 0;
         }
-        // A key log has a line per secret, several per session: room for
-        // the sessions of this text at once rather than growing by
-        // doubling (a line is 100 to 200 bytes, 1 to 5 lines a session).
-        self.by_random.reserve(text.len() / 256);
         let mut rest = text;
         while !rest.is_empty() {
             let (piece, newline) = match memchr::memchr(b'\n', rest) {
