@@ -274,3 +274,105 @@ fn wrong_or_missing_secrets_give_reasons_not_garbage() {
     assert!(err.contains(&format!("bad.keys:{line_no}: CLIENT_RANDOM")), "{err}");
     std::fs::remove_dir_all(&tmp).ok();
 }
+
+/// The HTTP/2 frames `inspect` lists under each session are the frames
+/// tshark decodes from the decrypted data: the same capture frames, frame
+/// types and stream identifiers, in the same order.
+#[test]
+fn http2_frames_equal_tshark() {
+    let ok = Command::new("tshark").arg("-v").output().is_ok_and(|o| o.status.success());
+    assert!(ok, "tshark is needed for this test: install it (apt-get install tshark)");
+    const NAMES: [&str; 10] = [
+        "DATA",
+        "HEADERS",
+        "PRIORITY",
+        "RST_STREAM",
+        "SETTINGS",
+        "PUSH_PROMISE",
+        "PING",
+        "GOAWAY",
+        "WINDOW_UPDATE",
+        "CONTINUATION",
+    ];
+    let mut compared = 0;
+    for (pcap, keys) in captures() {
+        let name = pcap.file_name().unwrap().to_string_lossy().to_string();
+        let out = tlsscope()
+            .args(["inspect", "--brief", "--color", "never", "--keylog"])
+            .arg(&keys)
+            .arg(&pcap)
+            .output()
+            .unwrap();
+        // 1: problems found in the capture (it still prints everything).
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // "        frame 23     client → server  HEADERS stream 1: GET / [...]"
+        let mut ours: Vec<(u64, String, u64)> = Vec::new();
+        let mut in_list = false;
+        for line in String::from_utf8(out.stdout).unwrap().lines() {
+            if line == "  HTTP/2 frames" {
+                in_list = true;
+                continue;
+            }
+            if !in_list {
+                continue;
+            }
+            let Some(rest) = line.strip_prefix("        frame ") else {
+                in_list = line.starts_with("        ") || line.starts_with("          ");
+                continue;
+            };
+            assert!(!rest.contains(" more frames "), "{name}: a list was cut: {line}");
+            let mut words = rest.split_whitespace();
+            let frame: u64 = words.next().unwrap().parse().unwrap();
+            // The direction: "client → server".
+            let words: Vec<&str> = words.skip(3).collect();
+            let kind = words[0].trim_end_matches(':').to_string();
+            let stream = match (words.get(1), words.get(2)) {
+                (Some(&"stream"), Some(n)) => n.trim_end_matches(':').parse().unwrap(),
+                _ => 0,
+            };
+            ours.push((frame, kind, stream));
+        }
+
+        let t = Command::new("tshark")
+            .arg("-r")
+            .arg(&pcap)
+            .args([
+                "-o",
+                &format!("tls.keylog_file:{}", keys.display()),
+                "-Y",
+                "http2.type",
+                "-T",
+                "fields",
+                "-e",
+                "frame.number",
+                "-e",
+                "http2.type",
+                "-e",
+                "http2.streamid",
+            ])
+            .output()
+            .unwrap();
+        let mut theirs: Vec<(u64, String, u64)> = Vec::new();
+        for line in String::from_utf8(t.stdout).unwrap().lines() {
+            let f: Vec<&str> = line.split('\t').collect();
+            let frame: u64 = f[0].parse().unwrap();
+            for (kind, stream) in f[1].split(',').zip(f[2].split(',')) {
+                let kind: usize = kind.parse().unwrap();
+                let kind = NAMES.get(kind).copied().unwrap_or("unknown").to_string();
+                theirs.push((frame, kind, stream.parse().unwrap()));
+            }
+        }
+        // tshark lists a frame's HTTP/2 frames in wire order, we list them
+        // per session in the order they were decoded: compare as sets of
+        // (capture frame, type, stream) with their counts.
+        ours.sort();
+        theirs.sort();
+        assert_eq!(ours, theirs, "{name}: HTTP/2 frames differ from tshark's");
+        compared += ours.len();
+    }
+    assert!(compared >= 20, "too few HTTP/2 frames compared: {compared}");
+}

@@ -284,7 +284,10 @@ pub(crate) fn http(
     found: &tlsscope_scope::session::HttpFound,
     style: Style,
 ) -> io::Result<()> {
-    if found.exchanges.is_empty() && found.raw.0.iter().all(Vec::is_empty) {
+    if found.exchanges.is_empty()
+        && found.raw.0.iter().all(Vec::is_empty)
+        && found.h2_frames.is_empty()
+    {
         return Ok(());
     }
     writeln!(w)?;
@@ -342,6 +345,45 @@ pub(crate) fn http(
                 printable(raw.get(..raw.len().min(BODY_SHOWN)).unwrap_or_default())
             )?;
         }
+    }
+    h2_frames(w, found, style)
+}
+
+/// The HTTP/2 frames, as Wireshark lists them: who sent each, in which
+/// capture frame, its type, stream and what it says; with trees on, its
+/// fields under it.
+fn h2_frames(
+    w: &mut impl Write,
+    found: &tlsscope_scope::session::HttpFound,
+    style: Style,
+) -> io::Result<()> {
+    if found.h2_frames.is_empty() {
+        return Ok(());
+    }
+    writeln!(w)?;
+    writeln!(w, "  {}", style.bold("HTTP/2 frames"))?;
+    for f in &found.h2_frames {
+        writeln!(
+            w,
+            "        frame {:<6} {}  {}",
+            f.frame,
+            style.dir(f.dir, arrow(f.dir)),
+            f.summary
+        )?;
+        if style.trees {
+            for field_ in &f.tree {
+                field(w, field_, 5, style)?;
+            }
+        }
+    }
+    let shown = found.h2_frames.len() as u64;
+    if found.h2_frame_count > shown {
+        writeln!(
+            w,
+            "        … {} more frames ({} in all)",
+            found.h2_frame_count - shown,
+            found.h2_frame_count
+        )?;
     }
     Ok(())
 }
