@@ -371,8 +371,11 @@ fn h2_frames(
             f.summary
         )?;
         if style.trees {
+            // No offsets: the frame's bytes are not kept for a hex dump
+            // to point into (`-x` shows those of the TLS messages).
+            let plain = Style { hex: false, ..style };
             for field_ in &f.tree {
-                field(w, field_, 5, style)?;
+                field(w, field_, 5, plain)?;
             }
         }
     }
