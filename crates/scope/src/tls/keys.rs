@@ -1378,7 +1378,7 @@ pub(crate) mod tests {
         let mh = message_hash(h, &unhex(S5_CLIENT_HELLO1));
         assert_eq!(mh.len(), 36);
         assert_eq!(&mh[..4], &[254, 0, 0, 32]);
-        let mh_hex = super::super::secret::hex(&mh);
+        let mh_hex = crate::tree::hex(&mh);
         let hello = h256(&[&mh_hex, S5_HELLO_RETRY_REQUEST, S5_CLIENT_HELLO2, S5_SERVER_HELLO]);
         assert_eq!(
             hello,

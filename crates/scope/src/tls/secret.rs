@@ -66,7 +66,7 @@ impl Secret {
     /// The bytes as lowercase hex: for output the user asked for (an
     /// `--explain` that shows derived keys), never for logs.
     pub fn to_hex(&self) -> String {
-        hex(&self.bytes)
+        crate::tree::hex(&self.bytes)
     }
 }
 
@@ -80,16 +80,6 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Secret(<redacted>, {} bytes)", self.bytes.len())
     }
-}
-
-/// Lowercase hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 #[cfg(test)]
