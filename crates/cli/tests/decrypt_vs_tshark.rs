@@ -33,6 +33,24 @@ fn captures() -> Vec<(PathBuf, PathBuf)> {
     v
 }
 
+/// tshark on `pcap` with `keys` as its key log and `args` after; its
+/// standard output.
+fn tshark(pcap: &Path, keys: &Path, args: &[&str]) -> String {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args(["-o", &format!("tls.keylog_file:{}", keys.display())])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn need_tshark() {
+    let ok = Command::new("tshark").arg("-v").output().is_ok_and(|o| o.status.success());
+    assert!(ok, "tshark is needed for this test: install it (apt-get install tshark)");
+}
+
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len() / 2).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap()).collect()
 }
@@ -64,8 +82,7 @@ fn parse(text: &str, default: u64, out: &mut BTreeMap<u64, (String, [Vec<u8>; 2]
 
 #[test]
 fn decrypted_bytes_equal_tshark_follow_tls() {
-    let ok = Command::new("tshark").arg("-v").output().is_ok_and(|o| o.status.success());
-    assert!(ok, "tshark is needed for this test: install it (apt-get install tshark)");
+    need_tshark();
     let mut compared = 0;
     for (pcap, keys) in captures() {
         let name = pcap.file_name().unwrap().to_string_lossy().to_string();
@@ -80,44 +97,16 @@ fn decrypted_bytes_equal_tshark_follow_tls() {
         parse(&String::from_utf8(out.stdout).unwrap(), 0, &mut ours);
 
         // Every TCP stream with TLS application data, as tshark sees it.
-        let streams = Command::new("tshark")
-            .arg("-r")
-            .arg(&pcap)
-            .args([
-                "-o",
-                &format!("tls.keylog_file:{}", keys.display()),
-                "-Y",
-                "tls.app_data",
-                "-T",
-                "fields",
-                "-e",
-                "tcp.stream",
-            ])
-            .output()
-            .unwrap();
-        let mut ids: Vec<u64> = String::from_utf8(streams.stdout)
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect();
+        let streams =
+            tshark(&pcap, &keys, &["-Y", "tls.app_data", "-T", "fields", "-e", "tcp.stream"]);
+        let mut ids: Vec<u64> = streams.lines().filter_map(|l| l.trim().parse().ok()).collect();
         ids.sort();
         ids.dedup();
         assert!(!ids.is_empty(), "{name}: tshark found no TLS application data");
         for id in ids {
-            let t = Command::new("tshark")
-                .arg("-r")
-                .arg(&pcap)
-                .args([
-                    "-o",
-                    &format!("tls.keylog_file:{}", keys.display()),
-                    "-q",
-                    "-z",
-                    &format!("follow,tls,raw,{id}"),
-                ])
-                .output()
-                .unwrap();
+            let t = tshark(&pcap, &keys, &["-q", "-z", &format!("follow,tls,raw,{id}")]);
             let mut theirs = BTreeMap::new();
-            parse(&String::from_utf8(t.stdout).unwrap(), id, &mut theirs);
+            parse(&t, id, &mut theirs);
             let Some((node0, their)) = theirs.get(&id) else { continue };
             if their.iter().all(Vec::is_empty) {
                 continue; // tshark decrypted nothing here
@@ -280,8 +269,7 @@ fn wrong_or_missing_secrets_give_reasons_not_garbage() {
 /// types and stream identifiers, in the same order.
 #[test]
 fn http2_frames_equal_tshark() {
-    let ok = Command::new("tshark").arg("-v").output().is_ok_and(|o| o.status.success());
-    assert!(ok, "tshark is needed for this test: install it (apt-get install tshark)");
+    need_tshark();
     const NAMES: [&str; 10] = [
         "DATA",
         "HEADERS",
@@ -337,27 +325,11 @@ fn http2_frames_equal_tshark() {
             ours.push((frame, kind, stream));
         }
 
-        let t = Command::new("tshark")
-            .arg("-r")
-            .arg(&pcap)
-            .args([
-                "-o",
-                &format!("tls.keylog_file:{}", keys.display()),
-                "-Y",
-                "http2.type",
-                "-T",
-                "fields",
-                "-e",
-                "frame.number",
-                "-e",
-                "http2.type",
-                "-e",
-                "http2.streamid",
-            ])
-            .output()
-            .unwrap();
+        let fields =
+            ["-T", "fields", "-e", "frame.number", "-e", "http2.type", "-e", "http2.streamid"];
+        let t = tshark(&pcap, &keys, &[&["-Y", "http2.type"][..], &fields].concat());
         let mut theirs: Vec<(u64, String, u64)> = Vec::new();
-        for line in String::from_utf8(t.stdout).unwrap().lines() {
+        for line in t.lines() {
             let f: Vec<&str> = line.split('\t').collect();
             let frame: u64 = f[0].parse().unwrap();
             for (kind, stream) in f[1].split(',').zip(f[2].split(',')) {

@@ -362,6 +362,9 @@ fn h2_frames(
     }
     writeln!(w)?;
     writeln!(w, "  {}", style.bold("HTTP/2 frames"))?;
+    // No offsets in the trees: the frames' bytes are not kept for a hex
+    // dump to point into (`-x` shows those of the TLS messages).
+    let tree_style = Style { hex: false, ..style };
     for f in &found.h2_frames {
         writeln!(
             w,
@@ -371,11 +374,8 @@ fn h2_frames(
             f.summary
         )?;
         if style.trees {
-            // No offsets: the frame's bytes are not kept for a hex dump
-            // to point into (`-x` shows those of the TLS messages).
-            let plain = Style { hex: false, ..style };
             for field_ in &f.tree {
-                field(w, field_, 5, plain)?;
+                field(w, field_, 5, tree_style)?;
             }
         }
     }

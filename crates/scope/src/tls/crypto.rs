@@ -535,8 +535,7 @@ impl Crypto {
             return None;
         }
         self.counts[dir].records += 1;
-        let spare = original;
-        if spare.len() != body.len() {
+        if original.len() != body.len() {
             return Some(Err(DecryptError::BadLength));
         }
         // 0-RTT: the client's first encrypted records may be early data.
@@ -546,7 +545,7 @@ impl Crypto {
             let base = body.as_ptr() as usize;
             // Not early data (or it was rejected): try the handshake keys;
             // once they work, 0-RTT is over.
-            if let Ok(v) = view(early.decrypt_into(header, spare, &mut *body), base) {
+            if let Ok(v) = view(early.decrypt_into(header, original, &mut *body), base) {
                 self.counts[dir].decrypted += 1;
                 return Some(Ok(v.into_plaintext(body)));
             }
@@ -571,7 +570,7 @@ impl Crypto {
         for k in 0..tries {
             d.set_seq(seq.wrapping_add(k));
             let base = body.as_ptr() as usize;
-            match view(d.decrypt_into(header, spare, &mut *body), base) {
+            match view(d.decrypt_into(header, original, &mut *body), base) {
                 Ok(v) => {
                     if dir == Dir::ClientToServer {
                         self.early = None;
