@@ -78,6 +78,11 @@ impl CaptureFile {
         Ok(CaptureFile { reader, path: path.to_path_buf(), size })
     }
 
+    /// The file's size in bytes (0 if unknown).
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     /// Calls `f` for every event of the file, showing progress when the
     /// file is large and stderr is a terminal.
     pub fn for_each(&mut self, mut f: impl FnMut(Event<'_>)) {

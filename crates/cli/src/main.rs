@@ -16,6 +16,7 @@ mod keys;
 mod output;
 mod render;
 mod report;
+mod shard;
 
 /// See inside HTTPS: make certificates, serve and fetch "Hello World!",
 /// capture, dissect, decrypt and explain TLS.

@@ -348,6 +348,10 @@ pub trait Output {
     fn flow(&mut self, flow: Flow);
     /// A problem not tied to one session.
     fn diagnostic(&mut self, diag: Diagnostic);
+    /// A session began: the one that will be reported with this
+    /// [`Session::id`] (a connection split over threads numbers its
+    /// sessions in the order they began over the whole capture).
+    fn session_started(&mut self, _id: u64) {}
     /// Decrypted application data of `session`, from `from`, in order.
     fn plaintext(
         &mut self,
@@ -493,6 +497,7 @@ impl<O: Output> Analyzer<O> {
         st.crypto = Some(crypto);
         st.swapped = swapped;
         let s = Session::new(self.next_session, info, st.sessions, swapped, frame, ts);
+        self.out.session_started(self.next_session);
         self.next_session += 1;
         st.sessions += 1;
         st.session = Some(Box::new(s));

@@ -39,15 +39,80 @@ pub struct Args {
     lang: Option<LangChoice>,
     #[command(flatten)]
     keys: KeyArgs,
+    /// Threads for the analysis of a capture file with --format json: the
+    /// main one reads and reassembles TCP, the others analyse TLS and
+    /// HTTP, each its share of the connections; the output is the same
+    /// whatever the number. Default: one per CPU for files over 16 MiB,
+    /// else 1.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=9))]
+    threads: Option<u16>,
+}
+
+/// Files from this size on are analysed on several threads by default.
+const SPLIT_MIN_BYTES: u64 = 16 << 20;
+
+/// How sessions and connections are written: by the sink of a
+/// single-threaded analysis and by each part of a split one alike.
+#[derive(Clone)]
+pub struct Render {
+    pub format: Format,
+    pub style: text::Style,
+    /// `--explain`: the language, and what the checks judge against.
+    pub explain: Option<(Lang, Trust)>,
+}
+
+impl Render {
+    /// Writes a session (`start`: the capture's first frame). Returns how
+    /// many problems it shows (warnings, checks that failed) and how the
+    /// writing went.
+    pub fn session(
+        &self,
+        w: &mut impl Write,
+        s: &Session,
+        start: Timestamp,
+    ) -> (u64, std::io::Result<()>) {
+        let mut problems = 0;
+        if s.diagnostics.iter().any(|d| d.severity >= Severity::Warning) {
+            problems += 1;
+        }
+        let checks = self.explain.as_ref().map(|(_, trust)| verify::check_session(s, trust));
+        // A signature or Finished that does not verify is a problem in the
+        // capture; an untrusted root (every lab certificate) is not.
+        if checks.iter().flatten().any(|c| {
+            matches!(c.outcome, Outcome::Failed(_)) && !matches!(c.kind, Kind::TrustAnchor)
+        }) {
+            problems += 1;
+        }
+        let r = match (self.format, checks, &self.explain) {
+            (Format::Json, checks, _) => {
+                json::write_session(&mut *w, s, start, checks.map(|c| json::checks(&c)))
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| w.write_all(b"\n"))
+            }
+            (Format::Text, Some(checks), Some((lang, _))) => {
+                let x = explain::explain(s, checks, *lang);
+                explained(w, s, &x, self.style, start)
+            }
+            (Format::Text, _, _) => text::session(w, s, self.style, start),
+        };
+        (problems, r)
+    }
+
+    /// Writes a connection that was not TLS.
+    pub fn flow(&self, w: &mut impl Write, f: &Flow, start: Timestamp) -> std::io::Result<()> {
+        match self.format {
+            Format::Json => serde_json::to_writer(&mut *w, &json::flow(f, start))
+                .map_err(std::io::Error::from)
+                .and_then(|()| w.write_all(b"\n")),
+            Format::Text => text::flow(w, f, self.style, start),
+        }
+    }
 }
 
 struct Sink<W: Write> {
     w: W,
-    format: Format,
-    style: text::Style,
+    render: Render,
     start: Timestamp,
-    /// `--explain`: the language, and what the checks judge against.
-    explain: Option<(Lang, Trust)>,
     diags: Collector,
     session_problems: u64,
     sessions: u64,
@@ -58,32 +123,11 @@ struct Sink<W: Write> {
 impl<W: Write> session::Output for Sink<W> {
     fn session(&mut self, s: Session) {
         self.sessions += 1;
-        if s.diagnostics.iter().any(|d| d.severity >= Severity::Warning) {
-            self.session_problems += 1;
-        }
         if self.error.is_some() {
             return;
         }
-        let checks = self.explain.as_ref().map(|(_, trust)| verify::check_session(&s, trust));
-        // A signature or Finished that does not verify is a problem in the
-        // capture; an untrusted root (every lab certificate) is not.
-        if checks.iter().flatten().any(|c| {
-            matches!(c.outcome, Outcome::Failed(_)) && !matches!(c.kind, Kind::TrustAnchor)
-        }) {
-            self.session_problems += 1;
-        }
-        let r = match (self.format, checks, &self.explain) {
-            (Format::Json, checks, _) => {
-                json::write_session(&mut self.w, &s, self.start, checks.map(|c| json::checks(&c)))
-                    .map_err(std::io::Error::from)
-                    .and_then(|()| self.w.write_all(b"\n"))
-            }
-            (Format::Text, Some(checks), Some((lang, _))) => {
-                let x = explain::explain(&s, checks, *lang);
-                explained(&mut self.w, &s, &x, self.style, self.start)
-            }
-            (Format::Text, _, _) => text::session(&mut self.w, &s, self.style, self.start),
-        };
+        let (problems, r) = self.render.session(&mut self.w, &s, self.start);
+        self.session_problems += problems;
         if let Err(e) = r {
             self.error = Some(e);
         }
@@ -94,13 +138,7 @@ impl<W: Write> session::Output for Sink<W> {
         if self.error.is_some() {
             return;
         }
-        let r = match self.format {
-            Format::Json => serde_json::to_writer(&mut self.w, &json::flow(&f, self.start))
-                .map_err(std::io::Error::from)
-                .and_then(|()| self.w.write_all(b"\n")),
-            Format::Text => text::flow(&mut self.w, &f, self.style, self.start),
-        };
-        if let Err(e) = r {
+        if let Err(e) = self.render.flow(&mut self.w, &f, self.start) {
             self.error = Some(e);
         }
     }
@@ -140,13 +178,16 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         decrypt: args.keys.any(),
         http: true,
     };
+    let render = Render {
+        format: args.format,
+        style: text::Style { color: out.color, hex: args.hex, trees },
+        explain: args.explain.then(|| (crate::output::lang(args.lang), crate::output::trust())),
+    };
     let stdout = std::io::stdout();
     let sink = Sink {
         w: std::io::BufWriter::with_capacity(1 << 16, stdout.lock()),
-        format: args.format,
-        style: text::Style { color: out.color, hex: args.hex, trees },
+        render,
         start: Timestamp::default(),
-        explain: args.explain.then(|| (crate::output::lang(args.lang), crate::output::trust())),
         diags: Collector::default(),
         session_problems: 0,
         sessions: 0,
@@ -155,8 +196,36 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     };
     let mut analyzer = Analyzer::new(opts, sink);
     args.keys.load(&mut analyzer.keys, &mut analyzer.out.diags)?;
-    file.analyse(&mut analyzer, |sink, ts| sink.start = ts);
-    let mut sink = analyzer.out;
+    let threads = match (&file, args.threads) {
+        (_, Some(n)) => usize::from(n),
+        (Source::File(f), None) if f.size() >= SPLIT_MIN_BYTES => {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        }
+        _ => 1,
+    };
+    let mut sink = match &mut file {
+        Source::File(f) if threads > 1 && args.format == Format::Json => {
+            let Analyzer { keys, out: mut sink, .. } = analyzer;
+            let totals = crate::shard::analyse(
+                f,
+                threads - 1,
+                opts,
+                &keys,
+                &sink.render,
+                &mut sink.w,
+                &mut sink.diags,
+            );
+            sink.sessions = totals.sessions;
+            sink.flows = totals.flows;
+            sink.session_problems = totals.session_problems;
+            sink.error = totals.error;
+            sink
+        }
+        _ => {
+            file.analyse(&mut analyzer, |sink, ts| sink.start = ts);
+            analyzer.out
+        }
+    };
     if let Some(e) = sink.error.take() {
         return Err(e.into());
     }

@@ -8,6 +8,7 @@
 //! the same capture (resumption by session ID or ticket).
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::flow::{Dir, PerDir};
 use crate::tls::decrypt::{CipherSpec, DecryptError, Decryptor, Plaintext, RecordKeys, Side};
@@ -25,11 +26,9 @@ pub struct Keyring {
     pub keylog: KeyLog,
     /// Private keys for static-RSA key exchange (`--rsa-key`), PEM or DER.
     pub rsa_keys: Vec<Vec<u8>>,
-    /// Master secrets of sessions seen so far, by session ID (TLS 1.2
-    /// resumption by session ID within the capture).
-    by_session_id: foldhash::HashMap<Vec<u8>, Secret>,
-    /// Master secrets by session ticket (TLS 1.2 resumption by ticket).
-    by_ticket: foldhash::HashMap<Vec<u8>, Secret>,
+    /// Master secrets of sessions seen so far (TLS 1.2 resumption within
+    /// the capture).
+    remembered: Remembered,
 }
 
 /// How many remembered session IDs or tickets are kept: each costs ~100
@@ -38,27 +37,182 @@ pub struct Keyring {
 /// very old session is then reported as missing keys).
 pub const MAX_REMEMBERED_SESSIONS: usize = 100_000;
 
+/// Master secrets by session ID and by ticket.
+enum Remembered {
+    /// This analysis's own.
+    Own {
+        by_session_id: foldhash::HashMap<Vec<u8>, Secret>,
+        by_ticket: foldhash::HashMap<Vec<u8>, Secret>,
+    },
+    /// Those of a capture whose connections are analysed on several
+    /// threads: see [`Shared`].
+    Shared { shared: Arc<Shared>, me: usize, at: Position },
+}
+
+impl Default for Remembered {
+    fn default() -> Self {
+        Remembered::Own { by_session_id: Default::default(), by_ticket: Default::default() }
+    }
+}
+
+/// Where the analysis of one part of a capture stands: the number of the
+/// step (a connection event, in the order of the capture) being analysed,
+/// and how many steps each part had been given before it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Position {
+    /// The step's number, counted over all parts.
+    pub step: u64,
+    /// Steps given to each part before this one.
+    pub before: Vec<u64>,
+}
+
+/// The sessions remembered by the analyses of one capture split over
+/// threads (each analysing its own share of the connections). A session
+/// resumed in one part may have been learned in another: a lookup at step
+/// S waits until every other part has analysed all its steps before S, then
+/// sees exactly what a single analysis would have learned by then (the
+/// newest entry learned before S).
+pub struct Shared {
+    maps: std::sync::Mutex<SharedMaps>,
+    /// Steps each part has analysed.
+    done: Vec<std::sync::atomic::AtomicU64>,
+}
+
+#[derive(Default)]
+struct SharedMaps {
+    by_session_id: foldhash::HashMap<Vec<u8>, Vec<(u64, Secret)>>,
+    by_ticket: foldhash::HashMap<Vec<u8>, Vec<(u64, Secret)>>,
+}
+
+impl Shared {
+    /// For a capture split into `parts`.
+    pub fn new(parts: usize) -> Arc<Shared> {
+        Arc::new(Shared {
+            maps: std::sync::Mutex::new(SharedMaps::default()),
+            done: (0..parts).map(|_| std::sync::atomic::AtomicU64::new(0)).collect(),
+        })
+    }
+
+    /// Part `part` has analysed `steps` steps.
+    pub fn set_done(&self, part: usize, steps: u64) {
+        if let Some(d) = self.done.get(part) {
+            d.store(steps, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    /// Waits until every part other than `me` has analysed the steps it
+    /// was given before `at`.
+    fn wait_for_others(&self, me: usize, at: &Position) {
+        let mut spins = 0u32;
+        for (part, (done, before)) in self.done.iter().zip(&at.before).enumerate() {
+            if part == me {
+                continue;
+            }
+            while done.load(std::sync::atomic::Ordering::Acquire) < *before {
+                spins += 1;
+                if spins < 64 {
+                    std::hint::spin_loop();
+                } else if spins < 1024 {
+                    std::thread::yield_now();
+                } else {
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                }
+            }
+        }
+    }
+
+    fn maps(&self) -> std::sync::MutexGuard<'_, SharedMaps> {
+        // A part that panicked left the maps as they were: still usable.
+        self.maps.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Adds `(step, master)` under `key`; past [`MAX_REMEMBERED_SESSIONS`] keys,
+/// the older half is forgotten.
+fn remember_shared(
+    map: &mut foldhash::HashMap<Vec<u8>, Vec<(u64, Secret)>>,
+    key: &[u8],
+    step: u64,
+    master: &Secret,
+) {
+    if map.len() >= MAX_REMEMBERED_SESSIONS && !map.contains_key(key) {
+        let mut newest: Vec<u64> =
+            map.values().filter_map(|v| v.iter().map(|(s, _)| *s).max()).collect();
+        let mid = newest.len() / 2;
+        let (_, median, _) = newest.select_nth_unstable(mid);
+        let median = *median;
+        map.retain(|_, v| v.iter().any(|(s, _)| *s >= median));
+    }
+    let entries = map.entry(key.to_vec()).or_default();
+    // Entries from before the earliest step any part may still look up
+    // from cannot matter once a newer one exists; keep the list short.
+    if entries.len() >= 8 {
+        entries.remove(0);
+    }
+    entries.push((step, master.clone()));
+}
+
+/// The newest entry learned at or before `step`.
+fn recall_shared(
+    map: &foldhash::HashMap<Vec<u8>, Vec<(u64, Secret)>>,
+    key: &[u8],
+    step: u64,
+) -> Option<Secret> {
+    map.get(key)?.iter().rev().find(|(s, _)| *s <= step).map(|(_, m)| m.clone())
+}
+
 impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (sessions, tickets) = match &self.remembered {
+            Remembered::Own { by_session_id, by_ticket } => (by_session_id.len(), by_ticket.len()),
+            Remembered::Shared { .. } => (0, 0),
+        };
         f.debug_struct("Keyring")
             .field("keylog", &self.keylog)
             .field("rsa_keys", &self.rsa_keys.len())
-            .field("sessions", &self.by_session_id.len())
-            .field("tickets", &self.by_ticket.len())
+            .field("sessions", &sessions)
+            .field("tickets", &tickets)
             .finish()
     }
 }
 
 impl Keyring {
+    /// A keyring for part `me` of a capture split over threads: the same
+    /// key log and RSA keys (shared, not copied), remembered sessions
+    /// through `shared`.
+    pub fn for_part(&self, shared: Arc<Shared>, me: usize) -> Keyring {
+        Keyring {
+            keylog: self.keylog.clone(),
+            rsa_keys: self.rsa_keys.clone(),
+            remembered: Remembered::Shared { shared, me, at: Position::default() },
+        }
+    }
+
+    /// Part of a split capture: the step about to be analysed.
+    pub fn set_position(&mut self, step: u64, before: &[u64]) {
+        if let Remembered::Shared { at, .. } = &mut self.remembered {
+            at.step = step;
+            at.before.clear();
+            at.before.extend_from_slice(before);
+        }
+    }
+
     /// Remembers a TLS 1.2 session's master secret under its session ID.
     pub fn remember_session(&mut self, session_id: &[u8], master: &Secret) {
         if session_id.is_empty() {
             return;
         }
-        if self.by_session_id.len() >= MAX_REMEMBERED_SESSIONS {
-            self.by_session_id.clear();
+        match &mut self.remembered {
+            Remembered::Own { by_session_id, .. } => {
+                if by_session_id.len() >= MAX_REMEMBERED_SESSIONS {
+                    by_session_id.clear();
+                }
+                by_session_id.insert(session_id.to_vec(), master.clone());
+            }
+            Remembered::Shared { shared, at, .. } => {
+                remember_shared(&mut shared.maps().by_session_id, session_id, at.step, master);
+            }
         }
-        self.by_session_id.insert(session_id.to_vec(), master.clone());
     }
 
     /// Remembers a TLS 1.2 session ticket's master secret.
@@ -66,10 +220,39 @@ impl Keyring {
         if ticket.is_empty() {
             return;
         }
-        if self.by_ticket.len() >= MAX_REMEMBERED_SESSIONS {
-            self.by_ticket.clear();
+        match &mut self.remembered {
+            Remembered::Own { by_ticket, .. } => {
+                if by_ticket.len() >= MAX_REMEMBERED_SESSIONS {
+                    by_ticket.clear();
+                }
+                by_ticket.insert(ticket.to_vec(), master.clone());
+            }
+            Remembered::Shared { shared, at, .. } => {
+                remember_shared(&mut shared.maps().by_ticket, ticket, at.step, master);
+            }
         }
-        self.by_ticket.insert(ticket.to_vec(), master.clone());
+    }
+
+    /// The master secret of an earlier session with this session ID.
+    fn session_master(&self, session_id: &[u8]) -> Option<Secret> {
+        match &self.remembered {
+            Remembered::Own { by_session_id, .. } => by_session_id.get(session_id).cloned(),
+            Remembered::Shared { shared, me, at } => {
+                shared.wait_for_others(*me, at);
+                recall_shared(&shared.maps().by_session_id, session_id, at.step)
+            }
+        }
+    }
+
+    /// The master secret of an earlier session that issued this ticket.
+    fn ticket_master(&self, ticket: &[u8]) -> Option<Secret> {
+        match &self.remembered {
+            Remembered::Own { by_ticket, .. } => by_ticket.get(ticket).cloned(),
+            Remembered::Shared { shared, me, at } => {
+                shared.wait_for_others(*me, at);
+                recall_shared(&shared.maps().by_ticket, ticket, at.step)
+            }
+        }
     }
 
     /// Whether anything at all could decrypt.
@@ -256,7 +439,9 @@ impl Crypto {
         self.spec = Some(spec);
         let found = ring.keylog.lookup(h.client_random);
         let found = found.as_ref();
-        if ring.keylog.is_empty() && ring.rsa_keys.is_empty() && ring.by_session_id.is_empty() {
+        // (Nothing is remembered from earlier sessions either: a master
+        // secret comes from the key log or an RSA key first.)
+        if ring.is_empty() {
             self.missing = Some(
                 "no secrets: give a key log with --keylog (SSLKEYLOGFILE), or --rsa-key for static RSA".into(),
             );
@@ -273,11 +458,11 @@ impl Crypto {
             .and_then(|s| s.master_secret.clone())
             .or_else(|| {
                 (!h.server_session_id.is_empty() && h.server_session_id == h.client_session_id)
-                    .then(|| ring.by_session_id.get(h.server_session_id).cloned())
+                    .then(|| ring.session_master(h.server_session_id))
                     .flatten()
             })
             .or_else(|| ring.keylog.by_session_id(h.server_session_id).cloned())
-            .or_else(|| h.client_ticket.and_then(|t| ring.by_ticket.get(t).cloned()));
+            .or_else(|| h.client_ticket.and_then(|t| ring.ticket_master(t)));
         if let Some(m) = master {
             self.set_master(m, h);
             return;

@@ -27,6 +27,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 
@@ -275,7 +276,7 @@ impl Stats {
 /// per session of the capture; as a [`Secrets`] (thirteen slots, a heap
 /// allocation per secret) one took four times the memory. Zeroed when
 /// dropped or replaced, as a [`Secret`] is.
-#[derive(Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 struct Packed(Box<[u8]>);
 
 impl Drop for Packed {
@@ -357,11 +358,13 @@ fn push_record(out: &mut Vec<u8>, label: Label, bytes: &[u8]) {
 }
 
 /// A parsed key log: every secret by the value that finds its session.
-#[derive(Default)]
+///
+/// A clone shares the secrets read so far (the analyses of one capture
+/// split over threads each hold one); lines parsed into a clone later are
+/// its own.
+#[derive(Clone, Default)]
 pub struct KeyLog {
-    by_random: HashMap<[u8; 32], Packed, RandomState>,
-    by_session_id: HashMap<Box<[u8]>, Secret, RandomState>,
-    by_rsa_prefix: HashMap<[u8; 8], Secret, RandomState>,
+    tables: Arc<Tables>,
     counts: [u64; Label::ALL.len()],
     rejected: u64,
     /// The source of the lines being read (for diagnostics).
@@ -378,13 +381,21 @@ pub struct KeyLog {
 impl fmt::Debug for KeyLog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyLog")
-            .field("client_randoms", &self.by_random.len())
-            .field("session_ids", &self.by_session_id.len())
-            .field("rsa_premasters", &self.by_rsa_prefix.len())
+            .field("client_randoms", &self.tables.by_random.len())
+            .field("session_ids", &self.tables.by_session_id.len())
+            .field("rsa_premasters", &self.tables.by_rsa_prefix.len())
             .field("source", &self.source)
             .field("line", &self.line)
             .finish_non_exhaustive()
     }
+}
+
+/// The secrets, by what finds their session.
+#[derive(Clone, Default)]
+struct Tables {
+    by_random: HashMap<[u8; 32], Packed, RandomState>,
+    by_session_id: HashMap<Box<[u8]>, Secret, RandomState>,
+    by_rsa_prefix: HashMap<[u8; 8], Secret, RandomState>,
 }
 
 /// What [`KeyLog::add`] did with an entry.
@@ -417,7 +428,7 @@ impl KeyLog {
     /// huge file of something else must not allocate for it up front).
     pub fn reserve_for_bytes(&mut self, bytes: u64) {
         let sessions = usize::try_from(bytes / 256).unwrap_or(usize::MAX).min(Self::RESERVE_MAX);
-        self.by_random.reserve(sessions);
+        self.tables_mut().by_random.reserve(sessions);
     }
 
     /// The most sessions [`KeyLog::reserve_for_bytes`] makes room for
@@ -556,7 +567,7 @@ impl KeyLog {
             };
             let prefix: [u8; 8] = fixed(Label::Rsa, "encrypted premaster prefix", prefix)?;
             let secret = secret(Label::Rsa, premaster)?;
-            let added = insert(&mut self.by_rsa_prefix, prefix, secret);
+            let added = insert(&mut self.tables_mut().by_rsa_prefix, prefix, secret);
             return Ok(Some(self.count(Label::Rsa, added)));
         }
 
@@ -575,7 +586,8 @@ impl KeyLog {
         }
         // A repeated line (two programs logging the same session) is not a
         // new secret nor a new update.
-        let added = self.by_random.entry(random).or_default().add(label, secret.as_bytes());
+        let added =
+            self.tables_mut().by_random.entry(random).or_default().add(label, secret.as_bytes());
         Ok(Some(self.count(label, added)))
     }
 
@@ -602,8 +614,13 @@ impl KeyLog {
             ));
         }
         let secret = secret(label, master)?;
-        let added = insert(&mut self.by_session_id, sid.into_boxed_slice(), secret);
+        let added = insert(&mut self.tables_mut().by_session_id, sid.into_boxed_slice(), secret);
         Ok(self.count(label, added))
+    }
+
+    /// The tables, to change: copied first if a clone still shares them.
+    fn tables_mut(&mut self) -> &mut Tables {
+        Arc::make_mut(&mut self.tables)
     }
 
     fn count(&mut self, label: Label, added: Added) -> (Label, Added) {
@@ -615,20 +632,20 @@ impl KeyLog {
 
     /// The secrets logged for the session with this client random.
     pub fn lookup(&self, client_random: &[u8; 32]) -> Option<Secrets> {
-        self.by_random.get(client_random).map(Packed::unpack)
+        self.tables.by_random.get(client_random).map(Packed::unpack)
     }
 
     /// The master secret logged for a TLS 1.0–1.2 session ID
     /// (`RSA Session-ID:... Master-Key:...`).
     pub fn by_session_id(&self, sid: &[u8]) -> Option<&Secret> {
-        self.by_session_id.get(sid)
+        self.tables.by_session_id.get(sid)
     }
 
     /// The premaster secret logged for an RSA key exchange, found by the
     /// first 8 bytes of the encrypted premaster in the ClientKeyExchange
     /// (`RSA <prefix> <premaster>`).
     pub fn rsa_premaster(&self, encrypted_prefix: &[u8; 8]) -> Option<&Secret> {
-        self.by_rsa_prefix.get(encrypted_prefix)
+        self.tables.by_rsa_prefix.get(encrypted_prefix)
     }
 
     /// The labels logged for this client random, to explain a session that
@@ -650,12 +667,14 @@ impl KeyLog {
 
     /// True if no secret was read.
     pub fn is_empty(&self) -> bool {
-        self.by_random.is_empty() && self.by_session_id.is_empty() && self.by_rsa_prefix.is_empty()
+        self.tables.by_random.is_empty()
+            && self.tables.by_session_id.is_empty()
+            && self.tables.by_rsa_prefix.is_empty()
     }
 
     /// Client randoms with at least one secret, in no particular order.
     pub fn client_randoms(&self) -> impl Iterator<Item = &[u8; 32]> {
-        self.by_random.keys()
+        self.tables.by_random.keys()
     }
 
     /// Bytes held for an unfinished last line: below 2 × [`MAX_LINE`]

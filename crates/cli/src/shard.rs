@@ -1,0 +1,594 @@
+//! One capture analysed on several threads, with the output of one.
+//!
+//! The main thread reads the file, decodes the frames and reassembles TCP
+//! as a single analysis does; what the reassembler hands on for a
+//! connection (its bytes, gaps, ends) becomes a numbered *step* sent to
+//! the part that owns the connection (connection number modulo parts).
+//! Each part runs the TLS and HTTP analysis of its connections and renders
+//! what they give. The main thread writes it all in step order, which is
+//! the order a single analysis would have written it in, with sessions
+//! numbered in the order they began over the whole capture: the output is
+//! the same byte for byte, whatever the number of parts.
+//!
+//! What parts share: the key log and RSA keys (read-only), and the master
+//! secrets learned for resumption ([`Shared`]): a part that looks one up
+//! waits until the others have analysed every step before its own.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use tlsscope_capture::read::{Event, SECRETS_TLS_KEY_LOG};
+use tlsscope_scope::diag::{Collector, Diagnostic};
+use tlsscope_scope::flow::{Chunk, ConnInfo, Dir, EndReason, Reassembler, StreamSink};
+use tlsscope_scope::session::{self, Analyzer, ConnState, Flow, Options, Session};
+use tlsscope_scope::time::Timestamp;
+use tlsscope_scope::tls::crypto::{Keyring, Shared};
+
+use crate::cmd::inspect::Render;
+use crate::input::CaptureFile;
+
+/// The most parts a capture is split into.
+pub const MAX_PARTS: usize = 8;
+
+/// Bytes of connection data gathered for the parts before they are sent:
+/// large enough that handing over costs little per step, small enough to
+/// stay in the CPU's caches.
+const BATCH_BYTES: usize = 256 << 10;
+
+/// Steps gathered before they are sent, whatever their bytes.
+const BATCH_STEPS: usize = 1024;
+
+/// Batches waiting for a part before the main thread waits for it.
+const QUEUED_BATCHES: usize = 8;
+
+/// What a part is told to do.
+enum Step {
+    Open(ConnInfo),
+    Data {
+        info: ConnInfo,
+        dir: Dir,
+        bytes: Range<usize>,
+        offset: u64,
+        frame: u64,
+        at: u32,
+        ts: Timestamp,
+    },
+    Gap {
+        info: ConnInfo,
+        dir: Dir,
+        offset: u64,
+        len: u64,
+        frame: u64,
+    },
+    End {
+        info: ConnInfo,
+        dir: Dir,
+    },
+    Close {
+        info: ConnInfo,
+        reason: EndReason,
+    },
+    /// Key log lines from a Decryption Secrets Block (every part gets them).
+    Secrets {
+        bytes: Range<usize>,
+    },
+}
+
+/// Steps for one part, with the bytes they carry.
+#[derive(Default)]
+struct Batch {
+    /// The capture's first frame time (times are shown relative to it).
+    start: Timestamp,
+    /// (step number, step).
+    steps: Vec<(u64, Step)>,
+    /// For each step, the steps given to each part before it
+    /// (`parts` numbers per step).
+    before: Vec<u64>,
+    bytes: Vec<u8>,
+}
+
+/// What a part gives back: what it found, in the order it found it, and
+/// how many steps it has analysed.
+struct Done {
+    part: usize,
+    found: Vec<(u64, Found)>,
+    steps: u64,
+}
+
+enum Found {
+    /// A session began; its number in the part is `.0`.
+    Started(u64),
+    /// A session, rendered, with its number in the part.
+    Session {
+        id: u64,
+        text: Vec<u8>,
+        problems: u64,
+    },
+    Flow(Vec<u8>),
+    Diagnostic(Diagnostic),
+}
+
+/// What the main thread hands the reassembler: each call becomes a step.
+struct Dispatch {
+    parts: usize,
+    batches: Vec<Batch>,
+    start: Timestamp,
+    /// Steps numbered so far.
+    next_step: u64,
+    /// Steps given to each part so far.
+    given: Vec<u64>,
+    /// Steps given to each part and not yet reported analysed.
+    pending: Vec<VecDeque<u64>>,
+    /// The reassembler's own diagnostics, numbered as steps.
+    own: VecDeque<(u64, Diagnostic)>,
+    senders: Vec<mpsc::SyncSender<Batch>>,
+    /// Batches the parts are done with, to be filled again (new memory
+    /// for every batch cost more than the copying into it).
+    spare: mpsc::Receiver<Batch>,
+    batch_bytes: usize,
+    batch_steps: usize,
+}
+
+impl Dispatch {
+    fn part_of(&self, info: &ConnInfo) -> usize {
+        usize::try_from(info.id % self.parts as u64).unwrap_or(0)
+    }
+
+    fn push(&mut self, part: usize, step: Step) {
+        let n = self.next_step;
+        self.next_step += 1;
+        let Some(b) = self.batches.get_mut(part) else { return };
+        b.steps.push((n, step));
+        b.before.extend_from_slice(&self.given);
+        if let Some(g) = self.given.get_mut(part) {
+            *g += 1;
+        }
+        if let Some(p) = self.pending.get_mut(part) {
+            p.push_back(n);
+        }
+        self.batch_steps += 1;
+    }
+
+    /// Copies `data` into `part`'s batch.
+    fn bytes(&mut self, part: usize, data: &[u8]) -> Range<usize> {
+        let Some(b) = self.batches.get_mut(part) else { return 0..0 };
+        let at = b.bytes.len();
+        b.bytes.extend_from_slice(data);
+        self.batch_bytes += data.len();
+        at..b.bytes.len()
+    }
+
+    fn full(&self) -> bool {
+        self.batch_bytes >= BATCH_BYTES || self.batch_steps >= BATCH_STEPS
+    }
+
+    /// Sends every part its batch.
+    fn flush(&mut self) {
+        for (b, tx) in self.batches.iter_mut().zip(&self.senders) {
+            if b.steps.is_empty() {
+                continue;
+            }
+            let empty = self.spare.try_recv().unwrap_or_default();
+            let mut full = std::mem::replace(b, empty);
+            full.start = self.start;
+            // A part that stopped (it panicked) is reported when joined.
+            let _ = tx.send(full);
+        }
+        self.batch_bytes = 0;
+        self.batch_steps = 0;
+    }
+
+    fn broadcast_secrets(&mut self, data: &[u8]) {
+        for part in 0..self.parts {
+            let bytes = self.bytes(part, data);
+            self.push(part, Step::Secrets { bytes });
+        }
+    }
+}
+
+impl StreamSink<()> for Dispatch {
+    fn open(&mut self, info: &ConnInfo, _: &mut ()) {
+        self.push(self.part_of(info), Step::Open(info.clone()));
+    }
+
+    fn data(&mut self, info: &ConnInfo, _: &mut (), dir: Dir, chunk: Chunk<'_>) {
+        let part = self.part_of(info);
+        let bytes = self.bytes(part, chunk.data);
+        let step = Step::Data {
+            info: info.clone(),
+            dir,
+            bytes,
+            offset: chunk.offset,
+            frame: chunk.frame,
+            at: chunk.frame_offset,
+            ts: chunk.ts,
+        };
+        self.push(part, step);
+    }
+
+    fn gap(&mut self, info: &ConnInfo, _: &mut (), dir: Dir, offset: u64, len: u64, frame: u64) {
+        let step = Step::Gap { info: info.clone(), dir, offset, len, frame };
+        self.push(self.part_of(info), step);
+    }
+
+    fn end_of_stream(&mut self, info: &ConnInfo, _: &mut (), dir: Dir) {
+        self.push(self.part_of(info), Step::End { info: info.clone(), dir });
+    }
+
+    fn close(&mut self, info: &ConnInfo, _: (), reason: EndReason) {
+        self.push(self.part_of(info), Step::Close { info: info.clone(), reason });
+    }
+
+    // `user_done` stays false: whether a connection's analysis is done is
+    // known to its part only, so every connection is closed explicitly
+    // (a part ignores the close of one it has finished, as the analysis
+    // does).
+
+    fn diagnostic(&mut self, diag: Diagnostic) {
+        let n = self.next_step;
+        self.next_step += 1;
+        self.own.push_back((n, diag));
+    }
+}
+
+/// A part's output: what its analysis reports, rendered, with the step it
+/// came from.
+struct PartOut {
+    render: Render,
+    start: Timestamp,
+    step: u64,
+    found: Vec<(u64, Found)>,
+}
+
+impl session::Output for PartOut {
+    fn session(&mut self, s: Session) {
+        let mut text = Vec::with_capacity(4096);
+        let (problems, r) = self.render.session(&mut text, &s, self.start);
+        // Writing into memory does not fail; if rendering did, what was
+        // written is what a single analysis would have written before
+        // failing too.
+        let _ = r;
+        self.found.push((self.step, Found::Session { id: s.id, text, problems }));
+    }
+
+    fn flow(&mut self, f: Flow) {
+        let mut text = Vec::with_capacity(1024);
+        let _ = self.render.flow(&mut text, &f, self.start);
+        self.found.push((self.step, Found::Flow(text)));
+    }
+
+    fn diagnostic(&mut self, diag: Diagnostic) {
+        self.found.push((self.step, Found::Diagnostic(diag)));
+    }
+
+    fn session_started(&mut self, id: u64) {
+        self.found.push((self.step, Found::Started(id)));
+    }
+}
+
+/// A part: the analysis of the connections it owns.
+struct Part {
+    me: usize,
+    parts: usize,
+    shared: Arc<Shared>,
+    /// Names the key log lines of Decryption Secrets Blocks in diagnostics.
+    dsb_name: String,
+}
+
+/// Where a part's batches come from and go back to.
+struct PartIo {
+    batches: mpsc::Receiver<Batch>,
+    done: mpsc::Sender<Done>,
+    spare: mpsc::Sender<Batch>,
+}
+
+fn part(p: Part, mut analyzer: Analyzer<PartOut>, io: PartIo) {
+    let Part { me, parts, shared, dsb_name } = p;
+    let PartIo { batches, done, spare } = io;
+    let mut conns: HashMap<u64, ConnState> = HashMap::new();
+    let mut steps = 0u64;
+    for mut batch in batches {
+        analyzer.out.start = batch.start;
+        let mut before = batch.before.chunks_exact(parts.max(1));
+        for (n, step) in batch.steps.drain(..) {
+            analyzer.out.step = n;
+            analyzer.keys.set_position(n, before.next().unwrap_or_default());
+            let bytes = |r: &Range<usize>| batch.bytes.get(r.clone()).unwrap_or_default();
+            match step {
+                Step::Open(info) => {
+                    let st = conns.entry(info.id).or_default();
+                    analyzer.open(&info, st);
+                }
+                Step::Data { info, dir, bytes: r, offset, frame, at, ts } => {
+                    if let Some(st) = conns.get_mut(&info.id) {
+                        let chunk = Chunk { offset, data: bytes(&r), frame, frame_offset: at, ts };
+                        analyzer.data(&info, st, dir, chunk);
+                        // Reported: nothing more can come of it (what the
+                        // analysis would ignore is ignored here).
+                        if analyzer.user_done(st) {
+                            conns.remove(&info.id);
+                        }
+                    }
+                }
+                Step::Gap { info, dir, offset, len, frame } => {
+                    if let Some(st) = conns.get_mut(&info.id) {
+                        analyzer.gap(&info, st, dir, offset, len, frame);
+                    }
+                }
+                Step::End { info, dir } => {
+                    if let Some(st) = conns.get_mut(&info.id) {
+                        analyzer.end_of_stream(&info, st, dir);
+                        if analyzer.user_done(st) {
+                            conns.remove(&info.id);
+                        }
+                    }
+                }
+                Step::Close { info, reason } => {
+                    if let Some(st) = conns.remove(&info.id) {
+                        analyzer.close(&info, st, reason);
+                    }
+                }
+                Step::Secrets { bytes: r } => {
+                    let mut d = analyzer.keys.keylog.parse(bytes(&r), &dsb_name);
+                    d.extend(analyzer.keys.keylog.finish());
+                    // Every part reads them; one reports their problems.
+                    if me == 0 {
+                        d.into_iter()
+                            .for_each(|d| session::Output::diagnostic(&mut analyzer.out, d));
+                    }
+                }
+            }
+            steps += 1;
+            shared.set_done(me, steps);
+        }
+        let found = std::mem::take(&mut analyzer.out.found);
+        if done.send(Done { part: me, found, steps }).is_err() {
+            return;
+        }
+        batch.before.clear();
+        batch.bytes.clear();
+        // Kept by the main thread only as long as it reads.
+        let _ = spare.send(batch);
+    }
+}
+
+/// What the analysis wrote and found.
+#[derive(Default)]
+pub struct Totals {
+    pub sessions: u64,
+    pub flows: u64,
+    pub session_problems: u64,
+    pub error: Option<std::io::Error>,
+}
+
+/// Puts the parts' findings back in step order and writes them.
+struct Merger<'w, W: Write> {
+    w: &'w mut W,
+    diags: &'w mut Collector,
+    /// Findings received and not yet written, per part.
+    found: Vec<VecDeque<(u64, Found)>>,
+    /// Session numbers over the capture, by (part, number in the part).
+    numbers: HashMap<(usize, u64), u64>,
+    next_number: u64,
+    totals: Totals,
+}
+
+impl<W: Write> Merger<'_, W> {
+    fn take(&mut self, d: Done, dispatch: &mut Dispatch) {
+        if let Some(p) = dispatch.pending.get_mut(d.part) {
+            let analysed = d.steps;
+            // Steps are analysed in order: drop those now done.
+            let given = dispatch.given.get(d.part).copied().unwrap_or(0);
+            let left = usize::try_from(given.saturating_sub(analysed)).unwrap_or(0);
+            while p.len() > left {
+                p.pop_front();
+            }
+        }
+        if let Some(q) = self.found.get_mut(d.part) {
+            q.extend(d.found);
+        }
+    }
+
+    /// Writes everything from steps that no part can still add to.
+    fn write_ready(&mut self, dispatch: &mut Dispatch, all: bool) {
+        let limit = if all {
+            u64::MAX
+        } else {
+            dispatch.pending.iter().filter_map(|p| p.front().copied()).min().unwrap_or(u64::MAX)
+        };
+        loop {
+            // The earliest of the parts' findings and the main thread's own.
+            let mut best: Option<(u64, Option<usize>)> =
+                dispatch.own.front().map(|(n, _)| (*n, None));
+            for (i, q) in self.found.iter().enumerate() {
+                if let Some((n, _)) = q.front()
+                    && best.is_none_or(|(b, _)| *n < b)
+                {
+                    best = Some((*n, Some(i)));
+                }
+            }
+            let Some((n, from)) = best else { break };
+            if n >= limit {
+                break;
+            }
+            match from {
+                None => {
+                    if let Some((_, d)) = dispatch.own.pop_front() {
+                        self.diags.push(d);
+                    }
+                }
+                Some(i) => {
+                    if let Some((_, f)) = self.found.get_mut(i).and_then(VecDeque::pop_front) {
+                        self.write(i, f);
+                    }
+                }
+            }
+        }
+    }
+
+    fn write(&mut self, part: usize, f: Found) {
+        match f {
+            Found::Started(id) => {
+                self.numbers.insert((part, id), self.next_number);
+                self.next_number += 1;
+            }
+            Found::Session { id, text, problems } => {
+                self.totals.sessions += 1;
+                self.totals.session_problems += problems;
+                let number = self.numbers.remove(&(part, id));
+                if self.totals.error.is_none() {
+                    let r = match number {
+                        Some(n) => write_numbered(self.w, &text, id, n),
+                        None => self.w.write_all(&text),
+                    };
+                    if let Err(e) = r {
+                        self.totals.error = Some(e);
+                    }
+                }
+            }
+            Found::Flow(text) => {
+                self.totals.flows += 1;
+                if self.totals.error.is_none()
+                    && let Err(e) = self.w.write_all(&text)
+                {
+                    self.totals.error = Some(e);
+                }
+            }
+            Found::Diagnostic(d) => {
+                self.diags.push(d);
+            }
+        }
+    }
+}
+
+/// Writes a session rendered by a part with its number in the part
+/// (`local`) as the capture-wide `number`: the number is the value of the
+/// JSON object's second member.
+fn write_numbered(w: &mut impl Write, text: &[u8], local: u64, number: u64) -> std::io::Result<()> {
+    const PREFIX: &[u8] = b"{\"type\":\"session\",\"session\":";
+    let digits = local.to_string();
+    let at = PREFIX.len() + digits.len();
+    match text.get(..at) {
+        Some(head) if head.starts_with(PREFIX) && head.ends_with(digits.as_bytes()) => {
+            w.write_all(PREFIX)?;
+            write!(w, "{number}")?;
+            w.write_all(text.get(at..).unwrap_or_default())
+        }
+        // Not the shape this module renders: written as it is.
+        _ => w.write_all(text),
+    }
+}
+
+/// Analyses `file` in `parts` parts (at least 2) and writes what a single
+/// analysis with `opts`, `keys` and `render` would write, to `w`, its
+/// diagnostics to `diags`.
+pub fn analyse<W: Write>(
+    file: &mut CaptureFile,
+    parts: usize,
+    opts: Options,
+    keys: &Keyring,
+    render: &Render,
+    w: &mut W,
+    diags: &mut Collector,
+) -> Totals {
+    let parts = parts.clamp(1, MAX_PARTS);
+    let shared = Shared::new(parts);
+    let dsb_name = format!("{}: Decryption Secrets Block", file.path.display());
+    let (done_tx, done_rx) = mpsc::channel::<Done>();
+    let (spare_tx, spare) = mpsc::channel::<Batch>();
+    let mut senders = Vec::new();
+    let mut handles = Vec::new();
+    for me in 0..parts {
+        let (tx, rx) = mpsc::sync_channel::<Batch>(QUEUED_BATCHES);
+        senders.push(tx);
+        let out = PartOut {
+            render: render.clone(),
+            start: Timestamp::default(),
+            step: 0,
+            found: Vec::new(),
+        };
+        let mut analyzer = Analyzer::new(opts, out);
+        analyzer.keys = keys.for_part(shared.clone(), me);
+        let p = Part { me, parts, shared: shared.clone(), dsb_name: dsb_name.clone() };
+        let io = PartIo { batches: rx, done: done_tx.clone(), spare: spare_tx.clone() };
+        let h = std::thread::Builder::new()
+            .name(format!("analysis-{me}"))
+            .spawn(move || part(p, analyzer, io));
+        match h {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                return Totals { error: Some(e), ..Totals::default() };
+            }
+        }
+    }
+    drop(done_tx);
+    drop(spare_tx);
+    let mut dispatch = Dispatch {
+        parts,
+        batches: (0..parts).map(|_| Batch::default()).collect(),
+        start: Timestamp::default(),
+        next_step: 0,
+        given: vec![0; parts],
+        pending: vec![VecDeque::new(); parts],
+        own: VecDeque::new(),
+        senders,
+        spare,
+        batch_bytes: 0,
+        batch_steps: 0,
+    };
+    let mut merger = Merger {
+        w,
+        diags,
+        found: (0..parts).map(|_| VecDeque::new()).collect(),
+        numbers: HashMap::new(),
+        next_number: 0,
+        totals: Totals::default(),
+    };
+    let mut tcp: Reassembler<()> = Reassembler::default();
+    let mut first = true;
+    file.for_each(|ev| {
+        match ev {
+            Event::Frame(f) => {
+                if first {
+                    dispatch.start = f.ts;
+                    first = false;
+                }
+                tcp.push_frame(&mut dispatch, &f);
+            }
+            Event::Problem(d) => dispatch.diagnostic(d),
+            Event::Secrets { kind, data, .. } => {
+                if kind == SECRETS_TLS_KEY_LOG {
+                    dispatch.broadcast_secrets(data);
+                }
+            }
+            Event::Comment { .. } => {}
+        }
+        if dispatch.full() {
+            dispatch.flush();
+            while let Ok(d) = done_rx.try_recv() {
+                merger.take(d, &mut dispatch);
+            }
+            merger.write_ready(&mut dispatch, false);
+        }
+    });
+    tcp.finish_all(&mut dispatch);
+    dispatch.flush();
+    dispatch.senders.clear();
+    for d in done_rx {
+        merger.take(d, &mut dispatch);
+        merger.write_ready(&mut dispatch, false);
+    }
+    let mut panicked = false;
+    for h in handles {
+        panicked |= h.join().is_err();
+    }
+    merger.write_ready(&mut dispatch, true);
+    let mut totals = merger.totals;
+    if panicked && totals.error.is_none() {
+        totals.error = Some(std::io::Error::other("an analysis thread stopped unexpectedly"));
+    }
+    totals
+}
