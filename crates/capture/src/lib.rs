@@ -2,8 +2,9 @@
 //! (Decryption Secrets Blocks included), writing pcapng, and capturing live
 //! traffic through Linux AF_PACKET.
 
-// Only `live` (the AF_PACKET socket) may use unsafe code, and says why
-// each block is sound; every other module is safe Rust.
+// Only `live` (the AF_PACKET socket) and `mapped` (a file mapped into
+// memory) may use unsafe code, and say why each block is sound; every
+// other module is safe Rust.
 #![deny(unsafe_code)]
 
 pub mod bpf;
@@ -14,6 +15,7 @@ pub mod fuzz;
 pub mod headers;
 #[cfg(target_os = "linux")]
 pub mod live;
+pub mod mapped;
 pub mod pcapng;
 pub mod read;
 

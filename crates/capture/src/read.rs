@@ -27,6 +27,8 @@ use tlsscope_scope::diag::{Diagnostic, Location, Severity};
 use tlsscope_scope::frame::{Frame, LinkType};
 use tlsscope_scope::time::Timestamp;
 
+use crate::mapped::Mapping;
+
 /// The largest record or block accepted. Real frames are at most 256 KiB
 /// (the largest snapshot length tools use); anything far above that is a
 /// corrupt length field, and accepting it would let one bad field make us
@@ -55,6 +57,12 @@ const HEADROOM: usize = 128 << 10;
 /// kilobytes on a virtual machine: 256 KiB chunks spent 7% of a decrypting
 /// run in those wake-ups.
 const AHEAD_CHUNK: usize = 1 << 20;
+
+/// How far behind the reader mapped pages are kept in memory: the
+/// analysis threads read the bytes of the frames just read (a few MiB at
+/// most are on their way to them). Released in steps of this size, so at
+/// most twice it is resident.
+const RELEASE_LAG: usize = 8 << 20;
 
 /// Chunks read ahead and waiting (about 4.5 MiB).
 const AHEAD: usize = 4;
@@ -220,8 +228,13 @@ pub struct CaptureReader {
     /// A packet block's comment waiting to be yielded after its frame.
     pending_comment: Option<(u64, usize, usize)>,
     dropped_by_interface: u64,
-    /// Set when the source is read on its own thread (files).
+    /// Set when the source is read on its own thread (files that cannot
+    /// be mapped: compressed ones).
     ahead: Option<ReadAhead>,
+    /// The whole file, when it is mapped (`start` and `end` index it).
+    map: Option<Arc<Mapping>>,
+    /// Mapped bytes before this are released from memory.
+    released: usize,
 }
 
 impl std::fmt::Debug for CaptureReader {
@@ -274,6 +287,38 @@ impl CaptureReader {
         Self::build(file, true)
     }
 
+    /// [`CaptureReader::open`], with the file mapped into memory and read
+    /// in place when it can be (see [`crate::mapped`]): the frames' bytes
+    /// then stay readable (through [`CaptureReader::mapping`]) after the
+    /// reader has moved on. A compressed file, or one that cannot be
+    /// mapped, is read as `open` reads it.
+    pub fn open_mapped(path: &Path) -> Result<Self, OpenError> {
+        let file = File::open(path)?;
+        if let Ok(Some(map)) = Mapping::of(&file)
+            && map.bytes().get(..2) != Some(&[0x1f, 0x8b][..])
+        {
+            return Self::build_mapped(map);
+        }
+        Self::build(file, true)
+    }
+
+    fn build_mapped(map: Mapping) -> Result<Self, OpenError> {
+        let end = map.bytes().len();
+        let mut reader = Self::empty(Box::new(io::empty()), false, Progress::default());
+        reader.buf = Vec::new();
+        reader.end = end;
+        reader.eof = true;
+        reader.map = Some(Arc::new(map));
+        reader.read_header()?;
+        Ok(reader)
+    }
+
+    /// The mapped file, when it is read in place: the bytes of every frame
+    /// (and of every event's data) lie in it.
+    pub fn mapping(&self) -> Option<Arc<Mapping>> {
+        self.map.clone()
+    }
+
     /// Reads a capture from any byte source, on the caller's thread.
     pub fn from_reader(r: impl Read + Send + 'static) -> Result<Self, OpenError> {
         Self::build(r, false)
@@ -294,7 +339,14 @@ impl CaptureReader {
         };
         let (src, ahead): (Box<dyn Read + Send>, _) =
             if ahead { (Box::new(io::empty()), Some(ReadAhead::spawn(src)?)) } else { (src, None) };
-        let mut reader = CaptureReader {
+        let mut reader = Self::empty(src, compressed, progress);
+        reader.ahead = ahead;
+        reader.read_header()?;
+        Ok(reader)
+    }
+
+    fn empty(src: Box<dyn Read + Send>, compressed: bool, progress: Progress) -> Self {
+        CaptureReader {
             src,
             buf: vec![0; READ_CHUNK.max(64 * 1024)],
             start: 0,
@@ -310,10 +362,10 @@ impl CaptureReader {
             progress,
             pending_comment: None,
             dropped_by_interface: 0,
-            ahead,
-        };
-        reader.read_header()?;
-        Ok(reader)
+            ahead: None,
+            map: None,
+            released: 0,
+        }
     }
 
     /// pcap or pcapng.
@@ -438,14 +490,32 @@ impl CaptureReader {
         true
     }
 
+    /// What `start` and `end` index: the mapped file, or the buffer.
+    fn data(&self) -> &[u8] {
+        match &self.map {
+            Some(m) => m.bytes(),
+            None => &self.buf,
+        }
+    }
+
     fn avail(&self) -> &[u8] {
-        self.buf.get(self.start..self.end).unwrap_or_default()
+        self.data().get(self.start..self.end).unwrap_or_default()
     }
 
     fn consume(&mut self, n: usize) {
         let n = n.min(self.end - self.start);
         self.start += n;
         self.pos += n as u64;
+        if let Some(m) = &self.map {
+            self.progress.0.store(self.pos, Ordering::Relaxed);
+            // Pages well behind the reader are dropped from memory (the
+            // analysis may still be reading the last few MiB of them).
+            if self.start >= self.released + 2 * RELEASE_LAG {
+                let upto = self.start - RELEASE_LAG;
+                m.release(self.released..upto);
+                self.released = upto;
+            }
+        }
     }
 
     fn read_header(&mut self) -> Result<(), OpenError> {
@@ -499,7 +569,7 @@ impl CaptureReader {
     #[allow(clippy::should_implement_trait)] // a lending iterator cannot be an Iterator
     pub fn next(&mut self) -> Option<Event<'_>> {
         if let Some((frame, a, b)) = self.pending_comment.take() {
-            let text = std::str::from_utf8(self.buf.get(a..b).unwrap_or_default()).unwrap_or("");
+            let text = std::str::from_utf8(self.data().get(a..b).unwrap_or_default()).unwrap_or("");
             return Some(Event::Comment { frame: Some(frame), text });
         }
         let step = match self.state {
@@ -509,15 +579,15 @@ impl CaptureReader {
         match step {
             Step::Frame { at, len, ts, link, orig_len } => {
                 self.frames += 1;
-                let data = self.buf.get(at..at + len).unwrap_or_default();
+                let data = self.data().get(at..at + len).unwrap_or_default();
                 Some(Event::Frame(Frame { number: self.frames, ts, link, data, orig_len }))
             }
             Step::Secrets { kind, at, len, file_offset } => {
-                let data = self.buf.get(at..at + len).unwrap_or_default();
+                let data = self.data().get(at..at + len).unwrap_or_default();
                 Some(Event::Secrets { kind, data, file_offset })
             }
             Step::Comment { at, len } => {
-                let text = std::str::from_utf8(self.buf.get(at..at + len).unwrap_or_default())
+                let text = std::str::from_utf8(self.data().get(at..at + len).unwrap_or_default())
                     .unwrap_or("");
                 Some(Event::Comment { frame: None, text })
             }
@@ -875,7 +945,7 @@ impl CaptureReader {
     }
 
     fn block_comment(&self, le: bool, block_at: usize, blen: usize) -> Option<(usize, usize)> {
-        let b = self.buf.get(block_at..block_at + blen)?;
+        let b = self.data().get(block_at..block_at + blen)?;
         // SHB: type, len, BOM, major, minor, section length (8) = 24 bytes.
         find_comment(b, 24, blen - 4, le).map(|(a, l)| (block_at + a, l))
     }

@@ -68,7 +68,19 @@ pub struct CaptureFile {
 impl CaptureFile {
     /// Opens `path`, with an error that names the file and says what to do.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let reader = CaptureReader::open(path).with_context(|| {
+        Self::open_with(path, false)
+    }
+
+    /// [`CaptureFile::open`], mapping the file into memory when it can
+    /// ([`CaptureReader::open_mapped`]).
+    pub fn open_mapped(path: &Path) -> anyhow::Result<Self> {
+        Self::open_with(path, true)
+    }
+
+    fn open_with(path: &Path, mapped: bool) -> anyhow::Result<Self> {
+        let reader =
+            if mapped { CaptureReader::open_mapped(path) } else { CaptureReader::open(path) };
+        let reader = reader.with_context(|| {
             format!(
                 "{}: cannot read it as a capture (pcap, pcapng, or either gzip-compressed)",
                 path.display()
@@ -76,11 +88,6 @@ impl CaptureFile {
         })?;
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         Ok(CaptureFile { reader, path: path.to_path_buf(), size })
-    }
-
-    /// The file's size in bytes (0 if unknown).
-    pub fn size(&self) -> u64 {
-        self.size
     }
 
     /// Calls `f` for every event of the file, showing progress when the

@@ -20,6 +20,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::sync::mpsc;
 
+use tlsscope_capture::mapped::Mapping;
 use tlsscope_capture::read::{Event, SECRETS_TLS_KEY_LOG};
 use tlsscope_scope::diag::{Collector, Diagnostic};
 use tlsscope_scope::flow::{Chunk, ConnInfo, Dir, EndReason, Reassembler, StreamSink};
@@ -42,7 +43,7 @@ const BATCH_BYTES: usize = 256 << 10;
 const BATCH_STEPS: usize = 1024;
 
 /// Batches waiting for a part before the main thread waits for it.
-const QUEUED_BATCHES: usize = 8;
+const QUEUED_BATCHES: usize = 4;
 
 /// What a part is told to do.
 enum Step {
@@ -50,7 +51,7 @@ enum Step {
     Data {
         info: ConnInfo,
         dir: Dir,
-        bytes: Range<usize>,
+        bytes: Bytes,
         offset: u64,
         frame: u64,
         at: u32,
@@ -75,6 +76,14 @@ enum Step {
     Secrets {
         bytes: Range<usize>,
     },
+}
+
+/// Where a step's bytes are.
+enum Bytes {
+    /// In the batch.
+    Batch(Range<usize>),
+    /// In the mapped capture file (read in place, not copied).
+    Mapped(Range<usize>),
 }
 
 /// Steps for one part, with the bytes they carry.
@@ -130,6 +139,8 @@ struct Dispatch {
     spare: mpsc::Receiver<Batch>,
     batch_bytes: usize,
     batch_steps: usize,
+    /// The capture file, when it is mapped: (address, length).
+    mapped: Option<(usize, usize)>,
 }
 
 impl Dispatch {
@@ -196,7 +207,17 @@ impl StreamSink<()> for Dispatch {
 
     fn data(&mut self, info: &ConnInfo, _: &mut (), dir: Dir, chunk: Chunk<'_>) {
         let part = self.part_of(info);
-        let bytes = self.bytes(part, chunk.data);
+        // Bytes of a frame lie in the mapped file: the part reads them
+        // there. Those the reassembler held (they came out of order) are
+        // copied.
+        let at = chunk.data.as_ptr() as usize;
+        let bytes = match self.mapped {
+            Some((base, len)) if at >= base && at - base + chunk.data.len() <= len => {
+                self.batch_bytes += chunk.data.len();
+                Bytes::Mapped(at - base..at - base + chunk.data.len())
+            }
+            _ => Bytes::Batch(self.bytes(part, chunk.data)),
+        };
         let step = Step::Data {
             info: info.clone(),
             dir,
@@ -276,6 +297,8 @@ struct Part {
     shared: Arc<Shared>,
     /// Names the key log lines of Decryption Secrets Blocks in diagnostics.
     dsb_name: String,
+    /// The capture file, when it is mapped.
+    mapping: Option<Arc<Mapping>>,
 }
 
 /// Where a part's batches come from and go back to.
@@ -286,26 +309,38 @@ struct PartIo {
 }
 
 fn part(p: Part, mut analyzer: Analyzer<PartOut>, io: PartIo) {
-    let Part { me, parts, shared, dsb_name } = p;
+    let Part { me, parts, shared, dsb_name, mapping } = p;
+    let file = mapping.as_deref().map(Mapping::bytes).unwrap_or_default();
     let PartIo { batches, done, spare } = io;
-    let mut conns: HashMap<u64, ConnState> = HashMap::new();
+    let mut conns: foldhash::HashMap<u64, ConnState> = foldhash::HashMap::default();
     let mut steps = 0u64;
     for mut batch in batches {
         analyzer.out.start = batch.start;
         let mut before = batch.before.chunks_exact(parts.max(1));
-        for (n, step) in batch.steps.drain(..) {
+        for (n, step) in &batch.steps {
+            let n = *n;
             analyzer.out.step = n;
             analyzer.keys.set_position(n, before.next().unwrap_or_default());
-            let bytes = |r: &Range<usize>| batch.bytes.get(r.clone()).unwrap_or_default();
+            let range = |r: &Range<usize>| batch.bytes.get(r.clone()).unwrap_or_default();
+            let bytes = |b: &Bytes| match b {
+                Bytes::Batch(r) => range(r),
+                Bytes::Mapped(r) => file.get(r.clone()).unwrap_or_default(),
+            };
             match step {
                 Step::Open(info) => {
                     let st = conns.entry(info.id).or_default();
-                    analyzer.open(&info, st);
+                    analyzer.open(info, st);
                 }
                 Step::Data { info, dir, bytes: r, offset, frame, at, ts } => {
                     if let Some(st) = conns.get_mut(&info.id) {
-                        let chunk = Chunk { offset, data: bytes(&r), frame, frame_offset: at, ts };
-                        analyzer.data(&info, st, dir, chunk);
+                        let chunk = Chunk {
+                            offset: *offset,
+                            data: bytes(r),
+                            frame: *frame,
+                            frame_offset: *at,
+                            ts: *ts,
+                        };
+                        analyzer.data(info, st, *dir, chunk);
                         // Reported: nothing more can come of it (what the
                         // analysis would ignore is ignored here).
                         if analyzer.user_done(st) {
@@ -315,12 +350,12 @@ fn part(p: Part, mut analyzer: Analyzer<PartOut>, io: PartIo) {
                 }
                 Step::Gap { info, dir, offset, len, frame } => {
                     if let Some(st) = conns.get_mut(&info.id) {
-                        analyzer.gap(&info, st, dir, offset, len, frame);
+                        analyzer.gap(info, st, *dir, *offset, *len, *frame);
                     }
                 }
                 Step::End { info, dir } => {
                     if let Some(st) = conns.get_mut(&info.id) {
-                        analyzer.end_of_stream(&info, st, dir);
+                        analyzer.end_of_stream(info, st, *dir);
                         if analyzer.user_done(st) {
                             conns.remove(&info.id);
                         }
@@ -328,11 +363,11 @@ fn part(p: Part, mut analyzer: Analyzer<PartOut>, io: PartIo) {
                 }
                 Step::Close { info, reason } => {
                     if let Some(st) = conns.remove(&info.id) {
-                        analyzer.close(&info, st, reason);
+                        analyzer.close(info, st, *reason);
                     }
                 }
                 Step::Secrets { bytes: r } => {
-                    let mut d = analyzer.keys.keylog.parse(bytes(&r), &dsb_name);
+                    let mut d = analyzer.keys.keylog.parse(range(r), &dsb_name);
                     d.extend(analyzer.keys.keylog.finish());
                     // Every part reads them; one reports their problems.
                     if me == 0 {
@@ -348,6 +383,7 @@ fn part(p: Part, mut analyzer: Analyzer<PartOut>, io: PartIo) {
         if done.send(Done { part: me, found, steps }).is_err() {
             return;
         }
+        batch.steps.clear();
         batch.before.clear();
         batch.bytes.clear();
         // Kept by the main thread only as long as it reads.
@@ -497,6 +533,7 @@ pub fn analyse<W: Write>(
     let parts = parts.clamp(1, MAX_PARTS);
     let shared = Shared::new(parts);
     let dsb_name = format!("{}: Decryption Secrets Block", file.path.display());
+    let mapping = file.reader.mapping();
     let (done_tx, done_rx) = mpsc::channel::<Done>();
     let (spare_tx, spare) = mpsc::channel::<Batch>();
     let mut senders = Vec::new();
@@ -512,7 +549,13 @@ pub fn analyse<W: Write>(
         };
         let mut analyzer = Analyzer::new(opts, out);
         analyzer.keys = keys.for_part(shared.clone(), me);
-        let p = Part { me, parts, shared: shared.clone(), dsb_name: dsb_name.clone() };
+        let p = Part {
+            me,
+            parts,
+            shared: shared.clone(),
+            dsb_name: dsb_name.clone(),
+            mapping: mapping.clone(),
+        };
         let io = PartIo { batches: rx, done: done_tx.clone(), spare: spare_tx.clone() };
         let h = std::thread::Builder::new()
             .name(format!("analysis-{me}"))
@@ -538,6 +581,7 @@ pub fn analyse<W: Write>(
         spare,
         batch_bytes: 0,
         batch_steps: 0,
+        mapped: mapping.as_deref().map(|m| (m.bytes().as_ptr() as usize, m.bytes().len())),
     };
     let mut merger = Merger {
         w,
@@ -548,6 +592,7 @@ pub fn analyse<W: Write>(
         totals: Totals::default(),
     };
     let mut tcp: Reassembler<()> = Reassembler::default();
+    let file_bytes = mapping.as_deref().map(Mapping::bytes).unwrap_or_default();
     let mut first = true;
     file.for_each(|ev| {
         match ev {
@@ -556,7 +601,7 @@ pub fn analyse<W: Write>(
                     dispatch.start = f.ts;
                     first = false;
                 }
-                tcp.push_frame(&mut dispatch, &f);
+                tcp.push_frame_in(&mut dispatch, &f, file_bytes);
             }
             Event::Problem(d) => dispatch.diagnostic(d),
             Event::Secrets { kind, data, .. } => {

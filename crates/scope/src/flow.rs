@@ -287,16 +287,21 @@ struct Pending {
     ts: Timestamp,
 }
 
-/// How many recently delivered segments are remembered (by hash) to check
-/// retransmissions for changed bytes. Older retransmissions are counted but
-/// not compared.
+/// How many recently delivered segments are remembered (by hash, or by
+/// where their bytes lie in the capture) to check retransmissions for
+/// changed bytes. Older retransmissions are counted but not compared.
 const RECENT: usize = 8;
 
 #[derive(Clone, Copy, Default)]
 struct Recent {
     start: u64,
     len: u32,
+    /// A checksum of the bytes ([`hash`]), or, when `in_file`, their offset
+    /// in the capture file the caller keeps whole in memory (see
+    /// [`Reassembler::push_frame_in`]): then the bytes themselves are
+    /// compared, and none is read on the way.
     hash: u64,
+    in_file: bool,
 }
 
 /// One direction's reassembly state.
@@ -474,6 +479,20 @@ impl<U: Default> Reassembler<U> {
         frame_len: u32,
         seg: &TcpSegment<'_>,
     ) {
+        self.push_in(sink, frame, ts, frame_len, seg, &[]);
+    }
+
+    /// [`Reassembler::push`] of a segment whose payload may lie in `file`
+    /// (see [`Reassembler::push_frame_in`]).
+    fn push_in<S: StreamSink<U>>(
+        &mut self,
+        sink: &mut S,
+        frame: u64,
+        ts: Timestamp,
+        frame_len: u32,
+        seg: &TcpSegment<'_>,
+        file: &[u8],
+    ) {
         self.frames_seen += 1;
         self.expire_closed(sink, ts);
         let key = Key::new(seg.src, seg.dst);
@@ -566,7 +585,7 @@ impl<U: Default> Reassembler<U> {
         conn.frames += 1;
         count_frame(&mut conn.info, dir, frame, ts, frame_len);
 
-        let mut state = PushState { total: &mut self.buffered_total, limits: &limits };
+        let mut state = PushState { total: &mut self.buffered_total, limits: &limits, file };
         state.segment(sink, conn, dir, frame, ts, seg);
         if Self::is_closed(conn) {
             // Closed: what is still held becomes gaps and data now (an RST
@@ -591,9 +610,22 @@ impl<U: Default> Reassembler<U> {
     /// Frames that cannot be decoded become diagnostics; frames that are
     /// not TCP are skipped. Returns whether the frame held a TCP segment.
     pub fn push_frame<S: StreamSink<U>>(&mut self, sink: &mut S, frame: &Frame<'_>) -> bool {
+        self.push_frame_in(sink, frame, &[])
+    }
+
+    /// [`Reassembler::push_frame`] of a frame whose bytes lie in `file`, the
+    /// whole capture file in memory (mapped): the bytes a retransmission
+    /// is compared with are then found in it instead of being summed as
+    /// they are delivered. The same `file` for every frame.
+    pub fn push_frame_in<S: StreamSink<U>>(
+        &mut self,
+        sink: &mut S,
+        frame: &Frame<'_>,
+        file: &[u8],
+    ) -> bool {
         match decode(frame) {
             Ok(Decoded::Tcp(seg)) => {
-                self.push(sink, frame.number, frame.ts, frame.orig_len, &seg);
+                self.push_in(sink, frame.number, frame.ts, frame.orig_len, &seg, file);
                 true
             }
             Ok(Decoded::Other) => false,
@@ -671,7 +703,8 @@ impl<U: Default> Reassembler<U> {
         match slot {
             Slot::Open(mut conn) => {
                 let limits = self.limits;
-                let mut state = PushState { total: &mut self.buffered_total, limits: &limits };
+                let mut state =
+                    PushState { total: &mut self.buffered_total, limits: &limits, file: &[] };
                 for dir in [Dir::ClientToServer, Dir::ServerToClient] {
                     let last_frame = conn.info.last_frame;
                     state.flush(sink, &mut conn, dir, last_frame);
@@ -743,6 +776,8 @@ fn count_frame(info: &mut ConnInfo, dir: Dir, frame: u64, ts: Timestamp, frame_l
 struct PushState<'a> {
     total: &'a mut usize,
     limits: &'a Limits,
+    /// The capture file, when the caller holds it whole (else empty).
+    file: &'a [u8],
 }
 
 impl PushState<'_> {
@@ -887,6 +922,7 @@ impl PushState<'_> {
                     conn,
                     dir,
                     Chunk { offset: start, data: payload, frame, frame_offset, ts },
+                    self.file,
                 );
             }
             if full_end > end {
@@ -987,8 +1023,16 @@ impl PushState<'_> {
             .recent
             .iter()
             .find(|r| r.start == start && r.len as usize == payload.len() && r.len > 0);
+        let changed = |r: &Recent| {
+            if r.in_file {
+                let at = usize::try_from(r.hash).unwrap_or(usize::MAX);
+                self.file.get(at..at.saturating_add(payload.len())) != Some(payload)
+            } else {
+                r.hash != hash(payload)
+            }
+        };
         if let Some(r) = recent
-            && r.hash != hash(payload)
+            && changed(r)
         {
             // We no longer hold the first copy, only its hash: count the
             // whole segment as conflicting.
@@ -1036,7 +1080,7 @@ impl PushState<'_> {
                 frame_offset: p.frame_offset.saturating_add(u32::try_from(skip).unwrap_or(0)),
                 ts: p.ts,
             };
-            deliver(sink, conn, dir, chunk);
+            deliver(sink, conn, dir, chunk, &[]);
         }
         let half = &mut conn.halves[dir];
         if half.fin_at.is_some_and(|fin| half.next >= fin) && !half.pending.is_empty() {
@@ -1163,14 +1207,25 @@ fn differing(a: &[u8], b: &[u8]) -> u64 {
     a.iter().zip(b).filter(|(x, y)| x != y).count() as u64
 }
 
-fn deliver<U, S: StreamSink<U>>(sink: &mut S, conn: &mut Conn<U>, dir: Dir, chunk: Chunk<'_>) {
+fn deliver<U, S: StreamSink<U>>(
+    sink: &mut S,
+    conn: &mut Conn<U>,
+    dir: Dir,
+    chunk: Chunk<'_>,
+    file: &[u8],
+) {
     let half = &mut conn.halves[dir];
     let len = chunk.data.len() as u64;
     if let Some(slot) = half.recent.get_mut(half.recent_pos) {
+        // Where the bytes lie in `file`, if they do (compared by address).
+        let at = (chunk.data.as_ptr() as usize).wrapping_sub(file.as_ptr() as usize);
+        let in_file =
+            !file.is_empty() && at.checked_add(chunk.data.len()).is_some_and(|e| e <= file.len());
         *slot = Recent {
             start: chunk.offset,
             len: u32::try_from(len).unwrap_or(0),
-            hash: hash(chunk.data),
+            hash: if in_file { at as u64 } else { hash(chunk.data) },
+            in_file,
         };
     }
     half.recent_pos = (half.recent_pos + 1) % RECENT;
@@ -1278,11 +1333,13 @@ mod tests {
         r: Reassembler<()>,
         sink: Collect,
         frame: u64,
+        /// The "capture file" payloads may lie in ([`Reassembler::push_frame_in`]).
+        file: Vec<u8>,
     }
 
     impl Feed {
         fn new() -> Self {
-            Feed { r: Reassembler::default(), sink: Collect::default(), frame: 0 }
+            Feed { r: Reassembler::default(), sink: Collect::default(), frame: 0, file: Vec::new() }
         }
         fn seg(&mut self, from: &str, to: &str, seq: u32, ack: u32, flags: u8, payload: &[u8]) {
             self.seg_cut(from, to, seq, ack, flags, payload, 0);
@@ -1311,7 +1368,8 @@ mod tests {
                 payload_missing: missing,
             };
             let len = 54 + payload.len() as u32 + missing;
-            self.r.push(&mut self.sink, self.frame, Timestamp(self.frame as i64 * 1000), len, &seg);
+            let ts = Timestamp(self.frame as i64 * 1000);
+            self.r.push_in(&mut self.sink, self.frame, ts, len, &seg, &self.file);
         }
         fn handshake(&mut self, cisn: u32, sisn: u32) {
             self.seg(C, S, cisn, 0, TcpFlags::SYN, b"");
@@ -1532,6 +1590,51 @@ mod tests {
             let mut changed = data.clone();
             changed[at] ^= 1;
             f.seg(C, S, 2, 2, PA, &changed);
+            let out = f.done();
+            let st = out.closed[0].stats[Dir::ClientToServer];
+            assert_eq!(st.retransmissions, 2);
+            assert_eq!(st.conflicting_bytes, 1000, "byte {at} changed");
+            assert_eq!(out.streams[0].1[0], data, "the first copy is kept");
+        }
+    }
+
+    #[test]
+    fn retransmissions_are_compared_with_the_bytes_in_the_file() {
+        // The payloads lie in the "capture file" the caller holds: the
+        // first copy is found there, not by its checksum.
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        for at in [0, 500, 999] {
+            let mut changed = data.clone();
+            changed[at] ^= 1;
+            let mut f = Feed::new();
+            f.file = [data.as_slice(), &data, &changed].concat();
+            f.handshake(1, 1);
+            // The segment whose payload is the file's bytes from `start`,
+            // as a mapped capture's frames are.
+            let seg = |f: &mut Feed, start: usize| {
+                f.frame += 1;
+                let seg = TcpSegment {
+                    src: C.parse().unwrap(),
+                    dst: S.parse().unwrap(),
+                    seq: 2,
+                    ack: 2,
+                    flags: TcpFlags(PA),
+                    window: 100,
+                    payload: &f.file[start..start + 1000],
+                    payload_offset: 54,
+                    payload_missing: 0,
+                };
+                let ts = Timestamp(f.frame as i64 * 1000);
+                f.r.push_in(&mut f.sink, f.frame, ts, 1054, &seg, &f.file);
+            };
+            seg(&mut f, 0);
+            let recent = f.r.conns.values().find_map(|c| match c {
+                Slot::Open(c) => Some(c.halves[Dir::ClientToServer].recent[0]),
+                Slot::Closed(_) => None,
+            });
+            assert!(recent.is_some_and(|r| r.in_file && r.hash == 0), "found by where it lies");
+            seg(&mut f, 1000); // the same bytes again
+            seg(&mut f, 2000); // one byte changed
             let out = f.done();
             let st = out.closed[0].stats[Dir::ClientToServer];
             assert_eq!(st.retransmissions, 2);

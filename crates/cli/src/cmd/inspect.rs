@@ -9,7 +9,7 @@ use tlsscope_scope::session::{self, Analyzer, Flow, Options, Session};
 use tlsscope_scope::time::Timestamp;
 use tlsscope_scope::verify::{self, Kind, Outcome, Trust};
 
-use crate::input::{Source, SourceArgs};
+use crate::input::{CaptureFile, Source, SourceArgs};
 use crate::keys::KeyArgs;
 use crate::output::{EXIT_OK, EXIT_PROBLEMS, Format, LangChoice, Output};
 use crate::render::{explain as explain_text, json, text};
@@ -168,7 +168,23 @@ fn explained(
 }
 
 pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
-    let mut file = Source::open(&args.source, &args.keys.keylog)?;
+    // Split over threads: a file (not a live capture) written as JSON, by
+    // default when it is large enough for the threads to pay off.
+    let size = args.source.file.as_ref().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len());
+    let threads = match (size, args.threads) {
+        (None, _) => 1,
+        (Some(_), Some(n)) => usize::from(n),
+        (Some(size), None) if size >= SPLIT_MIN_BYTES => {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        }
+        (Some(_), None) => 1,
+    };
+    let split = threads > 1 && args.format == Format::Json;
+    let mut file = match &args.source.file {
+        // Mapped: the analysis threads read the frames' bytes in place.
+        Some(path) if split => Source::File(Box::new(CaptureFile::open_mapped(path)?)),
+        _ => Source::open(&args.source, &args.keys.keylog)?,
+    };
     let name = file.name();
     let text_mode = args.format == Format::Text;
     let trees = text_mode && !args.brief && !args.explain;
@@ -196,15 +212,8 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     };
     let mut analyzer = Analyzer::new(opts, sink);
     args.keys.load(&mut analyzer.keys, &mut analyzer.out.diags)?;
-    let threads = match (&file, args.threads) {
-        (_, Some(n)) => usize::from(n),
-        (Source::File(f), None) if f.size() >= SPLIT_MIN_BYTES => {
-            std::thread::available_parallelism().map_or(1, usize::from)
-        }
-        _ => 1,
-    };
     let mut sink = match &mut file {
-        Source::File(f) if threads > 1 && args.format == Format::Json => {
+        Source::File(f) if split => {
             let Analyzer { keys, out: mut sink, .. } = analyzer;
             let totals = crate::shard::analyse(
                 f,
