@@ -3,7 +3,8 @@
 //! The main thread reads the file, decodes the frames and reassembles TCP
 //! as a single analysis does; what the reassembler hands on for a
 //! connection (its bytes, gaps, ends) becomes a numbered *step* sent to
-//! the part that owns the connection (connection number modulo parts).
+//! the part that analyses the connection (the least busy one when the
+//! connection began).
 //! Each part runs the TLS and HTTP analysis of its connections and renders
 //! what they give. The main thread writes it all in step order, which is
 //! the order a single analysis would have written it in, with sessions
@@ -144,8 +145,14 @@ struct Dispatch {
 }
 
 impl Dispatch {
-    fn part_of(&self, info: &ConnInfo) -> usize {
-        usize::try_from(info.id % self.parts as u64).unwrap_or(0)
+    /// The part a new connection goes to: the one with the fewest steps
+    /// waiting (connections differ in cost, and a capture's connections
+    /// often alternate between kinds: a fixed share would leave one part
+    /// with the heavier half). Which part analyses a connection changes
+    /// nothing in the output.
+    fn least_busy(&self) -> u8 {
+        let best = (0..self.parts).min_by_key(|&p| self.pending.get(p).map_or(0, VecDeque::len));
+        u8::try_from(best.unwrap_or(0)).unwrap_or(0)
     }
 
     fn push(&mut self, part: usize, step: Step) {
@@ -200,13 +207,15 @@ impl Dispatch {
     }
 }
 
-impl StreamSink<()> for Dispatch {
-    fn open(&mut self, info: &ConnInfo, _: &mut ()) {
-        self.push(self.part_of(info), Step::Open(info.clone()));
+/// The reassembler's state for a connection: the part that analyses it.
+impl StreamSink<u8> for Dispatch {
+    fn open(&mut self, info: &ConnInfo, part: &mut u8) {
+        *part = self.least_busy();
+        self.push(usize::from(*part), Step::Open(info.clone()));
     }
 
-    fn data(&mut self, info: &ConnInfo, _: &mut (), dir: Dir, chunk: Chunk<'_>) {
-        let part = self.part_of(info);
+    fn data(&mut self, info: &ConnInfo, part: &mut u8, dir: Dir, chunk: Chunk<'_>) {
+        let part = usize::from(*part);
         // Bytes of a frame lie in the mapped file: the part reads them
         // there. Those the reassembler held (they came out of order) are
         // copied.
@@ -230,17 +239,17 @@ impl StreamSink<()> for Dispatch {
         self.push(part, step);
     }
 
-    fn gap(&mut self, info: &ConnInfo, _: &mut (), dir: Dir, offset: u64, len: u64, frame: u64) {
+    fn gap(&mut self, info: &ConnInfo, part: &mut u8, dir: Dir, offset: u64, len: u64, frame: u64) {
         let step = Step::Gap { info: info.clone(), dir, offset, len, frame };
-        self.push(self.part_of(info), step);
+        self.push(usize::from(*part), step);
     }
 
-    fn end_of_stream(&mut self, info: &ConnInfo, _: &mut (), dir: Dir) {
-        self.push(self.part_of(info), Step::End { info: info.clone(), dir });
+    fn end_of_stream(&mut self, info: &ConnInfo, part: &mut u8, dir: Dir) {
+        self.push(usize::from(*part), Step::End { info: info.clone(), dir });
     }
 
-    fn close(&mut self, info: &ConnInfo, _: (), reason: EndReason) {
-        self.push(self.part_of(info), Step::Close { info: info.clone(), reason });
+    fn close(&mut self, info: &ConnInfo, part: u8, reason: EndReason) {
+        self.push(usize::from(part), Step::Close { info: info.clone(), reason });
     }
 
     // `user_done` stays false: whether a connection's analysis is done is
@@ -518,7 +527,7 @@ fn write_numbered(w: &mut impl Write, text: &[u8], local: u64, number: u64) -> s
     }
 }
 
-/// Analyses `file` in `parts` parts (at least 2) and writes what a single
+/// Analyses `file` in `parts` parts (1 to [`MAX_PARTS`]) and writes what a single
 /// analysis with `opts`, `keys` and `render` would write, to `w`, its
 /// diagnostics to `diags`.
 pub fn analyse<W: Write>(
@@ -591,7 +600,7 @@ pub fn analyse<W: Write>(
         next_number: 0,
         totals: Totals::default(),
     };
-    let mut tcp: Reassembler<()> = Reassembler::default();
+    let mut tcp: Reassembler<u8> = Reassembler::default();
     let file_bytes = mapping.as_deref().map(Mapping::bytes).unwrap_or_default();
     let mut first = true;
     file.for_each(|ev| {

@@ -39,12 +39,12 @@ pub struct Args {
     lang: Option<LangChoice>,
     #[command(flatten)]
     keys: KeyArgs,
-    /// Threads for the analysis of a capture file with --format json: the
-    /// main one reads and reassembles TCP, the others analyse TLS and
-    /// HTTP, each its share of the connections; the output is the same
-    /// whatever the number. Default: one per CPU for files over 16 MiB,
-    /// else 1.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=9))]
+    /// With --format json, a capture file's connections are analysed (TLS,
+    /// decryption, HTTP) on N threads, each its share of them, beside the
+    /// thread that reads the file and reassembles TCP; 1 does it all on
+    /// one thread. The output is the same whatever N. Default: one per
+    /// CPU for files of 16 MiB or more, else 1.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=8))]
     threads: Option<u16>,
 }
 
@@ -217,7 +217,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
             let Analyzer { keys, out: mut sink, .. } = analyzer;
             let totals = crate::shard::analyse(
                 f,
-                threads - 1,
+                threads,
                 opts,
                 &keys,
                 &sink.render,
