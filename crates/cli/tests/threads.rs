@@ -120,3 +120,34 @@ fn resumption_is_shared_between_threads() {
     }
     let _ = std::fs::remove_file(&tmp);
 }
+
+#[test]
+fn secrets_inside_the_capture_reach_every_thread() {
+    // A pcapng with the key log in a Decryption Secrets Block (editcap
+    // --inject-secrets, as Wireshark makes them): every thread reads it.
+    let ok = Command::new("editcap").arg("-v").output().is_ok_and(|o| o.status.success());
+    assert!(ok, "editcap is needed for this test: install it (apt-get install tshark)");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/captures/tls");
+    let out = std::env::temp_dir().join(format!("tlsscope-threads-{}.pcapng", std::process::id()));
+    for name in ["openssl-tls13", "openssl-tls12"] {
+        let keys = dir.join(format!("{name}.keys"));
+        let st = Command::new("editcap")
+            .args(["--inject-secrets", &format!("tls,{}", keys.display())])
+            .arg(dir.join(format!("{name}.pcap")))
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let one = inspect(&out, 1, &[]);
+        let got = sessions(&one.stdout);
+        assert!(!got.is_empty() && got.iter().all(|(_, _, _, st)| st == "ok"), "{name}: {got:?}");
+        for n in [2, 3] {
+            same(
+                &one,
+                &inspect(&out, n, &[]),
+                &format!("{name} with its secrets inside, --threads {n}"),
+            );
+        }
+    }
+    let _ = std::fs::remove_file(&out);
+}
