@@ -484,7 +484,7 @@ impl<U: Default> Reassembler<U> {
 
     /// [`Reassembler::push`] of a segment whose payload may lie in `file`
     /// (see [`Reassembler::push_frame_in`]).
-    fn push_in<S: StreamSink<U>>(
+    pub(crate) fn push_in<S: StreamSink<U>>(
         &mut self,
         sink: &mut S,
         frame: u64,
@@ -737,9 +737,11 @@ impl<U: Default> Reassembler<U> {
 
     /// Makes room in the connection table: ends the longest-idle quarter.
     fn evict_idle<S: StreamSink<U>>(&mut self, sink: &mut S, now: Timestamp) {
-        let mut by_idle: Vec<(Timestamp, Key)> =
-            self.conns.iter().map(|(k, c)| (c.info().last, *k)).collect();
-        by_idle.sort_unstable_by_key(|(t, _)| *t);
+        // Ties (the same last frame time) go by connection number: the
+        // table's order is random, and the output must not be.
+        let mut by_idle: Vec<(Timestamp, u64, Key)> =
+            self.conns.iter().map(|(k, c)| (c.info().last, c.info().id, *k)).collect();
+        by_idle.sort_unstable_by_key(|(t, id, _)| (*t, *id));
         let n = (by_idle.len() / 4).max(1);
         if !self.eviction_warned {
             self.eviction_warned = true;
@@ -754,7 +756,7 @@ impl<U: Default> Reassembler<U> {
                 ),
             ));
         }
-        for (_, key) in by_idle.into_iter().take(n) {
+        for (_, _, key) in by_idle.into_iter().take(n) {
             if let Some(slot) = self.conns.remove(&key) {
                 self.finish(sink, slot, EndReason::Evicted);
             }

@@ -262,6 +262,8 @@ pub struct CheckingSink {
     pub gaps: u64,
     /// Diagnostics seen.
     pub diagnostics: u64,
+    /// Each closed connection's counters, in the order they closed.
+    pub closed_stats: Vec<(u64, crate::flow::PerDir<crate::flow::HalfStats>)>,
 }
 
 impl CheckingSink {
@@ -407,6 +409,7 @@ impl StreamSink<ConnCheck> for CheckingSink {
             assert_eq!(st.gaps, user.gaps[d], "connection {id} {dir:?}: gaps");
         }
         self.closed.insert(info.id);
+        self.closed_stats.push((info.id, info.stats));
     }
 
     fn diagnostic(&mut self, diag: Diagnostic) {
@@ -601,18 +604,27 @@ impl TcpScript {
 /// [`TcpScript`] for the format), checked by a [`CheckingSink`] and against
 /// [`TCP_LIMITS`] after every segment.
 pub fn tcp_reassembly(data: &[u8]) {
-    run_script(data);
+    // Twice: retransmissions compared by checksum, then with the first
+    // copy's bytes where they lie in the "capture file" (as a mapped file's
+    // are): the same counters either way.
+    let summed = run_script(data, false);
+    let in_file = run_script(data, true);
+    assert_eq!(summed.closed_stats, in_file.closed_stats, "the two retransmission checks differ");
 }
 
-/// [`tcp_reassembly`], returning the sink to look at what happened.
-fn run_script(data: &[u8]) -> CheckingSink {
+/// [`tcp_reassembly`] one way (`in_file`: payloads handed as slices of one
+/// buffer the reassembler is told about), returning the sink to look at
+/// what happened.
+fn run_script(data: &[u8], in_file: bool) -> CheckingSink {
     let limits = TCP_LIMITS;
     let mut r = Reassembler::<ConnCheck>::new(limits);
     let mut sink = CheckingSink::default();
     // Where each side's previous segment ended, for relative numbers.
     let mut next = START_SEQ;
     let mut ts = Timestamp(1_700_000_000_000_000_000);
-    let mut payload = Vec::new();
+    // Every segment's payload, one after another, as in a capture file.
+    let mut file = Vec::new();
+    let mut segs = Vec::new();
     for (i, rec) in data.chunks_exact(TCP_RECORD).enumerate() {
         let &[b0, flags, s0, s1, s2, s3, a0, a1, a2, a3, len, extra] = rec else { continue };
         let t = usize::from(b0 & 3);
@@ -631,22 +643,10 @@ fn run_script(data: &[u8]) -> CheckingSink {
         let flip = if extra & 0x40 != 0 { 0xff } else { 0 };
         let flags = TcpFlags(flags);
         let first = seq.wrapping_add(u32::from(flags.syn()));
-        payload.clear();
-        payload.extend((0..len as u32).map(|k| pattern(first.wrapping_add(k)) ^ flip));
+        let at = file.len();
+        file.extend((0..len as u32).map(|k| pattern(first.wrapping_add(k)) ^ flip));
         let step = TIME_STEPS_NS.get(usize::from(b0 >> 5)).copied().unwrap_or(0);
         ts = Timestamp(ts.0.saturating_add(step));
-
-        let seg = TcpSegment {
-            src,
-            dst,
-            seq,
-            ack,
-            flags,
-            window: 512,
-            payload: &payload,
-            payload_offset: 54,
-            payload_missing: missing,
-        };
         let end = first
             .wrapping_add(len as u32)
             .wrapping_add(missing)
@@ -654,10 +654,26 @@ fn run_script(data: &[u8]) -> CheckingSink {
         if let Some(s) = next.get_mut(t).and_then(|s| s.get_mut(side)) {
             *s = end;
         }
+        segs.push((i, src, dst, seq, ack, flags, at..at + len, missing, ts));
+    }
+    let none: &[u8] = &[];
+    for (i, src, dst, seq, ack, flags, bytes, missing, ts) in segs {
+        let len = bytes.len();
+        let seg = TcpSegment {
+            src,
+            dst,
+            seq,
+            ack,
+            flags,
+            window: 512,
+            payload: file.get(bytes).unwrap_or_default(),
+            payload_offset: 54,
+            payload_missing: missing,
+        };
         let frame = i as u64 + 1;
         sink.record_frame(frame, Some(FrameRecord::of(&seg, ts)));
         let frame_len = 54 + len as u32 + missing;
-        r.push(&mut sink, frame, ts, frame_len, &seg);
+        r.push_in(&mut sink, frame, ts, frame_len, &seg, if in_file { &file } else { none });
         sink.check_bounds(&r, &limits);
     }
     r.finish_all(&mut sink);
@@ -1453,7 +1469,7 @@ mod tests {
         let mut total = CheckingSink::default();
         for seed in tcp_reassembly_seeds() {
             assert_eq!(seed.len() % TCP_RECORD, 0);
-            let sink = run_script(&seed);
+            let sink = run_script(&seed, true);
             assert!(sink.opened > 0, "a seed that opens no connection");
             total.chunks += sink.chunks;
             total.gaps += sink.gaps;
