@@ -43,9 +43,17 @@ pub struct Args {
     /// decryption, HTTP) on N threads, each its share of them, beside the
     /// thread that reads the file and reassembles TCP; 1 does it all on
     /// one thread. The output is the same whatever N. Default: one per
-    /// CPU for files of 16 MiB or more, else 1.
+    /// CPU for files of 16 MiB or more (not gzip-compressed), else 1.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=8))]
     threads: Option<u16>,
+}
+
+/// Whether the file starts as gzip does.
+fn gzip(path: Option<&std::path::Path>) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 2];
+    path.and_then(|p| std::fs::File::open(p).ok())
+        .is_some_and(|mut f| f.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b])
 }
 
 /// Files from this size on are analysed on several threads by default.
@@ -174,7 +182,9 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let threads = match (size, args.threads) {
         (None, _) => 1,
         (Some(_), Some(n)) => usize::from(n),
-        (Some(size), None) if size >= SPLIT_MIN_BYTES => {
+        // Not a compressed file: inflating it is the slowest part, and on
+        // one thread whatever the analysis does (split, it only got slower).
+        (Some(size), None) if size >= SPLIT_MIN_BYTES && !gzip(args.source.file.as_deref()) => {
             std::thread::available_parallelism().map_or(1, usize::from)
         }
         (Some(_), None) => 1,
