@@ -296,12 +296,21 @@ const RECENT: usize = 8;
 struct Recent {
     start: u64,
     len: u32,
-    /// A checksum of the bytes ([`hash`]), or, when `in_file`, their offset
-    /// in the capture file the caller keeps whole in memory (see
-    /// [`Reassembler::push_frame_in`]): then the bytes themselves are
-    /// compared, and none is read on the way.
-    hash: u64,
-    in_file: bool,
+    first: FirstCopy,
+}
+
+/// How a delivered segment's bytes are found again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum FirstCopy {
+    /// Not remembered (an empty slot).
+    #[default]
+    None,
+    /// By a checksum of them ([`hash`]).
+    Sum(u64),
+    /// Where they lie in the capture file the caller keeps whole in memory
+    /// (see [`Reassembler::push_frame_in`]): they are compared themselves,
+    /// and none is read on the way.
+    InFile(usize),
 }
 
 /// One direction's reassembly state.
@@ -1025,12 +1034,11 @@ impl PushState<'_> {
             .recent
             .iter()
             .find(|r| r.start == start && r.len as usize == payload.len() && r.len > 0);
-        let changed = |r: &Recent| {
-            if r.in_file {
-                let at = usize::try_from(r.hash).unwrap_or(usize::MAX);
+        let changed = |r: &Recent| match r.first {
+            FirstCopy::None => false,
+            FirstCopy::Sum(sum) => sum != hash(payload),
+            FirstCopy::InFile(at) => {
                 self.file.get(at..at.saturating_add(payload.len())) != Some(payload)
-            } else {
-                r.hash != hash(payload)
             }
         };
         if let Some(r) = recent
@@ -1226,8 +1234,7 @@ fn deliver<U, S: StreamSink<U>>(
         *slot = Recent {
             start: chunk.offset,
             len: u32::try_from(len).unwrap_or(0),
-            hash: if in_file { at as u64 } else { hash(chunk.data) },
-            in_file,
+            first: if in_file { FirstCopy::InFile(at) } else { FirstCopy::Sum(hash(chunk.data)) },
         };
     }
     half.recent_pos = (half.recent_pos + 1) % RECENT;
@@ -1634,7 +1641,10 @@ mod tests {
                 Slot::Open(c) => Some(c.halves[Dir::ClientToServer].recent[0]),
                 Slot::Closed(_) => None,
             });
-            assert!(recent.is_some_and(|r| r.in_file && r.hash == 0), "found by where it lies");
+            assert!(
+                recent.is_some_and(|r| r.first == FirstCopy::InFile(0)),
+                "found by where it lies"
+            );
             seg(&mut f, 1000); // the same bytes again
             seg(&mut f, 2000); // one byte changed
             let out = f.done();

@@ -37,6 +37,30 @@ pub struct Keyring {
 /// very old session is then reported as missing keys).
 pub const MAX_REMEMBERED_SESSIONS: usize = 100_000;
 
+/// What finds a remembered session.
+#[derive(Clone, Copy)]
+enum By {
+    SessionId,
+    Ticket,
+}
+
+impl By {
+    /// Of the map by session ID and the map by ticket, the one for `self`.
+    fn pick<'a, T>(self, by_session_id: &'a mut T, by_ticket: &'a mut T) -> &'a mut T {
+        match self {
+            By::SessionId => by_session_id,
+            By::Ticket => by_ticket,
+        }
+    }
+
+    fn pick_ref<'a, T>(self, by_session_id: &'a T, by_ticket: &'a T) -> &'a T {
+        match self {
+            By::SessionId => by_session_id,
+            By::Ticket => by_ticket,
+        }
+    }
+}
+
 /// Master secrets by session ID and by ticket.
 enum Remembered {
     /// This analysis's own.
@@ -199,58 +223,45 @@ impl Keyring {
 
     /// Remembers a TLS 1.2 session's master secret under its session ID.
     pub fn remember_session(&mut self, session_id: &[u8], master: &Secret) {
-        if session_id.is_empty() {
-            return;
-        }
-        match &mut self.remembered {
-            Remembered::Own { by_session_id, .. } => {
-                if by_session_id.len() >= MAX_REMEMBERED_SESSIONS {
-                    by_session_id.clear();
-                }
-                by_session_id.insert(session_id.to_vec(), master.clone());
-            }
-            Remembered::Shared { shared, at, .. } => {
-                remember_shared(&mut shared.maps().by_session_id, session_id, at.step, master);
-            }
-        }
+        self.remember(By::SessionId, session_id, master);
     }
 
     /// Remembers a TLS 1.2 session ticket's master secret.
     pub fn remember_ticket(&mut self, ticket: &[u8], master: &Secret) {
-        if ticket.is_empty() {
+        self.remember(By::Ticket, ticket, master);
+    }
+
+    fn remember(&mut self, by: By, key: &[u8], master: &Secret) {
+        if key.is_empty() {
             return;
         }
         match &mut self.remembered {
-            Remembered::Own { by_ticket, .. } => {
-                if by_ticket.len() >= MAX_REMEMBERED_SESSIONS {
-                    by_ticket.clear();
+            Remembered::Own { by_session_id, by_ticket } => {
+                let map = by.pick(by_session_id, by_ticket);
+                if map.len() >= MAX_REMEMBERED_SESSIONS {
+                    map.clear();
                 }
-                by_ticket.insert(ticket.to_vec(), master.clone());
+                map.insert(key.to_vec(), master.clone());
             }
             Remembered::Shared { shared, at, .. } => {
-                remember_shared(&mut shared.maps().by_ticket, ticket, at.step, master);
+                let mut maps = shared.maps();
+                let SharedMaps { by_session_id, by_ticket } = &mut *maps;
+                remember_shared(by.pick(by_session_id, by_ticket), key, at.step, master);
             }
         }
     }
 
-    /// The master secret of an earlier session with this session ID.
-    fn session_master(&self, session_id: &[u8]) -> Option<Secret> {
+    /// The master secret of an earlier session found by `by` (its session
+    /// ID, or the ticket it issued).
+    fn recall(&self, by: By, key: &[u8]) -> Option<Secret> {
         match &self.remembered {
-            Remembered::Own { by_session_id, .. } => by_session_id.get(session_id).cloned(),
-            Remembered::Shared { shared, me, at } => {
-                shared.wait_for_others(*me, at);
-                recall_shared(&shared.maps().by_session_id, session_id, at.step)
+            Remembered::Own { by_session_id, by_ticket } => {
+                by.pick_ref(by_session_id, by_ticket).get(key).cloned()
             }
-        }
-    }
-
-    /// The master secret of an earlier session that issued this ticket.
-    fn ticket_master(&self, ticket: &[u8]) -> Option<Secret> {
-        match &self.remembered {
-            Remembered::Own { by_ticket, .. } => by_ticket.get(ticket).cloned(),
             Remembered::Shared { shared, me, at } => {
                 shared.wait_for_others(*me, at);
-                recall_shared(&shared.maps().by_ticket, ticket, at.step)
+                let maps = shared.maps();
+                recall_shared(by.pick_ref(&maps.by_session_id, &maps.by_ticket), key, at.step)
             }
         }
     }
@@ -458,11 +469,11 @@ impl Crypto {
             .and_then(|s| s.master_secret.clone())
             .or_else(|| {
                 (!h.server_session_id.is_empty() && h.server_session_id == h.client_session_id)
-                    .then(|| ring.session_master(h.server_session_id))
+                    .then(|| ring.recall(By::SessionId, h.server_session_id))
                     .flatten()
             })
             .or_else(|| ring.keylog.by_session_id(h.server_session_id).cloned())
-            .or_else(|| h.client_ticket.and_then(|t| ring.ticket_master(t)));
+            .or_else(|| h.client_ticket.and_then(|t| ring.recall(By::Ticket, t)));
         if let Some(m) = master {
             self.set_master(m, h);
             return;
