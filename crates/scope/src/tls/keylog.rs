@@ -130,6 +130,12 @@ impl Label {
         self as usize
     }
 
+    /// Whether a key log entry of this label is kept by client random: in
+    /// a slot of [`Secrets`], or a list for the `_N` labels.
+    fn storable(self) -> bool {
+        !matches!(self, Label::Rsa | Label::RsaSessionId)
+    }
+
     /// The secret lengths this label allows, as a check and as the words
     /// of the diagnostic.
     fn secret_len(self) -> (fn(usize) -> bool, &'static str) {
@@ -547,6 +553,9 @@ impl KeyLog {
         if text.is_empty() || text.starts_with('#') {
             return Ok(None);
         }
+        if let Some(done) = self.parse_usual(text) {
+            return Ok(Some(done));
+        }
         let split = Fields::split(text);
         let fields = split.as_slice();
         let n = split.count;
@@ -579,9 +588,7 @@ impl KeyLog {
         };
         let random: [u8; 32] = fixed(label, "client random", random)?;
         let secret = secret(label, value)?;
-        let storable = matches!(label, Label::ClientTrafficSecretN | Label::ServerTrafficSecretN)
-            || Secrets::default().slot(label).is_some();
-        if !storable {
+        if !label.storable() {
             return Err(("keylog.unknown_label", unknown_label(label_text)));
         }
         // A repeated line (two programs logging the same session) is not a
@@ -589,6 +596,30 @@ impl KeyLog {
         let added =
             self.tables_mut().by_random.entry(random).or_default().add(label, secret.as_bytes());
         Ok(Some(self.count(label, added)))
+    }
+
+    /// The line almost every key log is made of, `<label> <client random>
+    /// <secret>` with single spaces and a secret of at most 64 bytes,
+    /// parsed without allocating. `None` for anything else, or anything
+    /// wrong with it: the general path then parses the line again and says
+    /// what is wrong. Nothing is stored unless the whole line is good.
+    fn parse_usual(&mut self, text: &str) -> Option<(Label, Added)> {
+        let (label_text, rest) = text.split_once(' ')?;
+        let (random, value) = rest.split_once(' ')?;
+        let label = Label::by_client_random(label_text)?;
+        let mut r = [0u8; 32];
+        if random.len() != 2 * r.len() || unhex_into(random.as_bytes(), &mut r).is_err() {
+            return None;
+        }
+        let mut buf = zeroize::Zeroizing::new([0u8; 64]);
+        let n = value.len() / 2;
+        let secret = buf.get_mut(..n).filter(|_| value.len() % 2 == 0)?;
+        unhex_into(value.as_bytes(), secret).ok()?;
+        if !label.storable() || !(label.secret_len().0)(n) {
+            return None;
+        }
+        let added = self.tables_mut().by_random.entry(r).or_default().add(label, secret);
+        Some(self.count(label, added))
     }
 
     fn parse_rsa_session_id(
@@ -719,21 +750,8 @@ fn unhex(label: Label, what: &str, s: &str) -> Result<Vec<u8>, (&'static str, St
             format!("{label}: the {what} has an odd number of hex digits ({})", bytes.len()),
         ));
     }
-    // A table lookup per digit (a key log is mostly hex: the branchy
-    // decoding was a third of reading one).
     let mut out = vec![0u8; bytes.len() / 2];
-    let mut bad = None;
-    for (i, (o, pair)) in out.iter_mut().zip(bytes.chunks_exact(2)).enumerate() {
-        let [a, b] = *pair else { break };
-        let value = |c: u8| HEX_VALUE.get(usize::from(c)).copied().unwrap_or(NOT_HEX);
-        let (hi, lo) = (value(a), value(b));
-        if hi > 15 || lo > 15 {
-            bad = Some(i);
-            break;
-        }
-        *o = hi << 4 | lo;
-    }
-    if let Some(i) = bad {
+    if let Err(i) = unhex_into(bytes, &mut out) {
         let pair = bytes.get(i * 2..i * 2 + 2).unwrap_or_default();
         let at = i * 2 + usize::from(pair.first().and_then(|&c| hex_digit(c)).is_some());
         let c = s.get(at..).and_then(|t| t.chars().next()).unwrap_or('?');
@@ -744,6 +762,22 @@ fn unhex(label: Label, what: &str, s: &str) -> Result<Vec<u8>, (&'static str, St
         ));
     }
     Ok(out)
+}
+
+/// Decodes the first `2 * out.len()` hex digits of `bytes` into `out`, or
+/// says which pair of digits is not hex. A table lookup per digit (a key
+/// log is mostly hex: the branchy decoding was a third of reading one).
+fn unhex_into(bytes: &[u8], out: &mut [u8]) -> Result<(), usize> {
+    for (i, (o, pair)) in out.iter_mut().zip(bytes.chunks_exact(2)).enumerate() {
+        let [a, b] = *pair else { return Err(i) };
+        let value = |c: u8| HEX_VALUE.get(usize::from(c)).copied().unwrap_or(NOT_HEX);
+        let (hi, lo) = (value(a), value(b));
+        if hi > 15 || lo > 15 {
+            return Err(i);
+        }
+        *o = hi << 4 | lo;
+    }
+    Ok(())
 }
 
 /// [`HEX_VALUE`] of a byte that is not a hex digit.
@@ -914,6 +948,51 @@ mod tests {
         assert_eq!(stats.count(Label::Rsa), 1);
         assert_eq!(stats.rejected_lines, 0);
         assert!(!k.is_empty());
+    }
+
+    /// Every line parsed as the usual `<label> <random> <secret>` form
+    /// (single spaces) must come out as the general parser makes it of the
+    /// same line separated by tabs (which the usual form does not take):
+    /// the same secrets, counts and diagnostics, good lines and bad alike.
+    #[test]
+    fn usual_lines_parse_as_the_general_path_does() {
+        let lines = [
+            format!("CLIENT_RANDOM {CR} {}", h(48, 0x11)),
+            format!("CLIENT_RANDOM {CR} {}", h(48, 0x12)),
+            format!("CLIENT_HANDSHAKE_TRAFFIC_SECRET {CR} {}", h(32, 2)),
+            format!("CLIENT_HANDSHAKE_TRAFFIC_SECRET {CR} {}", h(32, 2)),
+            format!("SERVER_TRAFFIC_SECRET_0 {CR} {}", h(48, 5).to_uppercase()),
+            format!("CLIENT_TRAFFIC_SECRET_N {CR} {}", h(32, 4)),
+            format!("CLIENT_TRAFFIC_SECRET_N {CR} {}", h(32, 4)),
+            format!("ECH_SECRET {CR} {}", h(64, 8)),
+            format!("ECH_SECRET {CR} {}", h(65, 8)),
+            format!("PMS_CLIENT_RANDOM {CR} {}", h(256, 0x22)),
+            format!("CLIENT_RANDOM {CR} {}", h(47, 0x11)),
+            format!("CLIENT_RANDOM {CR} {}0", h(48, 0x11)),
+            format!("CLIENT_RANDOM {CR} {}zz", h(47, 0x11)),
+            format!("CLIENT_RANDOM {} {}", &CR[2..], h(48, 0x11)),
+            format!("CLIENT_RANDOM {CR}x {}", h(48, 0x11)),
+            format!("CLIENT_RANDOM {CR} {} extra", h(48, 0x11)),
+            format!("CLIENT_RANDOMX {CR} {}", h(48, 0x11)),
+            format!("RSA 0102030405060708 {}", h(48, 0x11)),
+            format!("EXPORTER_SECRET {} {}", CR.replace('f', "e"), h(32, 6)),
+        ];
+        let single = lines.join("\n");
+        let tabs = lines.iter().map(|l| l.replace(' ', "\t")).collect::<Vec<_>>().join("\n");
+        let (a, da) = KeyLog::from_text(single.as_bytes(), "keys.log");
+        let (b, db) = KeyLog::from_text(tabs.as_bytes(), "keys.log");
+        let shown = |d: &[Diagnostic]| d.iter().map(|d| d.message.clone()).collect::<Vec<_>>();
+        assert_eq!(shown(&da), shown(&db));
+        assert_eq!(da.len(), 9, "{:?}", shown(&da));
+        assert_eq!(a.stats(), b.stats());
+        assert!(a.tables.by_random.len() == 2 && b.tables.by_random.len() == 2);
+        for (random, packed) in &a.tables.by_random {
+            assert!(b.tables.by_random.get(random) == Some(packed));
+        }
+        assert_eq!(
+            a.rsa_premaster(&[1, 2, 3, 4, 5, 6, 7, 8]),
+            b.rsa_premaster(&[1, 2, 3, 4, 5, 6, 7, 8])
+        );
     }
 
     #[test]
