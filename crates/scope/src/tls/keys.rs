@@ -302,8 +302,10 @@ fn p_hash(key: &impl PrfMac, label: &[u8], seed: &[&[u8]], out: &mut [u8]) {
             *o ^= b;
         }
         pos += block.len.max(1);
-        // A(i+1) = HMAC(secret, A(i))
-        a = key.sign(&[a.as_ref()]);
+        if pos < out.len() {
+            // A(i+1) = HMAC(secret, A(i)), only when another block is due.
+            a = key.sign(&[a.as_ref()]);
+        }
     }
 }
 
