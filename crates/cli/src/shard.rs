@@ -299,6 +299,9 @@ impl session::Output for PartOut {
     }
 }
 
+/// How many steps ahead a part prefetches the bytes of mapped frames.
+const PREFETCH_STEPS: usize = 2;
+
 /// A part: the analysis of the connections it owns.
 struct Part {
     me: usize,
@@ -326,8 +329,16 @@ fn part(p: Part, mut analyzer: Analyzer<PartOut>, io: PartIo) {
     for mut batch in batches {
         analyzer.out.start = batch.start;
         let mut before = batch.before.chunks_exact(parts.max(1));
-        for (n, step) in &batch.steps {
+        for (i, (n, step)) in batch.steps.iter().enumerate() {
             let n = *n;
+            // The bytes of the steps just ahead are loaded while this one
+            // is analysed: they were last read from memory long ago, by
+            // the reading thread, if at all.
+            if let (Some(m), Some((_, Step::Data { bytes: Bytes::Mapped(r), .. }))) =
+                (mapping.as_deref(), batch.steps.get(i + PREFETCH_STEPS))
+            {
+                m.prefetch(r.clone());
+            }
             analyzer.out.step = n;
             analyzer.keys.set_position(n, before.next().unwrap_or_default());
             let range = |r: &Range<usize>| batch.bytes.get(r.clone()).unwrap_or_default();
