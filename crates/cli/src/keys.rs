@@ -31,14 +31,53 @@ impl KeyArgs {
     /// diagnostics (with file and line); a file that cannot be read is an
     /// error.
     pub fn load(&self, ring: &mut Keyring, diags: &mut Collector) -> anyhow::Result<()> {
+        self.open()?.read_into(ring, diags)
+    }
+
+    /// Opens the key logs and reads the RSA keys: what can be wrong with
+    /// the paths is said now, before any output. [`KeyFiles::read_into`]
+    /// then reads the key logs (possibly on another thread).
+    pub fn open(&self) -> anyhow::Result<KeyFiles> {
+        let mut keylogs = Vec::new();
         for path in &self.keylog {
-            let cannot = || {
-                format!(
-                    "{}: cannot read the key log (check the path; SSLKEYLOGFILE writes it)",
-                    path.display()
-                )
-            };
-            let mut file = std::fs::File::open(path).with_context(cannot)?;
+            let file = std::fs::File::open(path).with_context(|| cannot_read(path))?;
+            // Opening a directory works; reading it would fail only later.
+            if file.metadata().is_ok_and(|m| m.is_dir()) {
+                return Err(std::io::Error::from(std::io::ErrorKind::IsADirectory))
+                    .with_context(|| cannot_read(path));
+            }
+            keylogs.push((path.clone(), file));
+        }
+        let mut rsa_keys = Vec::new();
+        for path in &self.rsa_key {
+            let key = std::fs::read(path)
+                .with_context(|| format!("{}: cannot read the RSA private key", path.display()))?;
+            rsa_keys.push(key);
+        }
+        Ok(KeyFiles { keylogs, rsa_keys })
+    }
+}
+
+fn cannot_read(path: &std::path::Path) -> String {
+    format!("{}: cannot read the key log (check the path; SSLKEYLOGFILE writes it)", path.display())
+}
+
+/// The key files of [`KeyArgs`], opened and not read yet.
+pub struct KeyFiles {
+    keylogs: Vec<(PathBuf, std::fs::File)>,
+    rsa_keys: Vec<Vec<u8>>,
+}
+
+impl KeyFiles {
+    /// Whether there is a key log to read.
+    pub fn has_keylog(&self) -> bool {
+        !self.keylogs.is_empty()
+    }
+
+    /// Reads the key logs into `ring` and adds the RSA keys. Malformed
+    /// key log lines become diagnostics (with file and line).
+    pub fn read_into(self, ring: &mut Keyring, diags: &mut Collector) -> anyhow::Result<()> {
+        for (path, mut file) in self.keylogs {
             if let Ok(meta) = file.metadata() {
                 ring.keylog.reserve_for_bytes(meta.len());
             }
@@ -52,7 +91,7 @@ impl KeyArgs {
                     Ok(0) => break,
                     Ok(n) => n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e).with_context(cannot),
+                    Err(e) => return Err(e).with_context(|| cannot_read(&path)),
                 };
                 for d in ring.keylog.parse(buf.get(..n).unwrap_or_default(), &name) {
                     diags.push(d);
@@ -65,11 +104,7 @@ impl KeyArgs {
                 diags.push(d);
             }
         }
-        for path in &self.rsa_key {
-            let key = std::fs::read(path)
-                .with_context(|| format!("{}: cannot read the RSA private key", path.display()))?;
-            ring.rsa_keys.push(key);
-        }
+        ring.rsa_keys.extend(self.rsa_keys);
         Ok(())
     }
 }

@@ -31,6 +31,7 @@ use tlsscope_scope::tls::crypto::{Keyring, Shared};
 
 use crate::cmd::inspect::Render;
 use crate::input::CaptureFile;
+use crate::keys::KeyFiles;
 
 /// The most parts a capture is split into.
 pub const MAX_PARTS: usize = 8;
@@ -313,8 +314,10 @@ struct Part {
     mapping: Option<Arc<Mapping>>,
 }
 
-/// Where a part's batches come from and go back to.
+/// Where a part's keys and batches come from and go back to.
 struct PartIo {
+    /// The keys, once the key logs are read.
+    keys: mpsc::Receiver<Keyring>,
     batches: mpsc::Receiver<Batch>,
     done: mpsc::Sender<Done>,
     spare: mpsc::Sender<Batch>,
@@ -323,7 +326,10 @@ struct PartIo {
 fn part(p: Part, mut analyzer: Analyzer<PartOut>, io: PartIo) {
     let Part { me, parts, shared, dsb_name, mapping } = p;
     let file = mapping.as_deref().map(Mapping::bytes).unwrap_or_default();
-    let PartIo { batches, done, spare } = io;
+    let PartIo { keys, batches, done, spare } = io;
+    // The key logs may still be being read: nothing is analysed before.
+    let Ok(keys) = keys.recv() else { return };
+    analyzer.keys = keys;
     let mut conns: foldhash::HashMap<u64, ConnState> = foldhash::HashMap::default();
     let mut steps = 0u64;
     for mut batch in batches {
@@ -411,6 +417,13 @@ fn part(p: Part, mut analyzer: Analyzer<PartOut>, io: PartIo) {
     }
 }
 
+/// The key logs read (whether it worked, what was wrong in them), or
+/// being read.
+enum Loading {
+    Done(anyhow::Result<()>, Collector),
+    Later(std::thread::JoinHandle<(anyhow::Result<()>, Collector)>),
+}
+
 /// What the analysis wrote and found.
 #[derive(Default)]
 pub struct Totals {
@@ -418,6 +431,8 @@ pub struct Totals {
     pub flows: u64,
     pub session_problems: u64,
     pub error: Option<std::io::Error>,
+    /// The key logs could not be read (nothing was analysed).
+    pub keys_error: Option<anyhow::Error>,
 }
 
 /// Puts the parts' findings back in step order and writes them.
@@ -539,13 +554,16 @@ fn write_numbered(w: &mut impl Write, text: &[u8], local: u64, number: u64) -> s
 }
 
 /// Analyses `file` in `parts` parts (1 to [`MAX_PARTS`]) and writes what a single
-/// analysis with `opts`, `keys` and `render` would write, to `w`, its
-/// diagnostics to `diags`.
+/// analysis with `opts`, `keys` (after reading `files` into it) and `render`
+/// would write, to `w`, its diagnostics to `diags`. The key logs are read on
+/// a thread of their own while the capture is read.
+#[allow(clippy::too_many_arguments)]
 pub fn analyse<W: Write>(
     file: &mut CaptureFile,
     parts: usize,
     opts: Options,
-    keys: &Keyring,
+    keys: Keyring,
+    files: KeyFiles,
     render: &Render,
     w: &mut W,
     diags: &mut Collector,
@@ -557,18 +575,20 @@ pub fn analyse<W: Write>(
     let (done_tx, done_rx) = mpsc::channel::<Done>();
     let (spare_tx, spare) = mpsc::channel::<Batch>();
     let mut senders = Vec::new();
+    let mut key_senders = Vec::new();
     let mut handles = Vec::new();
     for me in 0..parts {
         let (tx, rx) = mpsc::sync_channel::<Batch>(QUEUED_BATCHES);
         senders.push(tx);
+        let (keys_tx, keys_rx) = mpsc::sync_channel::<Keyring>(1);
+        key_senders.push(keys_tx);
         let out = PartOut {
             render: render.clone(),
             start: Timestamp::default(),
             step: 0,
             found: Vec::new(),
         };
-        let mut analyzer = Analyzer::new(opts, out);
-        analyzer.keys = keys.for_part(shared.clone(), me);
+        let analyzer = Analyzer::new(opts, out);
         let p = Part {
             me,
             parts,
@@ -576,7 +596,8 @@ pub fn analyse<W: Write>(
             dsb_name: dsb_name.clone(),
             mapping: mapping.clone(),
         };
-        let io = PartIo { batches: rx, done: done_tx.clone(), spare: spare_tx.clone() };
+        let io =
+            PartIo { keys: keys_rx, batches: rx, done: done_tx.clone(), spare: spare_tx.clone() };
         let h = std::thread::Builder::new()
             .name(format!("analysis-{me}"))
             .spawn(move || part(p, analyzer, io));
@@ -589,6 +610,37 @@ pub fn analyse<W: Write>(
     }
     drop(done_tx);
     drop(spare_tx);
+    // Each part gets its keyring once the key logs are read (a part
+    // without keys stops: the key logs could not be read).
+    let give_keys = {
+        let shared = shared.clone();
+        move |mut ring: Keyring, files: KeyFiles, diags: &mut Collector| {
+            let read = files.read_into(&mut ring, diags);
+            if read.is_ok() {
+                for (me, tx) in key_senders.iter().enumerate() {
+                    let _ = tx.send(ring.for_part(shared.clone(), me));
+                }
+            }
+            read
+        }
+    };
+    let loading = if files.has_keylog() {
+        let h = std::thread::Builder::new().name("keylog".into()).spawn(move || {
+            let mut d = Collector::default();
+            let read = give_keys(keys, files, &mut d);
+            (read, d)
+        });
+        match h {
+            Ok(h) => Loading::Later(h),
+            Err(e) => return Totals { error: Some(e), ..Totals::default() },
+        }
+    } else {
+        // Only RSA keys (already read), or nothing.
+        let mut d = Collector::default();
+        let read = give_keys(keys, files, &mut d);
+        Loading::Done(read, d)
+    };
+    let before = std::mem::take(diags);
     let mut dispatch = Dispatch {
         parts,
         batches: (0..parts).map(|_| Batch::default()).collect(),
@@ -650,8 +702,20 @@ pub fn analyse<W: Write>(
     for h in handles {
         panicked |= h.join().is_err();
     }
+    let (read, keylog_diags) = match loading {
+        Loading::Done(read, d) => (read, d),
+        Loading::Later(h) => h.join().unwrap_or_else(|_| {
+            panicked = true;
+            (Ok(()), Collector::default())
+        }),
+    };
     merger.write_ready(&mut dispatch, true);
     let mut totals = merger.totals;
+    // The key logs' diagnostics come first, as when they were read before.
+    let analysed = std::mem::replace(diags, before);
+    diags.append(keylog_diags);
+    diags.append(analysed);
+    totals.keys_error = read.err();
     if panicked && totals.error.is_none() {
         totals.error = Some(std::io::Error::other("an analysis thread stopped unexpectedly"));
     }

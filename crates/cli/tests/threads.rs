@@ -151,3 +151,47 @@ fn secrets_inside_the_capture_reach_every_thread() {
     }
     let _ = std::fs::remove_file(&out);
 }
+
+/// The key logs are read while the capture is: what is wrong in them is
+/// still said first (before what the capture's own secrets have wrong,
+/// with the same ones kept when there are too many of a kind), and a key
+/// log that cannot be read stops the analysis as it did before.
+#[test]
+fn key_log_problems_are_reported_as_one_thread_does() {
+    let ok = Command::new("editcap").arg("-v").output().is_ok_and(|o| o.status.success());
+    assert!(ok, "editcap is needed for this test: install it (apt-get install tshark)");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/captures/tls");
+    let tmp = std::env::temp_dir().join(format!("tlsscope-threads-kl-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let real = std::fs::read_to_string(dir.join("openssl-tls13.keys")).unwrap();
+    let bad = |n: usize, what: &str| (0..n).map(|i| format!("{what}{i} zz\n")).collect::<String>();
+    // 15 bad lines in the file, 10 in the capture: 20 of a kind are shown.
+    let file = tmp.join("file.keys");
+    std::fs::write(&file, format!("{}{real}", bad(15, "FILE_LABEL"))).unwrap();
+    let inside = tmp.join("inside.keys");
+    std::fs::write(&inside, format!("{}{real}", bad(10, "DSB_LABEL"))).unwrap();
+    let pcapng = tmp.join("with-secrets.pcapng");
+    let st = Command::new("editcap")
+        .args(["--inject-secrets", &format!("tls,{}", inside.display())])
+        .arg(dir.join("openssl-tls13.pcap"))
+        .arg(&pcapng)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let file_arg = file.display().to_string();
+    let one = inspect(&pcapng, 1, &["--keylog", &file_arg]);
+    let err = String::from_utf8_lossy(&one.stderr);
+    assert!(err.contains("FILE_LABEL14") && err.contains("DSB_LABEL4"), "{err}");
+    assert!(!err.contains("DSB_LABEL5"), "{err}");
+    for n in [2, 3] {
+        same(&one, &inspect(&pcapng, n, &["--keylog", &file_arg]), &format!("--threads {n}"));
+    }
+    // Opens, then fails to read (reading /proc/self/mem at 0 is EIO).
+    if cfg!(target_os = "linux") {
+        let one = inspect(&pcapng, 1, &["--keylog", "/proc/self/mem"]);
+        assert!(one.stdout.is_empty() && one.status.code() == Some(2), "{one:?}");
+        assert!(String::from_utf8_lossy(&one.stderr).contains("cannot read the key log"));
+        same(&one, &inspect(&pcapng, 2, &["--keylog", "/proc/self/mem"]), "unreadable key log");
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+}

@@ -154,11 +154,66 @@ impl Collector {
     pub fn is_empty(&self) -> bool {
         self.counts.is_empty()
     }
+
+    /// Adds what `later` recorded as if it had been pushed here after
+    /// everything so far: the same diagnostics kept, the same counts.
+    pub fn append(&mut self, later: Collector) {
+        let count = |c: &Collector, code: &str| {
+            c.counts.iter().find(|(k, _, _)| *k == code).map_or(0, |(_, _, n)| *n)
+        };
+        let mut taken: Vec<(&'static str, u64)> = Vec::new();
+        for d in later.kept {
+            let i = match taken.iter_mut().find(|(k, _)| *k == d.code) {
+                Some((_, i)) => {
+                    *i += 1;
+                    *i
+                }
+                None => {
+                    taken.push((d.code, 1));
+                    1
+                }
+            };
+            if count(self, d.code) + i <= Self::KEEP_PER_CODE {
+                self.kept.push(d);
+            }
+        }
+        for (code, severity, n) in later.counts {
+            match self.counts.iter_mut().find(|(k, _, _)| *k == code) {
+                Some((_, _, total)) => *total += n,
+                None => self.counts.push((code, severity, n)),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Appending a collector keeps and counts what pushing its
+    /// diagnostics one by one would have, whatever the mix of codes.
+    #[test]
+    fn appending_is_pushing_in_order() {
+        let codes = ["tcp.gap", "keylog.malformed", "tls.decrypt"];
+        let all: Vec<Diagnostic> = (0u64..150)
+            .map(|i| {
+                let code = codes[(i * i % 7 % 3) as usize];
+                Diagnostic::new(Severity::Warning, code, Location::frame(i), format!("d{i}"))
+            })
+            .collect();
+        let shown = |c: &Collector| {
+            (c.kept().iter().map(|d| d.to_string()).collect::<Vec<_>>(), c.counts().to_vec())
+        };
+        for split in [0, 1, 15, 40, 75, 149, 150] {
+            let mut whole = Collector::default();
+            all.iter().cloned().for_each(|d| _ = whole.push(d));
+            let (mut first, mut later) = (Collector::default(), Collector::default());
+            all[..split].iter().cloned().for_each(|d| _ = first.push(d));
+            all[split..].iter().cloned().for_each(|d| _ = later.push(d));
+            first.append(later);
+            assert_eq!(shown(&first), shown(&whole), "split at {split}");
+        }
+    }
 
     #[test]
     fn collector_keeps_the_first_of_each_code_and_counts_the_rest() {

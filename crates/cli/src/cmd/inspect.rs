@@ -221,7 +221,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         error: None,
     };
     let mut analyzer = Analyzer::new(opts, sink);
-    args.keys.load(&mut analyzer.keys, &mut analyzer.out.diags)?;
+    let key_files = args.keys.open()?;
     let mut sink = match &mut file {
         Source::File(f) if split => {
             let Analyzer { keys, out: mut sink, .. } = analyzer;
@@ -229,11 +229,15 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
                 f,
                 threads,
                 opts,
-                &keys,
+                keys,
+                key_files,
                 &sink.render,
                 &mut sink.w,
                 &mut sink.diags,
             );
+            if let Some(e) = totals.keys_error {
+                return Err(e);
+            }
             sink.sessions = totals.sessions;
             sink.flows = totals.flows;
             sink.session_problems = totals.session_problems;
@@ -241,6 +245,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
             sink
         }
         _ => {
+            key_files.read_into(&mut analyzer.keys, &mut analyzer.out.diags)?;
             file.analyse(&mut analyzer, |sink, ts| sink.start = ts);
             analyzer.out
         }
