@@ -1099,7 +1099,8 @@ pub fn x509(data: &[u8]) {
 /// both give the same diagnostics, statistics and secrets for every client
 /// random either reports; every client random reported has at least one
 /// secret; an unfinished line never holds more than about
-/// 2 × [`keylog::MAX_LINE`] bytes.
+/// 2 × [`keylog::MAX_LINE`] bytes; the text with tabs for spaces (parsed
+/// without the usual line's quick path) gives the same.
 pub fn keylog(data: &[u8]) {
     let Some((&sel, text)) = data.split_first() else { return };
     let chunk = usize::from(sel % 64) + 1;
@@ -1130,6 +1131,18 @@ pub fn keylog(data: &[u8]) {
     }
     for d in &whole_diags {
         assert!(d.message.starts_with("fuzz.keys:"), "diagnostic without its source: {d}");
+    }
+    // Tabs for spaces: every line then goes the general way (the usual
+    // line's quick parse takes single spaces only), and must come out the
+    // same.
+    let tabs: Vec<u8> = text.iter().map(|&b| if b == b' ' { b'\t' } else { b }).collect();
+    let (general, general_diags) = KeyLog::from_text(&tabs, "fuzz.keys");
+    let messages =
+        |d: &[crate::diag::Diagnostic]| d.iter().map(|d| d.message.clone()).collect::<Vec<_>>();
+    assert_eq!(messages(&general_diags), messages(&whole_diags), "the quick parse said otherwise");
+    assert_eq!(general.stats(), whole.stats(), "the quick parse counted otherwise");
+    for cr in &randoms {
+        assert!(general.lookup(cr) == whole.lookup(cr), "the quick parse stored otherwise");
     }
 }
 
