@@ -88,11 +88,15 @@ impl ReadAhead {
         std::thread::Builder::new().name("capture-read".into()).spawn(move || {
             loop {
                 let mut buf = spares.try_recv().unwrap_or_default();
-                if buf.capacity() > 2 * (HEADROOM + AHEAD_CHUNK) {
-                    // A buffer grown to gather a long block: not kept.
-                    buf = Vec::new();
+                // A spare comes back at its full length, unless it held the
+                // last bytes or grew to gather a long block: then a new one
+                // (zeroed memory fresh from the allocator is free; zeroing
+                // one in place wrote every byte of the first chunks).
+                if buf.len() != HEADROOM + AHEAD_CHUNK
+                    || buf.capacity() > 2 * (HEADROOM + AHEAD_CHUNK)
+                {
+                    buf = vec![0u8; HEADROOM + AHEAD_CHUNK];
                 }
-                buf.resize(HEADROOM + AHEAD_CHUNK, 0);
                 // One read per chunk: a pipe's data is handed on as it
                 // comes; a file's reads fill the chunk anyway.
                 let read = loop {
