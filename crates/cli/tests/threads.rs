@@ -85,7 +85,7 @@ fn resumption_is_shared_between_threads() {
     // Without the key log lines of the resumed sessions, their master
     // secret can only come from the session they resume, which another
     // thread may have analysed.
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/captures/tls");
+    let dir = tls_captures();
     let pcap = dir.join("openssl-tls12.pcap");
     let full = dir.join("openssl-tls12.keys");
     let with_all = inspect(&pcap, 1, &["--keylog", full.to_str().unwrap()]);
@@ -121,23 +121,32 @@ fn resumption_is_shared_between_threads() {
     let _ = std::fs::remove_file(&tmp);
 }
 
+fn tls_captures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/captures/tls")
+}
+
+/// Writes `out`: `pcap` with the key log `keys` in a Decryption Secrets
+/// Block (editcap --inject-secrets, as Wireshark makes them).
+fn inject_secrets(pcap: &Path, keys: &Path, out: &Path) {
+    let ok = Command::new("editcap").arg("-v").output().is_ok_and(|o| o.status.success());
+    assert!(ok, "editcap is needed for this test: install it (apt-get install tshark)");
+    let st = Command::new("editcap")
+        .args(["--inject-secrets", &format!("tls,{}", keys.display())])
+        .arg(pcap)
+        .arg(out)
+        .status()
+        .unwrap();
+    assert!(st.success(), "editcap --inject-secrets {}", keys.display());
+}
+
 #[test]
 fn secrets_inside_the_capture_reach_every_thread() {
     // A pcapng with the key log in a Decryption Secrets Block (editcap
     // --inject-secrets, as Wireshark makes them): every thread reads it.
-    let ok = Command::new("editcap").arg("-v").output().is_ok_and(|o| o.status.success());
-    assert!(ok, "editcap is needed for this test: install it (apt-get install tshark)");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/captures/tls");
+    let dir = tls_captures();
     let out = std::env::temp_dir().join(format!("tlsscope-threads-{}.pcapng", std::process::id()));
     for name in ["openssl-tls13", "openssl-tls12"] {
-        let keys = dir.join(format!("{name}.keys"));
-        let st = Command::new("editcap")
-            .args(["--inject-secrets", &format!("tls,{}", keys.display())])
-            .arg(dir.join(format!("{name}.pcap")))
-            .arg(&out)
-            .status()
-            .unwrap();
-        assert!(st.success());
+        inject_secrets(&dir.join(format!("{name}.pcap")), &dir.join(format!("{name}.keys")), &out);
         let one = inspect(&out, 1, &[]);
         let got = sessions(&one.stdout);
         assert!(!got.is_empty() && got.iter().all(|(_, _, _, st)| st == "ok"), "{name}: {got:?}");
@@ -158,9 +167,7 @@ fn secrets_inside_the_capture_reach_every_thread() {
 /// log that cannot be read stops the analysis as it did before.
 #[test]
 fn key_log_problems_are_reported_as_one_thread_does() {
-    let ok = Command::new("editcap").arg("-v").output().is_ok_and(|o| o.status.success());
-    assert!(ok, "editcap is needed for this test: install it (apt-get install tshark)");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/captures/tls");
+    let dir = tls_captures();
     let tmp = std::env::temp_dir().join(format!("tlsscope-threads-kl-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
     let real = std::fs::read_to_string(dir.join("openssl-tls13.keys")).unwrap();
@@ -171,13 +178,7 @@ fn key_log_problems_are_reported_as_one_thread_does() {
     let inside = tmp.join("inside.keys");
     std::fs::write(&inside, format!("{}{real}", bad(10, "DSB_LABEL"))).unwrap();
     let pcapng = tmp.join("with-secrets.pcapng");
-    let st = Command::new("editcap")
-        .args(["--inject-secrets", &format!("tls,{}", inside.display())])
-        .arg(dir.join("openssl-tls13.pcap"))
-        .arg(&pcapng)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    inject_secrets(&dir.join("openssl-tls13.pcap"), &inside, &pcapng);
     let file_arg = file.display().to_string();
     let one = inspect(&pcapng, 1, &["--keylog", &file_arg]);
     let err = String::from_utf8_lossy(&one.stderr);
