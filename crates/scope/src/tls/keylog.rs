@@ -130,12 +130,6 @@ impl Label {
         self as usize
     }
 
-    /// Whether a key log entry of this label is kept by client random: in
-    /// a slot of [`Secrets`], or a list for the `_N` labels.
-    fn storable(self) -> bool {
-        !matches!(self, Label::Rsa | Label::RsaSessionId)
-    }
-
     /// The secret lengths this label allows, as a check and as the words
     /// of the diagnostic.
     fn secret_len(self) -> (fn(usize) -> bool, &'static str) {
@@ -588,9 +582,6 @@ impl KeyLog {
         };
         let random: [u8; 32] = fixed(label, "client random", random)?;
         let secret = secret(label, value)?;
-        if !label.storable() {
-            return Err(("keylog.unknown_label", unknown_label(label_text)));
-        }
         // A repeated line (two programs logging the same session) is not a
         // new secret nor a new update.
         let added =
@@ -615,7 +606,7 @@ impl KeyLog {
         let n = value.len() / 2;
         let secret = buf.get_mut(..n).filter(|_| value.len() % 2 == 0)?;
         unhex_into(value.as_bytes(), secret).ok()?;
-        if !label.storable() || !(label.secret_len().0)(n) {
+        if !(label.secret_len().0)(n) {
             return None;
         }
         let added = self.tables_mut().by_random.entry(r).or_default().add(label, secret);
