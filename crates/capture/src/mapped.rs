@@ -112,9 +112,7 @@ impl Mapping {
             libc::madvise(self.ptr.add(start).cast_mut().cast(), end - start, libc::MADV_DONTNEED);
         }
     }
-}
 
-impl Mapping {
     /// Asks the CPU to start loading the cache lines of `range` (no effect
     /// on pages not mapped yet, nor past the end): the reader walks the
     /// file in order, and a frame's header missed the cache every time.

@@ -420,9 +420,12 @@ fn part(p: Part, mut analyzer: Analyzer<PartOut>, io: PartIo) {
 /// The key logs read (whether it worked, what was wrong in them), or
 /// being read.
 enum Loading {
-    Done(anyhow::Result<()>, Collector),
-    Later(std::thread::JoinHandle<(anyhow::Result<()>, Collector)>),
+    Done(Loaded),
+    Later(std::thread::JoinHandle<Loaded>),
 }
+
+/// Whether the key logs could be read, and what was wrong in them.
+type Loaded = (anyhow::Result<()>, Collector);
 
 /// What the analysis wrote and found.
 #[derive(Default)]
@@ -614,31 +617,27 @@ pub fn analyse<W: Write>(
     // without keys stops: the key logs could not be read).
     let give_keys = {
         let shared = shared.clone();
-        move |mut ring: Keyring, files: KeyFiles, diags: &mut Collector| {
-            let read = files.read_into(&mut ring, diags);
+        move |mut ring: Keyring, files: KeyFiles| {
+            let mut diags = Collector::default();
+            let read = files.read_into(&mut ring, &mut diags);
             if read.is_ok() {
                 for (me, tx) in key_senders.iter().enumerate() {
                     let _ = tx.send(ring.for_part(shared.clone(), me));
                 }
             }
-            read
+            (read, diags)
         }
     };
     let loading = if files.has_keylog() {
-        let h = std::thread::Builder::new().name("keylog".into()).spawn(move || {
-            let mut d = Collector::default();
-            let read = give_keys(keys, files, &mut d);
-            (read, d)
-        });
+        let h =
+            std::thread::Builder::new().name("keylog".into()).spawn(move || give_keys(keys, files));
         match h {
             Ok(h) => Loading::Later(h),
             Err(e) => return Totals { error: Some(e), ..Totals::default() },
         }
     } else {
         // Only RSA keys (already read), or nothing.
-        let mut d = Collector::default();
-        let read = give_keys(keys, files, &mut d);
-        Loading::Done(read, d)
+        Loading::Done(give_keys(keys, files))
     };
     let before = std::mem::take(diags);
     let mut dispatch = Dispatch {
@@ -703,7 +702,7 @@ pub fn analyse<W: Write>(
         panicked |= h.join().is_err();
     }
     let (read, keylog_diags) = match loading {
-        Loading::Done(read, d) => (read, d),
+        Loading::Done(loaded) => loaded,
         Loading::Later(h) => h.join().unwrap_or_else(|_| {
             panicked = true;
             (Ok(()), Collector::default())
