@@ -67,6 +67,10 @@ const RELEASE_LAG: usize = 8 << 20;
 /// Chunks read ahead and waiting (about 4.5 MiB).
 const AHEAD: usize = 4;
 
+/// The first two bytes of a gzip-compressed file (RFC 1952), which the
+/// reader inflates as it reads.
+pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
 /// How many bytes at the reader's new position are prefetched (a mapped
 /// file's next block header, and the frame's headers after it).
 const PREFETCH_AHEAD: usize = 128;
@@ -303,7 +307,7 @@ impl CaptureReader {
     pub fn open_mapped(path: &Path) -> Result<Self, OpenError> {
         let file = File::open(path)?;
         if let Ok(Some(map)) = Mapping::of(&file)
-            && map.bytes().get(..2) != Some(&[0x1f, 0x8b][..])
+            && map.bytes().get(..2) != Some(&GZIP_MAGIC[..])
         {
             return Self::build_mapped(map);
         }
@@ -340,7 +344,7 @@ impl CaptureReader {
         let n = read_full(&mut counted, &mut head)?;
         let prefix = std::io::Cursor::new(head[..n].to_vec());
         let chained = prefix.chain(counted);
-        let (src, compressed): (Box<dyn Read + Send>, bool) = if n == 2 && head == [0x1f, 0x8b] {
+        let (src, compressed): (Box<dyn Read + Send>, bool) = if n == 2 && head == GZIP_MAGIC {
             (Box::new(flate2::read::MultiGzDecoder::new(chained)), true)
         } else {
             (Box::new(chained), false)

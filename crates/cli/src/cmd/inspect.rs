@@ -51,9 +51,10 @@ pub struct Args {
 /// Whether the file starts as gzip does.
 fn gzip(path: Option<&std::path::Path>) -> bool {
     use std::io::Read;
+    use tlsscope_capture::read::GZIP_MAGIC;
     let mut magic = [0u8; 2];
     path.and_then(|p| std::fs::File::open(p).ok())
-        .is_some_and(|mut f| f.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b])
+        .is_some_and(|mut f| f.read_exact(&mut magic).is_ok() && magic == GZIP_MAGIC)
 }
 
 /// Files from this size on are analysed on several threads by default.
