@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 
 use crate::diag::{Diagnostic, Location, Severity};
 use crate::flow::{Chunk, ConnInfo, Dir, EndReason, PerDir, StreamSink};
-use crate::http::{Exchange, H2FrameInfo, HttpConn, HttpEvent, HttpOptions, Protocol};
+use crate::http::{Exchange, H2FrameInfo, HttpConn, HttpEvent, HttpOptions, Missing, Protocol};
 use crate::span::Pieces;
 use crate::time::Timestamp;
 use crate::tls::crypto::{self, Crypto, Keyring};
@@ -125,6 +125,33 @@ pub struct Entry {
     pub message: Option<Box<Message>>,
     /// For an alert: level and description.
     pub alert: Option<(u8, u8)>,
+    /// The capture ended inside the message: `len` bytes of this many
+    /// were seen.
+    pub truncated: Option<usize>,
+}
+
+impl Entry {
+    /// An entry without a parsed message, alert or truncation.
+    pub fn new(
+        frame: u64,
+        ts: Timestamp,
+        from: Dir,
+        name: &'static str,
+        protection: Protection,
+        len: usize,
+    ) -> Entry {
+        Entry {
+            frame,
+            ts,
+            from,
+            name,
+            protection,
+            len,
+            message: None,
+            alert: None,
+            truncated: None,
+        }
+    }
 }
 
 /// An alert seen in a session.
@@ -251,8 +278,10 @@ pub struct Decryption {
     pub reason: Option<String>,
     /// Application data bytes decrypted per direction.
     pub app_bytes: PerDir<u64>,
-    /// Encrypted records and how many were decrypted, per direction.
+    /// Protected records and how many were decrypted, per direction.
     pub records: PerDir<(u64, u64)>,
+    /// Records lost in gaps of the capture, per direction.
+    pub lost: PerDir<u64>,
     /// The TLS 1.2 master secret, when known (for the explain checks).
     pub tls12: Option<crypto::Tls12Keys>,
     /// The TLS 1.3 handshake traffic secrets, when known (for the checks).
@@ -383,9 +412,17 @@ struct Side {
     /// Handshake messages inside decrypted records.
     decrypted: Assembler,
     epoch: Epoch,
-    /// Encrypted records seen in this direction since the epoch changed
-    /// (TLS 1.3: tells the handshake flight from application data).
+    /// Encrypted records seen in this direction since the epoch changed,
+    /// decrypted or not (TLS 1.3 without keys: tells the handshake flight
+    /// from application data).
     encrypted_records: u64,
+    /// This side's Finished was read (decrypted): what it sends next is
+    /// application data, whether or not it can be decrypted.
+    finished: bool,
+    /// The HTTP decoder was told that this side's application data is
+    /// missing from here (records not decrypted), and no decrypted record
+    /// came since.
+    http_missing: bool,
 }
 
 /// Per-connection state, kept by the TCP reassembler.
@@ -469,6 +506,16 @@ impl<O: Output> Analyzer<O> {
         self.next_session
     }
 
+    /// How decryption went for a session that ends: `None` when no
+    /// secrets were given at all (no key log, no RSA key, none in the
+    /// capture), so nothing was tried.
+    fn decryption(&self, c: Option<&Crypto>, s: &Session) -> Option<Decryption> {
+        if !self.opts.decrypt && self.keys.is_empty() {
+            return None;
+        }
+        Some(summary(c?, s))
+    }
+
     fn start_session(
         &mut self,
         info: &ConnInfo,
@@ -479,7 +526,7 @@ impl<O: Output> Analyzer<O> {
     ) {
         let old_crypto = st.crypto.take();
         if let Some(mut old) = st.session.take() {
-            old.decryption = old_crypto.as_deref().map(summary);
+            old.decryption = self.decryption(old_crypto.as_deref(), &old);
             if let Some(mut h) = st.http.take() {
                 let mut diags = Vec::new();
                 let found = &mut old.http;
@@ -507,6 +554,7 @@ impl<O: Output> Analyzer<O> {
                 side.epoch = Epoch::Plain;
             }
             side.encrypted_records = 0;
+            side.finished = false;
         }
     }
 
@@ -534,6 +582,83 @@ impl<O: Output> Analyzer<O> {
             .get_or_insert_with(|| Box::new(Session::new(u64::MAX, info, 0, false, frame, ts)))
     }
 
+    /// A record from `dir` was cut by a gap: if it was protected, it is
+    /// one the decryption status must count as lost.
+    fn record_lost(
+        &mut self,
+        info: &ConnInfo,
+        st: &mut ConnState,
+        dir: Dir,
+        header: &record::Header,
+        frame: u64,
+        ts: Timestamp,
+    ) {
+        if !Self::protected(st, dir, header.content_type) {
+            return;
+        }
+        let role = Self::role(st, dir);
+        self.session(info, st, frame, ts);
+        if let Some(c) = st.crypto.as_deref_mut() {
+            c.lost(role, frame);
+        }
+    }
+
+    /// Whether a record of `content_type` from `dir` is protected: sent
+    /// after the direction switched to encryption, or application data
+    /// (encrypted whenever it is sent, so also in a session whose start
+    /// the capture missed).
+    fn protected(st: &ConnState, dir: Dir, content_type: u8) -> bool {
+        content_type != content::CHANGE_CIPHER_SPEC
+            && (st.sides[dir].epoch == Epoch::Encrypted
+                || content_type == content::APPLICATION_DATA)
+    }
+
+    /// The connection ended inside a record of `dir`: a protected one is
+    /// lost to decryption; a handshake message in the clear is listed as
+    /// truncated (an unfinished ClientHello is still the start of a TLS
+    /// session, not "not TLS").
+    fn unfinished_record(&mut self, info: &ConnInfo, st: &mut ConnState, dir: Dir) {
+        let deframer = std::mem::take(&mut st.sides[dir].deframer);
+        if let Some(u) = deframer.unfinished() {
+            let (frame, ts) = (info.last_frame, info.last);
+            let header = u.header;
+            let plain = st.sides[dir].epoch == Epoch::Plain;
+            let msg_type = if header.content_type == content::HANDSHAKE && plain {
+                u.body.first().copied()
+            } else {
+                None
+            };
+            if msg_type == Some(handshake::kind::CLIENT_HELLO) {
+                self.start_session(info, st, dir == Dir::ServerToClient, u.first_frame, u.first_ts);
+            }
+            self.record_lost(info, st, dir, &header, frame, ts);
+            let role = Self::role(st, dir);
+            let s = self.session(info, st, frame, ts);
+            let total = record::HEADER_LEN + usize::from(header.len);
+            let seen = record::HEADER_LEN + u.seen;
+            if let Some(t) = msg_type {
+                let name = registry::handshake_type_camel(t).unwrap_or("HandshakeMessage");
+                s.messages.push(Entry {
+                    truncated: Some(total),
+                    ..Entry::new(u.first_frame, u.first_ts, role, name, Protection::Plain, seen)
+                });
+            }
+            s.diagnostics.push(Diagnostic::new(
+                Severity::Warning,
+                "tls.truncated",
+                Location::frame(frame),
+                format!(
+                    "the stream ends inside a {} record from the {} at stream offset {}: only \
+                     {seen} of its {total} bytes were captured",
+                    registry::content_type(header.content_type).unwrap_or("TLS"),
+                    role.sender(),
+                    u.offset
+                ),
+            ));
+        }
+        st.sides[dir].deframer = deframer;
+    }
+
     /// Which role sent in `dir`, given which side sent the ClientHello.
     fn role(st: &ConnState, dir: Dir) -> Dir {
         if st.swapped { dir.reverse() } else { dir }
@@ -542,6 +667,15 @@ impl<O: Output> Analyzer<O> {
     fn record(&mut self, info: &ConnInfo, st: &mut ConnState, dir: Dir, rec: &record::Record<'_>) {
         let role = Self::role(st, dir);
         let from_server = role == Dir::ServerToClient;
+        if Self::protected(st, dir, rec.header.content_type) {
+            self.session(info, st, rec.frame, rec.ts);
+            if let Some(c) = st.crypto.as_deref_mut() {
+                c.protected(role);
+            }
+            if st.sides[dir].epoch == Epoch::Encrypted {
+                st.sides[dir].encrypted_records += 1;
+            }
+        }
         if st.sides[dir].epoch == Epoch::Encrypted
             && rec.header.content_type != content::CHANGE_CIPHER_SPEC
             && self.decrypt_record(info, st, dir, rec)
@@ -600,16 +734,14 @@ impl<O: Output> Analyzer<O> {
                     }
                 } else {
                     let s = self.session(info, st, rec.frame, rec.ts);
-                    s.messages.push(Entry {
-                        frame: rec.frame,
-                        ts: rec.ts,
-                        from: role,
-                        name: "EncryptedHandshakeMessage",
-                        protection: Protection::Encrypted,
-                        len: usize::from(rec.header.len),
-                        message: None,
-                        alert: None,
-                    });
+                    s.messages.push(Entry::new(
+                        rec.frame,
+                        rec.ts,
+                        role,
+                        "EncryptedHandshakeMessage",
+                        Protection::Encrypted,
+                        usize::from(rec.header.len),
+                    ));
                 }
             }
             content::CHANGE_CIPHER_SPEC => {
@@ -617,16 +749,14 @@ impl<O: Output> Analyzer<O> {
                 // TLS 1.3's ChangeCipherSpec (also the one a client sends
                 // after a HelloRetryRequest) changes nothing.
                 let tls13 = s.is_tls13() || (s.hello_retry && s.server_hello.is_none());
-                s.messages.push(Entry {
-                    frame: rec.frame,
-                    ts: rec.ts,
-                    from: role,
-                    name: "ChangeCipherSpec",
-                    protection: Protection::Plain,
-                    len: usize::from(rec.header.len),
-                    message: None,
-                    alert: None,
-                });
+                s.messages.push(Entry::new(
+                    rec.frame,
+                    rec.ts,
+                    role,
+                    "ChangeCipherSpec",
+                    Protection::Plain,
+                    usize::from(rec.header.len),
+                ));
                 if !tls13 {
                     // TLS 1.2: everything after this is under the new keys.
                     // In TLS 1.3 the record is only for middleboxes.
@@ -669,40 +799,42 @@ impl<O: Output> Analyzer<O> {
                 });
                 s.alerts.push(Alert { frame: rec.frame, from: role, level_description: ld });
                 s.messages.push(Entry {
-                    frame: rec.frame,
-                    ts: rec.ts,
-                    from: role,
-                    name: "Alert",
-                    protection: if readable { Protection::Plain } else { Protection::Encrypted },
-                    len: usize::from(rec.header.len),
-                    message: None,
                     alert: ld,
+                    ..Entry::new(
+                        rec.frame,
+                        rec.ts,
+                        role,
+                        "Alert",
+                        if readable { Protection::Plain } else { Protection::Encrypted },
+                        usize::from(rec.header.len),
+                    )
                 });
             }
             content::APPLICATION_DATA => {
                 let s = self.session(info, st, rec.frame, rec.ts);
                 let tls13 = s.is_tls13();
-                let side_records = st.sides[dir].encrypted_records;
+                // This record is counted already (see above).
+                let side_records = st.sides[dir].encrypted_records.saturating_sub(1);
                 let other_records = st.sides[dir.reverse()].encrypted_records;
-                st.sides[dir].encrypted_records += 1;
+                let finished = st.sides[dir].finished;
                 let s = self.session(info, st, rec.frame, rec.ts);
                 // TLS 1.3 without keys: the server's records before the
                 // client's first encrypted record are its handshake flight
                 // (EncryptedExtensions .. Finished); the client's first one
-                // is its Finished. Everything after is application data.
+                // is its Finished. Everything after is application data,
+                // and so is everything after a Finished that was read.
                 let handshake_flight = tls13
+                    && !finished
                     && ((from_server && other_records == 0) || (!from_server && side_records == 0));
                 if handshake_flight {
-                    s.messages.push(Entry {
-                        frame: rec.frame,
-                        ts: rec.ts,
-                        from: role,
-                        name: "EncryptedHandshakeMessage",
-                        protection: Protection::Encrypted,
-                        len: usize::from(rec.header.len),
-                        message: None,
-                        alert: None,
-                    });
+                    s.messages.push(Entry::new(
+                        rec.frame,
+                        rec.ts,
+                        role,
+                        "EncryptedHandshakeMessage",
+                        Protection::Encrypted,
+                        usize::from(rec.header.len),
+                    ));
                 } else {
                     let t = &mut s.traffic[role];
                     t.records += 1;
@@ -715,20 +847,19 @@ impl<O: Output> Analyzer<O> {
                             len: rec.header.len,
                         });
                     }
+                    self.http_missing(st, dir, rec);
                 }
             }
             content::HEARTBEAT => {
                 let s = self.session(info, st, rec.frame, rec.ts);
-                s.messages.push(Entry {
-                    frame: rec.frame,
-                    ts: rec.ts,
-                    from: role,
-                    name: "Heartbeat",
-                    protection: Protection::Plain,
-                    len: usize::from(rec.header.len),
-                    message: None,
-                    alert: None,
-                });
+                s.messages.push(Entry::new(
+                    rec.frame,
+                    rec.ts,
+                    role,
+                    "Heartbeat",
+                    Protection::Plain,
+                    usize::from(rec.header.len),
+                ));
             }
             _ => {}
         }
@@ -840,15 +971,17 @@ impl<O: Output> Analyzer<O> {
             s.transcript_bytes += bytes.len();
             s.transcript.push(bytes.clone());
         }
-        self.crypto_after_message(st, role, &body);
+        self.crypto_after_message(st, role, &body, frame);
+        if matches!(&body, Some(Body::Finished(_))) {
+            st.sides[dir].finished = true;
+        }
         if matches!(&body, Some(Body::ServerHello(h)) if !h.retry) && !st.early.is_empty() {
             self.replay_early(info, st);
         }
         let Some(s) = st.session.as_deref_mut() else { return };
         let keep = self.opts.trees || self.opts.keep_messages;
         let len = bytes.len();
-        let mut entry =
-            Entry { frame, ts, from: role, name: "", protection, len, message: None, alert: None };
+        let mut entry = Entry::new(frame, ts, role, "", protection, len);
         let message =
             Message { msg_type, bytes, pieces, frame, ts, body, error, fields: tree.finish() };
         entry.name = message.name();
@@ -867,7 +1000,13 @@ impl<O: Output> Analyzer<O> {
 
     /// What a handshake message means for decryption: keys to look up,
     /// derive, switch or update.
-    fn crypto_after_message(&mut self, st: &mut ConnState, role: Dir, body: &Option<Body>) {
+    fn crypto_after_message(
+        &mut self,
+        st: &mut ConnState,
+        role: Dir,
+        body: &Option<Body>,
+        frame: u64,
+    ) {
         let (Some(s), Some(c)) = (st.session.as_deref_mut(), st.crypto.as_deref_mut()) else {
             return;
         };
@@ -898,7 +1037,7 @@ impl<O: Output> Analyzer<O> {
                 }
             }
             Some(Body::Finished(_)) => c.finished(role),
-            Some(Body::KeyUpdate(_)) => c.key_update(role),
+            Some(Body::KeyUpdate(_)) => c.key_update(role, frame),
             Some(Body::EndOfEarlyData) => c.end_of_early_data(),
             _ => {}
         }
@@ -908,6 +1047,30 @@ impl<O: Output> Analyzer<O> {
             ring.remember_session(&sh.session_id, m);
             s.master_remembered = true;
         }
+    }
+
+    /// An application data record of `dir` was not decrypted while the
+    /// session is being decrypted: the HTTP decoder is told that bytes of
+    /// that side are missing, once per run of such records, so that it
+    /// neither misreads what follows nor blames the other side for what
+    /// it could not see.
+    fn http_missing(&mut self, st: &mut ConnState, dir: Dir, rec: &record::Record<'_>) {
+        let decrypting = self.opts.decrypt || !self.keys.is_empty();
+        if !self.opts.http || !decrypting || st.sides[dir].http_missing {
+            return;
+        }
+        st.sides[dir].http_missing = true;
+        let role = Self::role(st, dir);
+        let len = st
+            .crypto
+            .as_deref()
+            .map_or(u64::from(rec.header.len), |c| c.plaintext_estimate(rec.header.len));
+        let Some(s) = st.session.as_deref_mut() else { return };
+        let http = session_http(&mut st.http, s, &self.opts);
+        let mut diags = Vec::new();
+        let found = &mut s.http;
+        http.lose(role, len, Missing::NotDecrypted, &mut |ev| found.event(ev, &mut diags));
+        s.diagnostics.extend(diags);
     }
 
     /// Decrypts the early data held until the ServerHello (or shows it as
@@ -1034,14 +1197,15 @@ impl<O: Output> Analyzer<O> {
                 });
                 s.alerts.push(Alert { frame: rec.frame, from: role, level_description: ld });
                 s.messages.push(Entry {
-                    frame: rec.frame,
-                    ts: rec.ts,
-                    from: role,
-                    name: "Alert",
-                    protection: Protection::Decrypted,
-                    len: data.len(),
-                    message: None,
                     alert: ld,
+                    ..Entry::new(
+                        rec.frame,
+                        rec.ts,
+                        role,
+                        "Alert",
+                        Protection::Decrypted,
+                        data.len(),
+                    )
                 });
             }
             content::APPLICATION_DATA => {
@@ -1063,17 +1227,11 @@ impl<O: Output> Analyzer<O> {
                 if let Some(s) = st.session.as_deref() {
                     self.out.plaintext(s, role, data, rec.frame, rec.ts);
                 }
+                st.sides[dir].http_missing = false;
                 if self.opts.http
                     && let Some(s) = st.session.as_deref_mut()
                 {
-                    let http = st.http.get_or_insert_with(|| {
-                        let opts = HttpOptions { trees: self.opts.trees, ..HttpOptions::default() };
-                        let h2 = s.alpn() == Some(b"h2".as_slice());
-                        Box::new(HttpConn::with_protocol(
-                            opts,
-                            if h2 { Protocol::Http2 } else { Protocol::Detect },
-                        ))
-                    });
+                    let http = session_http(&mut st.http, s, &self.opts);
                     let mut diags = Vec::new();
                     let found = &mut s.http;
                     http.push(role, data, rec.frame, rec.ts, &mut |ev| found.event(ev, &mut diags));
@@ -1085,8 +1243,13 @@ impl<O: Output> Analyzer<O> {
     }
 
     fn finish(&mut self, info: &ConnInfo, mut st: ConnState) {
+        if !st.not_tls {
+            for dir in [Dir::ClientToServer, Dir::ServerToClient] {
+                self.unfinished_record(info, &mut st, dir);
+            }
+        }
         if let Some(mut s) = st.session.take() {
-            s.decryption = st.crypto.as_deref().map(summary);
+            s.decryption = self.decryption(st.crypto.as_deref(), &s);
             if let Some(mut h) = st.http.take() {
                 let mut diags = Vec::new();
                 let found = &mut s.http;
@@ -1150,8 +1313,12 @@ impl<O: Output> Analyzer<O> {
 }
 
 /// The decryption summary of a session's crypto state.
-fn summary(c: &Crypto) -> Decryption {
-    let (status, reason) = c.status();
+fn summary(c: &Crypto, s: &Session) -> Decryption {
+    let seen = crypto::Seen {
+        client_hello: s.client_hello.is_some(),
+        server_hello: s.server_hello.is_some(),
+    };
+    let (status, reason) = c.status(&seen);
     Decryption {
         status,
         reason,
@@ -1163,9 +1330,24 @@ fn summary(c: &Crypto) -> Decryption {
             (c.counts[Dir::ClientToServer].records, c.counts[Dir::ClientToServer].decrypted),
             (c.counts[Dir::ServerToClient].records, c.counts[Dir::ServerToClient].decrypted),
         ]),
+        lost: PerDir([c.counts[Dir::ClientToServer].lost, c.counts[Dir::ServerToClient].lost]),
         tls12: c.tls12_keys(),
         tls13: c.tls13_secrets().cloned(),
     }
+}
+
+/// The HTTP decoder of a session's application data, made when first
+/// needed (HTTP/2 when ALPN chose it, else recognised from the bytes).
+fn session_http<'a>(
+    http: &'a mut Option<Box<HttpConn>>,
+    s: &Session,
+    opts: &Options,
+) -> &'a mut HttpConn {
+    http.get_or_insert_with(|| {
+        let h = HttpOptions { trees: opts.trees, ..HttpOptions::default() };
+        let h2 = s.alpn() == Some(b"h2".as_slice());
+        Box::new(HttpConn::with_protocol(h, if h2 { Protocol::Http2 } else { Protocol::Detect }))
+    })
 }
 
 /// What the key lookup needs from the hellos.
@@ -1250,14 +1432,8 @@ impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
                     fields: tree.finish(),
                 };
                 s.messages.push(Entry {
-                    frame,
-                    ts,
-                    from: role,
-                    name: "ClientHello",
-                    protection: Protection::Plain,
-                    len: body.len() + 2,
                     message: trees.then(|| Box::new(message)),
-                    alert: None,
+                    ..Entry::new(frame, ts, role, "ClientHello", Protection::Plain, body.len() + 2)
                 });
             }
             Event::NotTls { .. } => {
@@ -1291,6 +1467,7 @@ impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
                 ));
             }
             Event::Lost { offset, header } => {
+                self.record_lost(info, st, dir, &header, chunk.frame, chunk.ts);
                 let s = self.session(info, st, chunk.frame, chunk.ts);
                 s.diagnostics.push(Diagnostic::new(
                     Severity::Warning,
@@ -1334,7 +1511,7 @@ impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
         // Records after the gap start at unknown sequence numbers.
         let role = Self::role(st, dir);
         if let Some(c) = st.crypto.as_mut() {
-            c.gap(role, frame);
+            c.gap(role);
         }
         if let Some(h) = st.http.as_mut()
             && let Some(s) = st.session.as_deref_mut()
@@ -1355,7 +1532,12 @@ impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
         st.sides[dir].assembler.reset();
         if st.session.is_some() || !lost.is_empty() {
             let role = Self::role(st, dir);
-            let s = self.session(info, st, frame, Timestamp::default());
+            // The gap was decided at the connection's latest frame.
+            let ts = info.last;
+            for (_, header) in &lost {
+                self.record_lost(info, st, dir, header, frame, ts);
+            }
+            let s = self.session(info, st, frame, ts);
             s.diagnostics.push(Diagnostic::new(
                 Severity::Warning,
                 "tls.gap",

@@ -285,10 +285,14 @@ fn handshake_messages(s: &Session) -> Vec<Msg<'_>> {
 
 /// Why secrets are missing, from the session's decryption summary.
 fn missing_keys(s: &Session) -> String {
-    s.decryption
-        .as_ref()
-        .and_then(|d| d.reason.clone())
-        .unwrap_or_else(|| "the key log has no secrets for this session".into())
+    match &s.decryption {
+        None => "no secrets: give a key log with --keylog (SSLKEYLOGFILE), or --rsa-key for \
+                 static RSA"
+            .into(),
+        Some(d) => {
+            d.reason.clone().unwrap_or_else(|| "the key log has no secrets for this session".into())
+        }
+    }
 }
 
 /// Whether `from` sent encrypted handshake records that were not decrypted.

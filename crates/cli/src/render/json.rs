@@ -171,6 +171,15 @@ struct MessageJson {
     encrypted: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     decrypted: Option<bool>,
+    /// The capture ended inside the message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truncated: Option<TruncatedJson>,
+}
+
+#[derive(Serialize)]
+struct TruncatedJson {
+    seen: usize,
+    length: usize,
 }
 
 #[derive(Serialize)]
@@ -207,6 +216,22 @@ struct DecryptionJson<'a> {
     reason: &'a Option<String>,
     client_bytes: u64,
     server_bytes: u64,
+    records: PerDirJson<RecordsJson>,
+}
+
+/// A value per side.
+#[derive(Serialize)]
+struct PerDirJson<T> {
+    client: T,
+    server: T,
+}
+
+/// A side's protected records: what the status was computed from.
+#[derive(Serialize)]
+struct RecordsJson {
+    encrypted: u64,
+    decrypted: u64,
+    lost: u64,
 }
 
 /// One session, in the order of docs/json.md.
@@ -257,6 +282,7 @@ fn message_json(m: &Entry) -> MessageJson {
         kind: m.name,
         encrypted: (m.protection == Protection::Encrypted).then_some(true),
         decrypted: (m.protection == Protection::Decrypted).then_some(true),
+        truncated: m.truncated.map(|length| TruncatedJson { seen: m.len, length }),
     }
 }
 
@@ -346,6 +372,17 @@ impl<'a> SessionJson<'a> {
                 reason: &d.reason,
                 client_bytes: d.app_bytes[Dir::ClientToServer],
                 server_bytes: d.app_bytes[Dir::ServerToClient],
+                records: {
+                    let side = |dir: Dir| RecordsJson {
+                        encrypted: d.records[dir].0,
+                        decrypted: d.records[dir].1,
+                        lost: d.lost[dir],
+                    };
+                    PerDirJson {
+                        client: side(Dir::ClientToServer),
+                        server: side(Dir::ServerToClient),
+                    }
+                },
             }),
             http: ExchangesJson(&s.http.exchanges),
             http_not_shown: (s.http.dropped > 0).then_some(s.http.dropped),

@@ -117,6 +117,10 @@ pub fn header(w: &mut impl Write, s: &Session, style: Style) -> io::Result<()> {
     if !more.is_empty() {
         writeln!(w, "  {}", more.join(", "))?;
     }
+    if s.decryption.is_none() {
+        let line = "decryption: not tried (no secrets: give a key log with --keylog)";
+        writeln!(w, "  {}", style.dim(line))?;
+    }
     if let Some(d) = &s.decryption {
         let line = match &d.reason {
             None => format!(
@@ -170,10 +174,12 @@ pub fn session(
                 registry::alert_description(desc).unwrap_or("unknown")
             );
         }
-        let enc = match m.protection {
-            Protection::Encrypted => style.warn(&format!("  [encrypted, {} bytes]", m.len)),
-            Protection::Decrypted => style.good(&format!("  [decrypted, {} bytes]", m.len)),
-            Protection::Plain => style.dim(&format!("  {} bytes", m.len)),
+        let enc = match (m.protection, m.truncated) {
+            (_, Some(total)) => style
+                .warn(&format!("  [truncated: only {} of its {total} bytes were captured]", m.len)),
+            (Protection::Encrypted, None) => style.warn(&format!("  [encrypted, {} bytes]", m.len)),
+            (Protection::Decrypted, None) => style.good(&format!("  [decrypted, {} bytes]", m.len)),
+            (Protection::Plain, None) => style.dim(&format!("  {} bytes", m.len)),
         };
         writeln!(
             w,

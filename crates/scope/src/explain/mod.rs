@@ -599,16 +599,14 @@ mod tests {
             "Unknown",
         ] {
             for tls13 in [false, true] {
-                let e = Entry {
-                    frame: 1,
-                    ts: Timestamp::default(),
-                    from: Dir::ClientToServer,
+                let e = Entry::new(
+                    1,
+                    Timestamp::default(),
+                    Dir::ClientToServer,
                     name,
-                    protection: Protection::Plain,
-                    len: 0,
-                    message: None,
-                    alert: None,
-                };
+                    Protection::Plain,
+                    0,
+                );
                 let k = text_key(&e, tls13);
                 assert!(en.contains_key(k), "{name}: {k}");
             }

@@ -24,8 +24,8 @@ use crate::time::Timestamp;
 use crate::tree::Field;
 
 use super::{
-    Body, Cx, Exchange, Headers, HttpEvent, HttpOptions, Verdict, h2, header, request_line_verdict,
-    span_u32, text,
+    Body, Cx, Exchange, Headers, HttpEvent, HttpOptions, Missing, Verdict, h2, header,
+    request_line_verdict, span_u32, text,
 };
 
 /// Header slots given to httparse, which parses into a fixed array:
@@ -987,28 +987,25 @@ impl Conn {
         }
     }
 
-    /// `len` bytes of `dir` were lost.
-    pub(crate) fn gap(&mut self, dir: Dir, len: u64, cx: &mut Cx<'_>) {
+    /// `len` bytes of `dir` were lost (about as many, when `why` says
+    /// the length is not exact).
+    pub(crate) fn gap(&mut self, dir: Dir, len: u64, why: Missing, cx: &mut Cx<'_>) {
         let sender = dir.sender();
         let st = self.sides[dir].st;
         match st {
-            St::Body(Framing::Length(left)) if len <= left => {
+            St::Body(Framing::Length(left)) if len <= left && why.exact() => {
                 self.lose(dir, len);
                 let left = left - len;
                 self.sides[dir].offset += len;
                 self.sides[dir].st = St::Body(Framing::Length(left));
-                cx.diag(
-                    Severity::Warning,
-                    "http1.gap",
-                    format!("{len} bytes of a body from the {sender} were not captured"),
-                );
+                cx.diag(Severity::Warning, "http1.gap", why.text(len, " of a body", sender));
                 if left == 0 {
                     let end = self.sides[dir].offset;
                     self.message_done(dir, end, cx);
                 }
                 return;
             }
-            St::Body(Framing::Chunked(Chunk::Data(left))) if len <= left => {
+            St::Body(Framing::Chunked(Chunk::Data(left))) if len <= left && why.exact() => {
                 self.lose(dir, len);
                 self.sides[dir].offset += len;
                 self.sides[dir].st = St::Body(Framing::Chunked(if len == left {
@@ -1016,26 +1013,18 @@ impl Conn {
                 } else {
                     Chunk::Data(left - len)
                 }));
-                cx.diag(
-                    Severity::Warning,
-                    "http1.gap",
-                    format!("{len} bytes of a chunk from the {sender} were not captured"),
-                );
+                cx.diag(Severity::Warning, "http1.gap", why.text(len, " of a chunk", sender));
                 return;
             }
             St::Body(Framing::Close) => {
                 self.lose(dir, len);
                 self.sides[dir].offset += len;
-                cx.diag(
-                    Severity::Warning,
-                    "http1.gap",
-                    format!("{len} bytes of a body from the {sender} were not captured"),
-                );
+                cx.diag(Severity::Warning, "http1.gap", why.text(len, " of a body", sender));
                 return;
             }
             St::H2 => {
                 if let Some(h2) = &mut self.h2 {
-                    h2.gap(dir, len, cx);
+                    h2.gap(dir, len, why, cx);
                 }
                 return;
             }
@@ -1047,7 +1036,7 @@ impl Conn {
                 cx.diag(
                     Severity::Warning,
                     "http1.gap",
-                    format!("{len} bytes from the {sender} were not captured; looking for the next message"),
+                    format!("{}; looking for the next message", why.text(len, "", sender)),
                 );
             }
             St::Head | St::Body(_) => {
@@ -1055,7 +1044,8 @@ impl Conn {
                     self.lose(dir, len);
                 }
                 let why = format!(
-                    "{len} bytes from the {sender} were not captured inside a message; looking for the next one"
+                    "{} inside a message; looking for the next one",
+                    why.text(len, "", sender)
                 );
                 cx.diag(Severity::Warning, "http1.gap", why.clone());
                 self.cut_quietly(dir, cx, why);

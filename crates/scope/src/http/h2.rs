@@ -24,7 +24,9 @@ use crate::span::{ParseError, Reader, Span};
 use crate::tree::{Tree, hex_short};
 
 use super::hpack::{self, Item};
-use super::{Cx, Exchange, H2FrameInfo, Headers, HttpEvent, HttpOptions, PREFACE, header, text};
+use super::{
+    Cx, Exchange, H2FrameInfo, Headers, HttpEvent, HttpOptions, Missing, PREFACE, header, text,
+};
 
 /// Frame types ([RFC 9113 §6](https://www.rfc-editor.org/rfc/rfc9113#section-6)).
 pub mod kind {
@@ -257,6 +259,9 @@ struct Side {
     unacked: VecDeque<Announced>,
     /// Frames read.
     frames: u64,
+    /// Bytes of this side were missing (not captured, not decrypted):
+    /// frames it sent may not have been seen.
+    missed: bool,
 }
 
 impl Side {
@@ -276,6 +281,7 @@ impl Side {
             block: None,
             max_frame: DEFAULT_MAX_FRAME,
             unacked: VecDeque::new(),
+            missed: false,
             frames: 0,
         }
     }
@@ -981,6 +987,8 @@ impl Conn {
                         side.max_frame = n;
                     }
                 }
+                // The peer's SETTINGS may be in what is missing of it.
+                None if self.sides[peer].missed => {}
                 None => cx.diag(
                     Severity::Note,
                     "http2.protocol",
@@ -1249,14 +1257,17 @@ impl Conn {
     }
 
     /// `len` bytes of `dir` were lost.
-    pub(crate) fn gap(&mut self, dir: Dir, len: u64, cx: &mut Cx<'_>) {
+    pub(crate) fn gap(&mut self, dir: Dir, len: u64, why: Missing, cx: &mut Cx<'_>) {
         let sender = dir.sender();
+        self.sides[dir].missed = true;
         let st = self.sides[dir].st;
         match st {
             // Inside a DATA payload whose data/padding split is known: the
             // frame goes on, the body misses the bytes.
             St::Data(hdr, pos, pad)
-                if len <= u64::from(hdr.len - pos) && (!hdr.has(flag::PADDED) || pos > 0) =>
+                if why.exact()
+                    && len <= u64::from(hdr.len - pos)
+                    && (!hdr.has(flag::PADDED) || pos > 0) =>
             {
                 let l = len as u32;
                 let data_end = hdr.len.saturating_sub(u32::from(pad));
@@ -1291,7 +1302,9 @@ impl Conn {
             // Inside a frame that holds no header block: it is reported
             // undecoded, and the next frame starts where it ends.
             St::Buffer(hdr)
-                if !hdr.is_block() && len <= u64::from(hdr.len - self.sides[dir].got) =>
+                if why.exact()
+                    && !hdr.is_block()
+                    && len <= u64::from(hdr.len - self.sides[dir].got) =>
             {
                 let l = len as u32;
                 let side = &mut self.sides[dir];
@@ -1321,7 +1334,8 @@ impl Conn {
                     Severity::Warning,
                     "http2.gap",
                     format!(
-                        "{len} bytes from the {sender} were not captured: HTTP/2 frame boundaries and the HPACK table are lost, so the rest of what the {sender} sent is not decoded"
+                        "{}: HTTP/2 frame boundaries and the HPACK table are lost, so the rest of what the {sender} sent is not decoded",
+                        why.text(len, "", sender)
                     ),
                 );
             }

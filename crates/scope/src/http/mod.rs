@@ -367,6 +367,36 @@ pub enum HttpEvent {
     Diagnostic(Diagnostic),
 }
 
+/// Why bytes of a direction are missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Missing {
+    /// A hole in the capture: exactly the bytes said.
+    NotCaptured,
+    /// Records that could not be decrypted: about as many bytes as said
+    /// (the plaintext's exact length is not known).
+    NotDecrypted,
+}
+
+impl Missing {
+    /// `len` bytes from `sender` and what happened to them, for messages:
+    /// "120 bytes from the server were not captured".
+    pub(crate) fn text(self, len: u64, what: &str, sender: &str) -> String {
+        match self {
+            Missing::NotCaptured => {
+                format!("{len} bytes{what} from the {sender} were not captured")
+            }
+            Missing::NotDecrypted => {
+                format!("about {len} bytes{what} from the {sender} could not be decrypted")
+            }
+        }
+    }
+
+    /// Whether the length is exact (a body can go on after the loss).
+    pub(crate) fn exact(self) -> bool {
+        self == Missing::NotCaptured
+    }
+}
+
 /// Which protocol a connection speaks, as far as known.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protocol {
@@ -632,6 +662,12 @@ impl HttpConn {
 
     /// `len` bytes of direction `dir` were lost (a hole in the capture).
     pub fn gap(&mut self, dir: Dir, len: u64, out: &mut dyn FnMut(HttpEvent)) {
+        self.lose(dir, len, Missing::NotCaptured, out);
+    }
+
+    /// About `len` bytes of direction `dir` are missing, for the reason
+    /// `why` (a hole in the capture, records not decrypted).
+    pub fn lose(&mut self, dir: Dir, len: u64, why: Missing, out: &mut dyn FnMut(HttpEvent)) {
         let (frame, ts) = self.last[dir];
         let mut cx = Cx { opts: &self.opts, out, raw: &mut self.raw, frame, ts };
         match &mut self.state {
@@ -656,13 +692,13 @@ impl HttpConn {
                     Severity::Warning,
                     "http.gap",
                     format!(
-                        "{len} bytes from the {} lost before the protocol was recognised",
-                        dir.sender()
+                        "{} before the protocol was recognised",
+                        why.text(len, "", dir.sender())
                     ),
                 );
             }
-            State::H1(c) => c.gap(dir, len, &mut cx),
-            State::H2(c) => c.gap(dir, len, &mut cx),
+            State::H1(c) => c.gap(dir, len, why, &mut cx),
+            State::H2(c) => c.gap(dir, len, why, &mut cx),
             State::Raw => {
                 let t = &mut cx.raw.total[dir];
                 *t = t.saturating_add(len);

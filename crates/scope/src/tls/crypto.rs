@@ -297,10 +297,16 @@ impl Status {
 /// Counters per direction.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
-    /// Encrypted records seen.
+    /// Protected records seen (encrypted, whether or not keys were known
+    /// for them).
     pub records: u64,
-    /// Records decrypted.
+    /// Records decrypted (their tag or MAC checked).
     pub decrypted: u64,
+    /// Records known to be lost: cut by a gap in the capture, or skipped
+    /// (the next record that decrypted had a later sequence number).
+    pub lost: u64,
+    /// Records decrypted after the first one that failed.
+    pub decrypted_after_failure: u64,
     /// Application data bytes decrypted (plaintext).
     pub app_bytes: u64,
 }
@@ -339,15 +345,26 @@ pub struct Crypto {
     current: PerDir<Option<Decryptor>>,
     /// TLS 1.3 0-RTT: the client's early traffic keys.
     early: Option<Decryptor>,
+    /// The client offered 0-RTT and the key log lacks its early secret.
+    early_missing: bool,
     /// TLS 1.2: the master secret once known.
     master: Option<Secret>,
     prf: Option<Prf>,
-    /// Why keys are missing, once known.
+    /// Keys were found for the session (from the key log, an RSA key or
+    /// an earlier session), whether or not they all worked.
+    found: bool,
+    /// Why keys are missing for the whole session, once known.
     missing: Option<String>,
-    /// The first decryption failure, with its frame.
-    failure: Option<(u64, String)>,
-    /// Records lost to gaps (sequence numbers skipped).
-    gap_frame: Option<u64>,
+    /// Why keys are missing for one direction only (a TLS 1.3 key log
+    /// without one side's application traffic secret).
+    missing_dir: PerDir<Option<String>>,
+    /// The first decryption failure per direction: frame and why.
+    failure: PerDir<Option<(u64, String)>>,
+    /// The frame of the first record lost per direction.
+    lost_frame: PerDir<Option<u64>>,
+    /// Records cut by gaps since the last one decrypted, per direction
+    /// (counted as lost when the next one decrypts, or at the end).
+    cut: PerDir<u64>,
     /// A gap was just seen in this direction.
     after_gap: PerDir<bool>,
     /// TLS 1.2 with extended master secret: the premaster secret waiting
@@ -364,6 +381,7 @@ impl fmt::Debug for Crypto {
             .field("version", &self.version)
             .field("counts", &self.counts)
             .field("missing", &self.missing)
+            .field("missing_dir", &self.missing_dir)
             .field("failure", &self.failure)
             .finish_non_exhaustive()
     }
@@ -546,6 +564,7 @@ impl Crypto {
                 // Both sides encrypt their next handshake records.
                 self.current[Dir::ClientToServer] = Some(c);
                 self.current[Dir::ServerToClient] = Some(s2);
+                self.found = true;
             }
             (Err(e), _) | (_, Err(e)) => {
                 self.missing =
@@ -560,14 +579,14 @@ impl Crypto {
                 match Decryptor::tls13(spec, sec.as_bytes()) {
                     Ok(d) => self.pending[dir] = Some(d),
                     Err(e) => {
-                        self.missing = Some(format!(
-                            "an application traffic secret does not fit the suite: {e}"
+                        self.missing_dir[dir] = Some(format!(
+                            "its application traffic secret does not fit the suite: {e}"
                         ))
                     }
                 }
             } else {
-                self.missing = Some(format!(
-                    "the key log lacks {} for this session: its application data cannot be decrypted",
+                self.missing_dir[dir] = Some(format!(
+                    "the key log lacks {} for this session",
                     if dir == Dir::ClientToServer {
                         "CLIENT_TRAFFIC_SECRET_0"
                     } else {
@@ -576,10 +595,11 @@ impl Crypto {
                 ));
             }
         }
-        if h.early_data_offered
-            && let Some(e) = &s.client_early
-        {
-            self.early = Decryptor::tls13(spec, e.as_bytes()).ok();
+        if h.early_data_offered {
+            match &s.client_early {
+                Some(e) => self.early = Decryptor::tls13(spec, e.as_bytes()).ok(),
+                None => self.early_missing = true,
+            }
         }
     }
 
@@ -596,6 +616,7 @@ impl Crypto {
                 }
                 self.master = Some(master);
                 self.missing = None;
+                self.found = true;
             }
             Err(e) => self.missing = Some(format!("deriving the key block: {e}")),
         }
@@ -686,11 +707,11 @@ impl Crypto {
 
     /// TLS 1.3 KeyUpdate from `dir`: its next records use the next
     /// traffic secret.
-    pub fn key_update(&mut self, dir: Dir) {
+    pub fn key_update(&mut self, dir: Dir, frame: u64) {
         if let Some(d) = self.current[dir].as_mut()
             && let Err(e) = d.key_update()
         {
-            self.failure.get_or_insert((0, format!("KeyUpdate: {e}")));
+            self.failure[dir].get_or_insert((frame, format!("the KeyUpdate there: {e}")));
             self.current[dir] = None;
         }
     }
@@ -702,9 +723,20 @@ impl Crypto {
 
     /// A gap in `dir`'s stream: how many records were lost is unknown, so
     /// the next record's sequence number is searched for.
-    pub fn gap(&mut self, dir: Dir, frame: u64) {
-        self.gap_frame.get_or_insert(frame);
+    pub fn gap(&mut self, dir: Dir) {
         self.after_gap[dir] = true;
+    }
+
+    /// A protected record from `dir` was seen (whether or not it can be
+    /// decrypted): what the status counts against.
+    pub fn protected(&mut self, dir: Dir) {
+        self.counts[dir].records += 1;
+    }
+
+    /// A protected record from `dir` was cut by a gap in the capture.
+    pub fn lost(&mut self, dir: Dir, frame: u64) {
+        self.cut[dir] += 1;
+        self.lost_frame[dir].get_or_insert(frame);
     }
 
     /// The master secret of a TLS 1.2 session (to remember for resumption).
@@ -730,7 +762,6 @@ impl Crypto {
         if self.current[dir].is_none() && !(dir == Dir::ClientToServer && self.early.is_some()) {
             return None;
         }
-        self.counts[dir].records += 1;
         if original.len() != body.len() {
             return Some(Err(DecryptError::BadLength));
         }
@@ -742,7 +773,7 @@ impl Crypto {
             // Not early data (or it was rejected): try the handshake keys;
             // once they work, 0-RTT is over.
             if let Ok(v) = view(early.decrypt_into(header, original, &mut *body), base) {
-                self.counts[dir].decrypted += 1;
+                self.decrypted(dir, 0, false);
                 return Some(Ok(v.into_plaintext(body)));
             }
         }
@@ -771,9 +802,9 @@ impl Crypto {
                     if dir == Dir::ClientToServer {
                         self.early = None;
                     }
-                    self.counts[dir].decrypted += 1;
-                    if k > 0 && !after_gap {
-                        self.gap_frame.get_or_insert(frame);
+                    self.decrypted(dir, k, after_gap);
+                    if k > 0 {
+                        self.lost_frame[dir].get_or_insert(frame);
                     }
                     return Some(Ok(v.into_plaintext(body)));
                 }
@@ -792,8 +823,38 @@ impl Crypto {
             d.set_seq(seq);
             d.skip_record();
         }
-        self.failure.get_or_insert((frame, last.to_string()));
+        self.failure[dir].get_or_insert((frame, last.to_string()));
         Some(Err(last))
+    }
+
+    /// Counts a record from `dir` decrypted `skipped` sequence numbers
+    /// past the expected one (records missing from the capture).
+    fn decrypted(&mut self, dir: Dir, skipped: u64, after_gap: bool) {
+        let c = &mut self.counts[dir];
+        c.decrypted += 1;
+        if self.failure[dir].is_some() {
+            c.decrypted_after_failure += 1;
+        }
+        if after_gap {
+            // The records the gap cut (reported by the record layer) are
+            // among those the sequence number skipped.
+            c.lost += skipped.max(self.cut[dir]);
+            self.cut[dir] = 0;
+        } else {
+            c.lost += skipped;
+        }
+    }
+
+    /// About how many plaintext bytes a protected record of `len` bytes
+    /// carries (its length less the suite's nonce and tag or MAC, when the
+    /// suite is known).
+    pub fn plaintext_estimate(&self, len: u16) -> u64 {
+        let Some(spec) = &self.spec else { return u64::from(len) };
+        let overhead = spec.record_iv_len(self.version)
+            + spec.mac_len()
+            + spec.bulk.tag_len()
+            + usize::from(self.tls13);
+        u64::from(len).saturating_sub(overhead as u64)
     }
 
     /// Records application data bytes decrypted.
@@ -801,36 +862,134 @@ impl Crypto {
         self.counts[dir].app_bytes += n as u64;
     }
 
-    /// The status and the reason when it is not ok.
-    pub fn status(&self) -> (Status, Option<String>) {
-        let records: u64 = self.counts.0.iter().map(|c| c.records).sum();
+    /// The status and the reason when it is not ok: "ok" only when every
+    /// protected record of both directions was decrypted and none was
+    /// lost; otherwise what was not decrypted, per direction, and why.
+    pub fn status(&self, seen: &Seen) -> (Status, Option<String>) {
         let decrypted: u64 = self.counts.0.iter().map(|c| c.decrypted).sum();
-        let reason = || -> Option<String> {
-            if let Some((frame, why)) = &self.failure {
-                return Some(format!(
-                    "decryption failed from frame {frame}: {why} — wrong secrets for this session?"
+        let records: u64 = self.counts.0.iter().map(|c| c.records).sum();
+        let [client, server] = [Dir::ClientToServer, Dir::ServerToClient].map(|dir| {
+            let c = &self.counts[dir];
+            let undecrypted = c.records.saturating_sub(c.decrypted);
+            let why = (undecrypted > 0).then(|| self.why_undecrypted(dir, seen));
+            (dir, undecrypted, why)
+        });
+        let mut parts = Vec::new();
+        match (&client, &server) {
+            // The same reason for both sides: said once.
+            ((_, cu, Some(cw)), (_, su, Some(sw))) if cw == sw => {
+                let (cr, sr) = (self.counts[client.0].records, self.counts[server.0].records);
+                parts.push(format!(
+                    "{} of the {} encrypted records not decrypted (client {cu} of {cr}, server \
+                     {su} of {sr}): {cw}",
+                    cu + su,
+                    cr + sr
                 ));
             }
-            if let Some(m) = &self.missing {
-                return Some(m.clone());
+            _ => {
+                for (dir, undecrypted, why) in [&client, &server] {
+                    if let Some(why) = why {
+                        let n = self.counts[*dir].records;
+                        parts.push(format!(
+                            "{undecrypted} of the {}'s {n} encrypted record{} not decrypted: {why}",
+                            dir.sender(),
+                            if n == 1 { "" } else { "s" }
+                        ));
+                    }
+                }
             }
-            self.gap_frame
-                .map(|f| format!("a gap in the stream at frame {f}: the records in it are lost"))
-        };
-        if records == 0 {
-            return match &self.missing {
-                Some(m) => (Status::None, Some(m.clone())),
-                None => (Status::Ok, None),
-            };
         }
-        if decrypted == records && self.gap_frame.is_none() {
-            (Status::Ok, None)
-        } else if decrypted == 0 {
-            (Status::None, reason())
-        } else {
-            (Status::Partial, reason())
+        for dir in [Dir::ClientToServer, Dir::ServerToClient] {
+            let lost = self.counts[dir].lost + self.cut[dir];
+            if lost > 0 {
+                let frame =
+                    self.lost_frame[dir].map(|f| format!(" (from frame {f})")).unwrap_or_default();
+                parts.push(format!(
+                    "{lost} record{} from the {} lost in gaps in the capture{frame}",
+                    if lost == 1 { "" } else { "s" },
+                    dir.sender()
+                ));
+            }
+        }
+        if parts.is_empty() {
+            if records == 0 && !self.found {
+                // Nothing was encrypted, and nothing could have been
+                // decrypted either: say why rather than "ok".
+                return (Status::None, Some(self.why_no_keys(seen)));
+            }
+            return (Status::Ok, None);
+        }
+        let status = if decrypted == 0 { Status::None } else { Status::Partial };
+        (status, Some(parts.join("; ")))
+    }
+
+    /// Why some of `dir`'s protected records were not decrypted.
+    fn why_undecrypted(&self, dir: Dir, seen: &Seen) -> String {
+        let c = &self.counts[dir];
+        match &self.failure[dir] {
+            Some((frame, e)) => {
+                let mut why = format!("the record at frame {frame} failed: {e}");
+                let after = c.decrypted_after_failure;
+                if after > 0 {
+                    why.push_str(&format!(
+                        "; {after} record{} after it decrypted",
+                        if after == 1 { "" } else { "s" }
+                    ));
+                } else if c.decrypted == 0 {
+                    why.push_str("; none decrypted: wrong secrets for this session?");
+                }
+                why
+            }
+            None => self.why_no_keys_dir(dir, seen),
         }
     }
+
+    /// Why records of `dir` that no decryption was attempted for were
+    /// left so.
+    fn why_no_keys_dir(&self, dir: Dir, seen: &Seen) -> String {
+        if let Some(m) = &self.missing_dir[dir] {
+            return m.clone();
+        }
+        if dir == Dir::ClientToServer && self.early_missing && self.found {
+            return "the client's 0-RTT early data: the key log lacks CLIENT_EARLY_TRAFFIC_SECRET \
+                    for this session"
+                .into();
+        }
+        if self.found && self.missing.is_none() {
+            return format!(
+                "no keys were in use for them (the {}'s ChangeCipherSpec or Finished was not seen)",
+                dir.sender()
+            );
+        }
+        self.why_no_keys(seen)
+    }
+
+    /// Why the session has no keys.
+    fn why_no_keys(&self, seen: &Seen) -> String {
+        if let Some(m) = &self.missing {
+            return m.clone();
+        }
+        if !seen.client_hello {
+            return "the ClientHello is not in the capture, so the key log cannot be searched \
+                    for its client random"
+                .into();
+        }
+        if !seen.server_hello {
+            return "the ServerHello is not in the capture (the cipher suite and the server \
+                    random are unknown)"
+                .into();
+        }
+        "no keys were found for this session".into()
+    }
+}
+
+/// What the session saw of the handshake, for the status's reasons.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Seen {
+    /// The ClientHello was read.
+    pub client_hello: bool,
+    /// The ServerHello was read.
+    pub server_hello: bool,
 }
 
 /// A plaintext as positions in the record buffer, so the buffer's borrow

@@ -114,6 +114,23 @@ pub struct Record<'a> {
     pub ts: Timestamp,
 }
 
+/// A record whose end the stream never reached.
+#[derive(Debug)]
+pub struct Unfinished<'a> {
+    /// Its header.
+    pub header: Header,
+    /// Body bytes seen.
+    pub seen: usize,
+    /// Those bytes, if the body was wanted.
+    pub body: &'a [u8],
+    /// Stream offset of the header.
+    pub offset: u64,
+    /// The frame with the header's first byte.
+    pub first_frame: u64,
+    /// When it was captured.
+    pub first_ts: Timestamp,
+}
+
 /// What a direction carries, as decided by its first bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -203,6 +220,8 @@ pub struct Deframer {
     /// Stream offset of the current record's header.
     rec_offset: u64,
     rec_first_frame: u64,
+    /// When that frame was captured.
+    rec_first_ts: Timestamp,
     /// Next stream offset expected.
     next: u64,
     /// Records seen, for statistics.
@@ -221,6 +240,7 @@ impl Default for Deframer {
             pieces: Pieces::default(),
             rec_offset: 0,
             rec_first_frame: 0,
+            rec_first_ts: Timestamp::default(),
             next: 0,
             records: 0,
             started: false,
@@ -262,6 +282,20 @@ impl Deframer {
     /// Bytes held for a record split across chunks.
     pub fn buffered(&self) -> usize {
         self.buf.capacity()
+    }
+
+    /// The record the stream stopped inside of, if it did (asked when
+    /// the connection ends).
+    pub fn unfinished(&self) -> Option<Unfinished<'_>> {
+        let State::Body { header, left, keep } = self.state else { return None };
+        Some(Unfinished {
+            header,
+            seen: usize::from(header.len).saturating_sub(left),
+            body: if keep { &self.buf } else { &[] },
+            offset: self.rec_offset,
+            first_frame: self.rec_first_frame,
+            first_ts: self.rec_first_ts,
+        })
     }
 
     /// Feeds a chunk of the stream. `keep(content_type)` says whether a
@@ -353,6 +387,7 @@ impl Deframer {
                         let total = HEADER_LEN + usize::from(header.len);
                         self.rec_offset = offset;
                         self.rec_first_frame = chunk.frame;
+                        self.rec_first_ts = chunk.ts;
                         if data.len() >= total {
                             let body = data.get(HEADER_LEN..total).unwrap_or_default();
                             let wanted = keep(header.content_type);
@@ -407,6 +442,7 @@ impl Deframer {
                     if have == 0 {
                         self.rec_offset = offset;
                         self.rec_first_frame = chunk.frame;
+                        self.rec_first_ts = chunk.ts;
                         self.pieces.0.clear();
                     }
                     if let (Some(dst), Some(src)) =
