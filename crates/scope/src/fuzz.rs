@@ -780,6 +780,7 @@ pub const HTTP_LIMITS: HttpOptions = HttpOptions {
     trees: true,
     max_body: 64,
     max_decoded: 256,
+    max_decoded_per_conn: 1024,
     max_header_bytes: 256,
     max_header_list: 512,
     max_hpack_table: 256,

@@ -43,14 +43,32 @@ impl Serialize for Bytes<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         match std::str::from_utf8(self.0) {
             Ok(text) => ser.serialize_str(text),
-            Err(_) => {
-                let mut m = ser.serialize_map(Some(1))?;
-                m.serialize_entry(
-                    "bytes",
-                    &base64::engine::general_purpose::STANDARD.encode(self.0),
-                )?;
-                m.end()
-            }
+            Err(_) => base64_object(ser, self.0),
+        }
+    }
+}
+
+/// `{"bytes": BASE64}`.
+fn base64_object<S: Serializer>(ser: S, data: &[u8]) -> Result<S::Ok, S::Error> {
+    let mut m = ser.serialize_map(Some(1))?;
+    m.serialize_entry("bytes", &base64::engine::general_purpose::STANDARD.encode(data))?;
+    m.end()
+}
+
+/// A body's bytes: a string when they are text (UTF-8 without control
+/// characters other than tab and line ends), else `{"bytes": BASE64}`. A
+/// body of NULs printed as a string would take six bytes of output per
+/// byte (`\u0000`); base64 takes four per three.
+struct BodyBytes<'a>(&'a [u8]);
+
+impl Serialize for BodyBytes<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let text = std::str::from_utf8(self.0).ok().filter(|t| {
+            !t.bytes().any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7f)
+        });
+        match text {
+            Some(t) => ser.serialize_str(t),
+            None => base64_object(ser, self.0),
         }
     }
 }
@@ -100,16 +118,16 @@ struct BodyJson<'a> {
     truncated: bool,
     encoding: &'a Option<String>,
     decoded: bool,
-    data: Bytes<'a>,
+    data: BodyBytes<'a>,
 }
 
 fn body_json(b: &tlsscope_scope::http::Body) -> BodyJson<'_> {
     BodyJson {
         length: b.len,
-        truncated: b.truncated,
+        truncated: b.shown_in_part(),
         encoding: &b.encoding,
         decoded: b.decoded.is_some(),
-        data: Bytes(b.decoded.as_deref().unwrap_or(&b.bytes)),
+        data: BodyBytes(b.decoded.as_deref().unwrap_or(&b.bytes)),
     }
 }
 

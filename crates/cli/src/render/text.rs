@@ -427,7 +427,8 @@ fn body(
     match text {
         Some(t) => {
             let cut: String = t.chars().take(BODY_SHOWN).collect();
-            let more = if t.chars().count() > BODY_SHOWN || b.truncated { " …" } else { "" };
+            let more =
+                if t.chars().count() > BODY_SHOWN || b.shown_in_part() { " …" } else { "" };
             writeln!(
                 w,
                 "      {mark} body ({} bytes{enc}): {}{more}",

@@ -707,7 +707,7 @@ fn body(b: &Body, max: usize) -> BodyOut {
         encoding: b.encoding.clone(),
         decoded: b.decoded.is_some(),
         shown: shown.len(),
-        cut: b.truncated || shown.len() < all.len(),
+        cut: b.shown_in_part() || shown.len() < all.len(),
         data: DataOut::of(shown),
     }
 }

@@ -1113,7 +1113,7 @@ fn emit(mut p: Pending, cx: &mut Cx<'_>) {
     if ex.version.is_empty() {
         ex.version = "HTTP/1.1";
     }
-    ex.finish_bodies(cx.opts.max_decoded);
+    ex.finish_bodies(cx);
     cx.emit(HttpEvent::Exchange(Box::new(p.ex)));
 }
 

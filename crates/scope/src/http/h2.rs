@@ -1392,7 +1392,7 @@ fn emit(mut s: Stream, cx: &mut Cx<'_>) {
         && ex.reset.is_none()
         && ex.request_body.missing == 0
         && ex.response_body.missing == 0;
-    ex.finish_bodies(cx.opts.max_decoded);
+    ex.finish_bodies(cx);
     cx.emit(HttpEvent::Exchange(Box::new(s.ex)));
 }
 

@@ -58,8 +58,14 @@ pub struct HttpOptions {
     /// dissector.
     pub max_body: usize,
     /// Bytes of a decompressed body kept for display: a few kilobytes of
-    /// gzip can inflate to gigabytes (a decompression bomb).
+    /// gzip can inflate to gigabytes (a decompression bomb). Whole bodies
+    /// are for exporting to files, not for display.
     pub max_decoded: usize,
+    /// Decoded body bytes kept for display over a whole connection: a
+    /// connection of a thousand small bombs would otherwise hold (and
+    /// print) a thousand times `max_decoded`. Past it bodies are kept as
+    /// sent, not decoded.
+    pub max_decoded_per_conn: usize,
     /// Bytes of one HTTP/1 message head (request or status line and
     /// headers), of one chunked body's trailers, and of one HTTP/2 header
     /// block (HEADERS or PUSH_PROMISE with its CONTINUATIONs), buffered
@@ -96,7 +102,8 @@ impl Default for HttpOptions {
         HttpOptions {
             trees: false,
             max_body: 64 << 10,
-            max_decoded: 1 << 20,
+            max_decoded: 64 << 10,
+            max_decoded_per_conn: 4 << 20,
             max_header_bytes: 64 << 10,
             max_header_list: 256 << 10,
             max_hpack_table: 64 << 10,
@@ -126,8 +133,10 @@ pub struct Body {
     pub encoding: Option<String>,
     /// `bytes` decoded (gzip, deflate, br), for display, at most
     /// [`HttpOptions::max_decoded`] bytes. A prefix when `bytes` was
-    /// truncated.
+    /// truncated or when decoding stopped at the limit (`decoded_cut`).
     pub decoded: Option<Vec<u8>>,
+    /// Decoding stopped at a limit: `decoded` is the start of more.
+    pub decoded_cut: bool,
     /// Why decoding failed or stopped early.
     pub decode_error: Option<String>,
 }
@@ -154,8 +163,9 @@ impl Body {
         self.truncated = true;
     }
 
-    /// Decodes `bytes` by `encoding` for display.
-    pub(crate) fn decode(&mut self, max: usize) {
+    /// Decodes `bytes` by `encoding` for display, at most `max` bytes
+    /// (taken from `left`, what the connection may still decode).
+    pub(crate) fn decode(&mut self, max: usize, left: &mut usize) {
         let Some(enc) = self.encoding.as_deref() else { return };
         let codings: Vec<String> = enc
             .split(',')
@@ -165,6 +175,15 @@ impl Body {
         if codings.is_empty() || self.bytes.is_empty() {
             return;
         }
+        if *left == 0 {
+            self.decode_error = Some(
+                "not decoded: this connection's bodies already decoded as much as is kept for \
+                 display"
+                    .into(),
+            );
+            return;
+        }
+        let max = max.min(*left);
         let mut data = self.bytes.clone();
         let mut error = None;
         // Codings are listed in the order they were applied: undo the
@@ -190,9 +209,19 @@ impl Body {
                 }
             };
             data = out;
-            if let Some(e) = err {
-                error = Some(format!("{coding}: {e}"));
-                break;
+            match err {
+                Some(Stop::Limit) => {
+                    self.decoded_cut = true;
+                    error = Some(format!(
+                        "{coding}: decoded to more than the {max} bytes kept for display"
+                    ));
+                    break;
+                }
+                Some(Stop::Error(e)) => {
+                    error = Some(format!("{coding}: {e}"));
+                    break;
+                }
+                None => {}
             }
         }
         if let Some(e) = &mut error
@@ -200,14 +229,29 @@ impl Body {
         {
             e.push_str(" (the body was cut short, so only its start could be decoded)");
         }
+        *left = left.saturating_sub(data.len());
         self.decode_error = error;
         self.decoded = Some(data);
     }
+
+    /// Whether what is shown of the body (decoded, or as sent) is not all
+    /// of it.
+    pub fn shown_in_part(&self) -> bool {
+        self.truncated || self.decoded_cut
+    }
+}
+
+/// Why a decoder stopped before the end.
+enum Stop {
+    /// At the limit of bytes kept.
+    Limit,
+    /// The data is not valid in its coding.
+    Error(String),
 }
 
 /// Reads a decoder to the end or to `max` bytes: (output, why it stopped
 /// early).
-fn bounded_read(mut r: impl Read, max: usize) -> (Vec<u8>, Option<String>) {
+fn bounded_read(mut r: impl Read, max: usize) -> (Vec<u8>, Option<Stop>) {
     let mut out = Vec::new();
     let mut buf = [0u8; 8192];
     loop {
@@ -218,12 +262,12 @@ fn bounded_read(mut r: impl Read, max: usize) -> (Vec<u8>, Option<String>) {
                 let room = max.saturating_sub(out.len());
                 if chunk.len() > room {
                     out.extend_from_slice(chunk.get(..room).unwrap_or_default());
-                    return (out, Some(format!("decoded body is over the limit of {max} bytes")));
+                    return (out, Some(Stop::Limit));
                 }
                 out.extend_from_slice(chunk);
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return (out, Some(e.to_string())),
+            Err(e) => return (out, Some(Stop::Error(e.to_string()))),
         }
     }
 }
@@ -303,10 +347,39 @@ pub struct Exchange {
 
 impl Exchange {
     /// Decodes both bodies for display (done once, when the exchange is
-    /// emitted).
-    pub(crate) fn finish_bodies(&mut self, max_decoded: usize) {
-        self.request_body.decode(max_decoded);
-        self.response_body.decode(max_decoded);
+    /// emitted), within what the connection may still decode; says when
+    /// a body decoded to more than is kept, and when the connection's
+    /// decoding stops.
+    pub(crate) fn finish_bodies(&mut self, cx: &mut Cx<'_>) {
+        let max = cx.opts.max_decoded;
+        let mut left = cx.opts.max_decoded_per_conn.saturating_sub(cx.shown.decoded);
+        let before = left;
+        for (name, b) in
+            [("request", &mut self.request_body), ("response", &mut self.response_body)]
+        {
+            b.decode(max, &mut left);
+            if b.decoded_cut {
+                let what = self.path.as_deref().map(|p| format!(" ({p})")).unwrap_or_default();
+                let msg = format!(
+                    "a {name} body{what} decodes to more than the {max} bytes kept for display: \
+                     only its start is shown (truncated)"
+                );
+                cx.diag(Severity::Note, "http.body_limit", msg);
+            }
+        }
+        cx.shown.decoded += before - left;
+        let per_conn = cx.opts.max_decoded_per_conn;
+        if left == 0 && !cx.shown.decoded_noted {
+            cx.shown.decoded_noted = true;
+            cx.diag(
+                Severity::Note,
+                "http.decode_limit",
+                format!(
+                    "this connection's bodies decoded to {per_conn} bytes, as much as is kept for \
+                     display: later ones are kept as sent, not decoded"
+                ),
+            );
+        }
     }
 }
 
@@ -411,12 +484,16 @@ pub enum Protocol {
     Raw,
 }
 
-/// The budget of raw bytes passed on per connection.
+/// What a connection has passed on for display, against its limits:
+/// raw (non-HTTP) bytes and decoded body bytes.
 #[derive(Debug, Default)]
-pub(crate) struct RawBudget {
+pub(crate) struct Shown {
     passed: usize,
     total: PerDir<u64>,
     noted: bool,
+    /// Body bytes decoded for display.
+    decoded: usize,
+    decoded_noted: bool,
 }
 
 /// What the decoders need to report: the options, the event sink and the
@@ -424,7 +501,7 @@ pub(crate) struct RawBudget {
 pub(crate) struct Cx<'a> {
     pub opts: &'a HttpOptions,
     pub out: &'a mut dyn FnMut(HttpEvent),
-    raw: &'a mut RawBudget,
+    shown: &'a mut Shown,
     pub frame: u64,
     pub ts: Timestamp,
 }
@@ -444,17 +521,17 @@ impl Cx<'_> {
         if data.is_empty() {
             return;
         }
-        let t = &mut self.raw.total[dir];
+        let t = &mut self.shown.total[dir];
         *t = t.saturating_add(data.len() as u64);
-        let room = self.opts.max_raw.saturating_sub(self.raw.passed);
+        let room = self.opts.max_raw.saturating_sub(self.shown.passed);
         let pass = data.get(..room.min(data.len())).unwrap_or_default();
         if !pass.is_empty() {
-            self.raw.passed += pass.len();
+            self.shown.passed += pass.len();
             let e = HttpEvent::Raw { dir, data: pass.to_vec(), frame: self.frame };
             (self.out)(e);
         }
-        if pass.len() < data.len() && !self.raw.noted {
-            self.raw.noted = true;
+        if pass.len() < data.len() && !self.shown.noted {
+            self.shown.noted = true;
             let max = self.opts.max_raw;
             self.diag(
                 Severity::Note,
@@ -488,7 +565,7 @@ enum State {
 pub struct HttpConn {
     opts: HttpOptions,
     state: State,
-    raw: RawBudget,
+    shown: Shown,
     /// The last capture frame and time seen per direction: gaps and the
     /// end of the connection are reported there.
     last: PerDir<(u64, Timestamp)>,
@@ -597,7 +674,7 @@ impl HttpConn {
         HttpConn {
             opts,
             state: State::Detect(Held::default()),
-            raw: RawBudget::default(),
+            shown: Shown::default(),
             last: PerDir::default(),
         }
     }
@@ -612,7 +689,7 @@ impl HttpConn {
             Protocol::Http2 => State::H2(Box::new(h2::Conn::new(&opts))),
             Protocol::Raw => State::Raw,
         };
-        HttpConn { opts, state, raw: RawBudget::default(), last: PerDir::default() }
+        HttpConn { opts, state, shown: Shown::default(), last: PerDir::default() }
     }
 
     /// The protocol, as far as known.
@@ -627,7 +704,7 @@ impl HttpConn {
 
     /// Raw (non-HTTP) bytes seen per direction, including those not passed on.
     pub fn raw_bytes(&self, dir: Dir) -> u64 {
-        self.raw.total[dir]
+        self.shown.total[dir]
     }
 
     /// The next bytes of direction `dir`, carried by capture frame `frame`.
@@ -650,7 +727,7 @@ impl HttpConn {
             self.detect(out);
             return;
         }
-        let mut cx = Cx { opts: &self.opts, out, raw: &mut self.raw, frame, ts };
+        let mut cx = Cx { opts: &self.opts, out, shown: &mut self.shown, frame, ts };
         match &mut self.state {
             State::Detect(_) => {}
             State::H1(c) => c.push(dir, data, &mut cx),
@@ -669,7 +746,7 @@ impl HttpConn {
     /// `why` (a hole in the capture, records not decrypted).
     pub fn lose(&mut self, dir: Dir, len: u64, why: Missing, out: &mut dyn FnMut(HttpEvent)) {
         let (frame, ts) = self.last[dir];
-        let mut cx = Cx { opts: &self.opts, out, raw: &mut self.raw, frame, ts };
+        let mut cx = Cx { opts: &self.opts, out, shown: &mut self.shown, frame, ts };
         match &mut self.state {
             State::Detect(held) => {
                 // What was held from this direction is now of no use to
@@ -700,7 +777,7 @@ impl HttpConn {
             State::H1(c) => c.gap(dir, len, why, &mut cx),
             State::H2(c) => c.gap(dir, len, why, &mut cx),
             State::Raw => {
-                let t = &mut cx.raw.total[dir];
+                let t = &mut cx.shown.total[dir];
                 *t = t.saturating_add(len);
             }
             State::Done => {}
@@ -712,7 +789,7 @@ impl HttpConn {
     pub fn finish(&mut self, out: &mut dyn FnMut(HttpEvent)) {
         let state = std::mem::replace(&mut self.state, State::Done);
         let (frame, ts) = self.last[Dir::ClientToServer].max(self.last[Dir::ServerToClient]);
-        let mut cx = Cx { opts: &self.opts, out, raw: &mut self.raw, frame, ts };
+        let mut cx = Cx { opts: &self.opts, out, shown: &mut self.shown, frame, ts };
         match state {
             State::Detect(held) => {
                 // Too little to tell: show it as it is.
@@ -756,8 +833,13 @@ impl HttpConn {
         };
         let Some(protocol) = verdict else { return };
         let State::Detect(held) = std::mem::replace(&mut self.state, State::Done) else { return };
-        let mut cx =
-            Cx { opts: &self.opts, out, raw: &mut self.raw, frame: 0, ts: Timestamp::default() };
+        let mut cx = Cx {
+            opts: &self.opts,
+            out,
+            shown: &mut self.shown,
+            frame: 0,
+            ts: Timestamp::default(),
+        };
         match protocol {
             Protocol::Http1 | Protocol::Http2 => {
                 let mut state = if protocol == Protocol::Http1 {

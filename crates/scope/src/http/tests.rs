@@ -283,8 +283,45 @@ fn bodies_are_decoded_for_display() {
     raw.write_all(&text).unwrap();
     let mut b =
         Body { bytes: raw.finish().unwrap(), encoding: Some("deflate".into()), ..Body::default() };
-    b.decode(1 << 20);
+    b.decode(1 << 20, &mut usize::MAX.clone());
     assert_eq!(b.decoded.as_deref(), Some(&text[..]));
+}
+
+#[test]
+fn a_connection_of_decompression_bombs_decodes_a_bounded_amount_and_says_so() {
+    // 200 responses of a few hundred bytes, each inflating to 1 MiB.
+    let bomb = brotli(&vec![0u8; 1 << 20]);
+    let mut script_bytes = Vec::new();
+    for i in 0..200 {
+        let mut resp = format!(
+            "HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: {}\r\n\r\n",
+            bomb.len()
+        )
+        .into_bytes();
+        resp.extend_from_slice(&bomb);
+        script_bytes.push((format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes(), resp));
+    }
+    let script: Vec<(Dir, &[u8])> =
+        script_bytes.iter().flat_map(|(q, r)| [(C, &q[..]), (S, &r[..])]).collect();
+    let opts = HttpOptions::default();
+    let events = run(opts, &script);
+    let xs = exchanges(&events);
+    assert_eq!(xs.len(), 200);
+    let decoded: usize =
+        xs.iter().filter_map(|x| x.response_body.decoded.as_ref()).map(Vec::len).sum();
+    assert_eq!(decoded, opts.max_decoded_per_conn, "decoding stops at the connection's limit");
+    let cut = xs.iter().filter(|x| x.response_body.decoded_cut).count();
+    assert_eq!(cut * opts.max_decoded, opts.max_decoded_per_conn);
+    assert!(xs.iter().all(|x| x.response_body.decoded.is_none() || x.response_body.decoded_cut));
+    let notes: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            HttpEvent::Diagnostic(d) => Some(d.code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notes.iter().filter(|c| **c == "http.body_limit").count(), cut);
+    assert_eq!(notes.iter().filter(|c| **c == "http.decode_limit").count(), 1);
 }
 
 #[test]
@@ -292,9 +329,18 @@ fn decoding_is_bounded_and_reports_problems() {
     // A decompression bomb stops at max_decoded.
     let zeros = vec![0u8; 10 << 20];
     let mut b = Body { bytes: gzip(&zeros), encoding: Some("gzip".into()), ..Body::default() };
-    b.decode(1 << 20);
+    b.decode(1 << 20, &mut usize::MAX.clone());
     assert_eq!(b.decoded.as_ref().map(Vec::len), Some(1 << 20));
-    assert!(b.decode_error.as_deref().unwrap().contains("over the limit"));
+    assert!(b.decoded_cut && b.shown_in_part(), "what is shown is not all of it");
+    assert!(b.decode_error.as_deref().unwrap().contains("kept for display"));
+    // What the connection may still decode bounds it too, and is used up.
+    let mut left = 1000;
+    let mut b = Body { bytes: gzip(&zeros), encoding: Some("gzip".into()), ..Body::default() };
+    b.decode(1 << 20, &mut left);
+    assert_eq!((b.decoded.as_ref().map(Vec::len), left, b.decoded_cut), (Some(1000), 0, true));
+    let mut b = Body { bytes: gzip(b"small"), encoding: Some("gzip".into()), ..Body::default() };
+    b.decode(1 << 20, &mut left);
+    assert!(b.decoded.is_none() && b.decode_error.unwrap().contains("not decoded"));
     // A truncated body decodes to a prefix and says why.
     let text = b"abcdefghij".repeat(1000);
     let z = gzip(&text);
@@ -304,25 +350,25 @@ fn decoding_is_bounded_and_reports_problems() {
         truncated: true,
         ..Body::default()
     };
-    b.decode(1 << 20);
+    b.decode(1 << 20, &mut usize::MAX.clone());
     let d = b.decoded.unwrap();
     assert!(!d.is_empty() && text.starts_with(&d));
     assert!(b.decode_error.unwrap().contains("cut short"));
     // Unknown codings are named; stacked codings are undone in order.
     let mut b = Body { bytes: vec![1, 2, 3], encoding: Some("zstd".into()), ..Body::default() };
-    b.decode(100);
+    b.decode(100, &mut usize::MAX.clone());
     assert!(b.decode_error.unwrap().contains("zstd"));
     let mut b = Body {
         bytes: brotli(&gzip(b"twice")),
         encoding: Some("gzip, br".into()),
         ..Body::default()
     };
-    b.decode(100);
+    b.decode(100, &mut usize::MAX.clone());
     assert_eq!(b.decoded.as_deref(), Some(&b"twice"[..]));
     // Garbage is an error, not a panic.
     let mut b =
         Body { bytes: b"not gzip".to_vec(), encoding: Some("gzip".into()), ..Body::default() };
-    b.decode(100);
+    b.decode(100, &mut usize::MAX.clone());
     assert!(b.decode_error.is_some());
 }
 
