@@ -218,6 +218,42 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// Inflated bytes past which a gzip-compressed capture must show it is not
+/// a decompression bomb: real captures compress a few times, rarely tens
+/// of times; deflate cannot do better than about 1032 to 1.
+pub const MAX_INFLATE_FREE: u64 = 256 << 20;
+
+/// The most inflated bytes per compressed byte past [`MAX_INFLATE_FREE`].
+pub const MAX_INFLATE_RATIO: u64 = 250;
+
+/// A gzip stream being inflated, stopped with an error when it inflates
+/// like a bomb: past [`MAX_INFLATE_FREE`] bytes at more than
+/// [`MAX_INFLATE_RATIO`] to 1.
+struct Inflating<R> {
+    inner: R,
+    /// Compressed bytes read so far.
+    read: Progress,
+    out: u64,
+}
+
+impl<R: Read> Read for Inflating<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.out = self.out.saturating_add(n as u64);
+        let read = self.read.bytes().max(1);
+        if self.out > MAX_INFLATE_FREE && self.out / read > MAX_INFLATE_RATIO {
+            return Err(io::Error::other(format!(
+                "the gzip-compressed capture inflated to {} MiB from {} KiB, more than \
+                 {MAX_INFLATE_RATIO} to 1: no real capture compresses so well (a decompression \
+                 bomb?); if it is real, decompress it first (gunzip) and read that",
+                self.out >> 20,
+                read >> 10
+            )));
+        }
+        Ok(n)
+    }
+}
+
 /// A streaming reader over a pcap or pcapng capture.
 pub struct CaptureReader {
     src: Box<dyn Read + Send>,
@@ -345,7 +381,8 @@ impl CaptureReader {
         let prefix = std::io::Cursor::new(head[..n].to_vec());
         let chained = prefix.chain(counted);
         let (src, compressed): (Box<dyn Read + Send>, bool) = if n == 2 && head == GZIP_MAGIC {
-            (Box::new(flate2::read::MultiGzDecoder::new(chained)), true)
+            let inflate = flate2::read::MultiGzDecoder::new(chained);
+            (Box::new(Inflating { inner: inflate, read: progress.clone(), out: 0 }), true)
         } else {
             (Box::new(chained), false)
         };

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use tlsscope_capture::read::{CaptureReader, Event, SECRETS_TLS_KEY_LOG};
+use tlsscope_scope::budget::Budget;
 use tlsscope_scope::flow::Reassembler;
 use tlsscope_scope::frame::{Frame, LinkType};
 use tlsscope_scope::session::{self, Analyzer, ConnState};
@@ -43,6 +44,67 @@ pub struct SourceArgs {
     /// Live capture: stop after this many packets.
     #[arg(short = 'c', long, value_name = "COUNT", requires = "interface")]
     pub count: Option<u64>,
+    /// Memory the analysis may hold at once (reassembly, sessions and
+    /// their HTTP exchanges, key log secrets), e.g. 512M or 2G. Past it the
+    /// newest bodies, header lists and exchanges are not kept and the
+    /// longest-idle connections are reported early, each said in a
+    /// diagnostic.
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_size)]
+    pub max_memory: u64,
+}
+
+impl SourceArgs {
+    /// The run's memory budget.
+    pub fn budget(&self) -> Budget {
+        Budget::new(usize::try_from(self.max_memory).unwrap_or(usize::MAX))
+    }
+}
+
+/// The smallest `--max-memory`: below it a capture's first sessions would
+/// not fit.
+const MIN_MEMORY: u64 = 16 << 20;
+
+/// A size: a number of bytes with an optional binary suffix (`K`, `M`,
+/// `G`, `T`, with or without `iB`/`B`).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let n: u64 = num.parse().map_err(|_| format!("{text:?} is not a size (e.g. 512M, 2G)"))?;
+    let shift = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        "T" | "TB" | "TIB" => 40,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (use K, M, G or T)")),
+    };
+    let size = n.checked_mul(1 << shift).ok_or_else(|| format!("{text:?} is too large"))?;
+    if size < MIN_MEMORY {
+        return Err(format!("{text:?} is below the smallest budget, {}M", MIN_MEMORY >> 20));
+    }
+    Ok(size)
+}
+
+/// The run's closing word on its memory budget, when anything was cut.
+pub fn budget_diagnostic(budget: &Budget) -> Option<tlsscope_scope::diag::Diagnostic> {
+    use tlsscope_scope::diag::{Diagnostic, Location, Severity};
+    let cuts = budget.cuts();
+    if cuts.is_empty() {
+        return None;
+    }
+    let what: Vec<String> = cuts.iter().map(|(k, n)| format!("{n} {}", k.name(*n))).collect();
+    Some(Diagnostic::new(
+        Severity::Warning,
+        "memory.budget",
+        Location::default(),
+        format!(
+            "the memory budget of {} MiB was used up: not kept or cut short: {}; \
+             --max-memory raises it",
+            budget.limit().unwrap_or(0) >> 20,
+            what.join(", ")
+        ),
+    ))
 }
 
 /// What the source hands to the analysis.
@@ -272,7 +334,7 @@ impl Source {
         mut first_frame: impl FnMut(&mut O, Timestamp),
     ) {
         let dsb_name = format!("{}: Decryption Secrets Block", self.name().display());
-        let mut tcp: Reassembler<ConnState> = Reassembler::default();
+        let mut tcp: Reassembler<ConnState> = Reassembler::default().with_budget(analyzer.budget());
         let mut first = true;
         self.for_each(|ev| match ev {
             Input::KeyLog { data, name } => {

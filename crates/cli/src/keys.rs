@@ -58,6 +58,10 @@ impl KeyArgs {
     }
 }
 
+/// The most read from a key log that is not a regular file (a pipe, a
+/// device): the key log of a million sessions is a few hundred MiB.
+const MAX_STREAMED_KEYLOG: u64 = 1 << 30;
+
 fn cannot_read(path: &std::path::Path) -> String {
     format!("{}: cannot read the key log (check the path; SSLKEYLOGFILE writes it)", path.display())
 }
@@ -78,9 +82,17 @@ impl KeyFiles {
     /// key log lines become diagnostics (with file and line).
     pub fn read_into(self, ring: &mut Keyring, diags: &mut Collector) -> anyhow::Result<()> {
         for (path, mut file) in self.keylogs {
+            // A pipe or a device has no size to trust: it is read up to a
+            // cap (a key log is ~150 bytes a line; /dev/zero never ends).
+            let mut cap = u64::MAX;
             if let Ok(meta) = file.metadata() {
-                ring.keylog.reserve_for_bytes(meta.len());
+                if meta.is_file() {
+                    ring.keylog.reserve_for_bytes(meta.len());
+                } else {
+                    cap = MAX_STREAMED_KEYLOG;
+                }
             }
+            let mut total = 0u64;
             let name = path.display().to_string();
             // Read in pieces (the parser takes lines split anywhere): a key
             // log holds a line per secret of every session, and reading it
@@ -93,6 +105,16 @@ impl KeyFiles {
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(e).with_context(|| cannot_read(&path)),
                 };
+                total = total.saturating_add(n as u64);
+                if total > cap {
+                    buf.iter_mut().for_each(|b| *b = 0);
+                    anyhow::bail!(
+                        "{}: not a regular file, and it gave more than {} MiB without ending: \
+                         stopped (is it a key log? /dev/zero is not)",
+                        path.display(),
+                        MAX_STREAMED_KEYLOG >> 20
+                    );
+                }
                 for d in ring.keylog.parse(buf.get(..n).unwrap_or_default(), &name) {
                     diags.push(d);
                 }

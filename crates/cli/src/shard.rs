@@ -23,6 +23,7 @@ use std::sync::mpsc;
 
 use tlsscope_capture::mapped::Mapping;
 use tlsscope_capture::read::{Event, SECRETS_TLS_KEY_LOG};
+use tlsscope_scope::budget::Budget;
 use tlsscope_scope::diag::{Collector, Diagnostic};
 use tlsscope_scope::flow::{Chunk, ConnInfo, Dir, EndReason, Reassembler, StreamSink};
 use tlsscope_scope::session::{self, Analyzer, ConnState, Flow, Options, Session};
@@ -565,6 +566,7 @@ pub fn analyse<W: Write>(
     file: &mut CaptureFile,
     parts: usize,
     opts: Options,
+    budget: &Budget,
     keys: Keyring,
     files: KeyFiles,
     render: &Render,
@@ -591,7 +593,7 @@ pub fn analyse<W: Write>(
             step: 0,
             found: Vec::new(),
         };
-        let analyzer = Analyzer::new(opts, out);
+        let analyzer = Analyzer::new(opts, out).with_budget(budget);
         let p = Part {
             me,
             parts,
@@ -662,7 +664,7 @@ pub fn analyse<W: Write>(
         next_number: 0,
         totals: Totals::default(),
     };
-    let mut tcp: Reassembler<u8> = Reassembler::default();
+    let mut tcp: Reassembler<u8> = Reassembler::default().with_budget(budget);
     let file_bytes = mapping.as_deref().map(Mapping::bytes).unwrap_or_default();
     let mut first = true;
     file.for_each(|ev| {

@@ -106,6 +106,14 @@ pub struct Collector {
     counts: Vec<(&'static str, Severity, u64)>,
 }
 
+impl Extend<Diagnostic> for Collector {
+    fn extend<I: IntoIterator<Item = Diagnostic>>(&mut self, items: I) {
+        for d in items {
+            self.push(d);
+        }
+    }
+}
+
 impl Collector {
     /// Diagnostics of one code kept in full; the rest are counted.
     pub const KEEP_PER_CODE: u64 = 20;

@@ -25,6 +25,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 
+use crate::budget::{Budget, Cut, ITEM_COST, Lease};
 use crate::diag::{Diagnostic, Location, Severity};
 use crate::frame::{DecodeError, Decoded, Frame, LinkType, TcpSegment, decode};
 use crate::time::Timestamp;
@@ -390,7 +391,19 @@ pub struct Reassembler<U> {
     /// frame, frames). Said once each, with the count at the end, not once
     /// per frame (a whole file of them would repeat one line).
     unsupported_links: Vec<(LinkType, u64, u64)>,
+    /// Held segments and the connection table, against the run's memory
+    /// budget.
+    held: Lease,
+    /// Frames seen when a connection was last ended for the budget.
+    budget_evicted_at: u64,
+    budget_warned: bool,
 }
+
+/// Frames between two connections ended early for the memory budget: the
+/// memory they held is given back when the layers above have reported
+/// them, which (on several threads) can take a while; ending one after
+/// another at once would end more than needed.
+const BUDGET_EVICTION_INTERVAL: u64 = 256;
 
 impl<U: Default> Default for Reassembler<U> {
     fn default() -> Self {
@@ -465,6 +478,60 @@ impl<U: Default> Reassembler<U> {
             frames_seen: 0,
             eviction_warned: false,
             unsupported_links: Vec::new(),
+            held: Lease::default(),
+            budget_evicted_at: 0,
+            budget_warned: false,
+        }
+    }
+
+    /// Counts held segments against `budget`, and ends the longest-idle
+    /// connections early when the run holds more than it allows.
+    pub fn with_budget(mut self, budget: &Budget) -> Self {
+        self.held = budget.lease();
+        self
+    }
+
+    /// Brings the count up to date and, when the run holds more than the
+    /// budget allows, ends the longest-idle connection (at most one every
+    /// [`BUDGET_EVICTION_INTERVAL`] frames).
+    fn mind_budget<S: StreamSink<U>>(&mut self, sink: &mut S, now: Timestamp) {
+        let budget = self.held.budget().clone();
+        if budget.limit().is_none() {
+            return;
+        }
+        let per_conn = std::mem::size_of::<Conn<()>>() + ITEM_COST;
+        self.held.set(self.buffered_total + self.conns.len() * per_conn);
+        if !budget.over()
+            || self.frames_seen < self.budget_evicted_at + BUDGET_EVICTION_INTERVAL
+            || self.conns.len() <= 1
+        {
+            return;
+        }
+        self.budget_evicted_at = self.frames_seen;
+        let oldest = self
+            .conns
+            .iter()
+            .filter(|(_, c)| matches!(c, Slot::Open(_)))
+            .map(|(k, c)| (c.info().last, c.info().id, *k))
+            .min_by_key(|(t, id, _)| (*t, *id));
+        let Some((_, id, key)) = oldest else { return };
+        if !self.budget_warned {
+            self.budget_warned = true;
+            sink.diagnostic(Diagnostic::new(
+                Severity::Warning,
+                "memory.budget",
+                Location::default(),
+                format!(
+                    "the memory budget of {} MiB is used up (at capture time {now}): ending the \
+                     longest-idle connections early, first TCP connection {id} (--max-memory \
+                     raises it)",
+                    budget.limit().unwrap_or(0) >> 20
+                ),
+            ));
+        }
+        budget.cut(Cut::Connection);
+        if let Some(slot) = self.conns.remove(&key) {
+            self.finish(sink, slot, EndReason::Evicted);
         }
     }
 
@@ -594,7 +661,9 @@ impl<U: Default> Reassembler<U> {
         conn.frames += 1;
         count_frame(&mut conn.info, dir, frame, ts, frame_len);
 
-        let mut state = PushState { total: &mut self.buffered_total, limits: &limits, file };
+        let budget = self.held.budget().clone();
+        let mut state =
+            PushState { total: &mut self.buffered_total, limits: &limits, budget: &budget, file };
         state.segment(sink, conn, dir, frame, ts, seg);
         if Self::is_closed(conn) {
             // Closed: what is still held becomes gaps and data now (an RST
@@ -613,6 +682,7 @@ impl<U: Default> Reassembler<U> {
                 self.closed.push_back((ts, key, id));
             }
         }
+        self.mind_budget(sink, ts);
     }
 
     /// Decodes a captured frame and feeds its TCP segment, if it has one.
@@ -712,8 +782,13 @@ impl<U: Default> Reassembler<U> {
         match slot {
             Slot::Open(mut conn) => {
                 let limits = self.limits;
-                let mut state =
-                    PushState { total: &mut self.buffered_total, limits: &limits, file: &[] };
+                let budget = self.held.budget().clone();
+                let mut state = PushState {
+                    total: &mut self.buffered_total,
+                    limits: &limits,
+                    budget: &budget,
+                    file: &[],
+                };
                 for dir in [Dir::ClientToServer, Dir::ServerToClient] {
                     let last_frame = conn.info.last_frame;
                     state.flush(sink, &mut conn, dir, last_frame);
@@ -787,6 +862,8 @@ fn count_frame(info: &mut ConnInfo, dir: Dir, frame: u64, ts: Timestamp, frame_l
 struct PushState<'a> {
     total: &'a mut usize,
     limits: &'a Limits,
+    /// What held segments count against.
+    budget: &'a Budget,
     /// The capture file, when the caller holds it whole (else empty).
     file: &'a [u8],
 }
@@ -970,7 +1047,9 @@ impl PushState<'_> {
         let over_segments = half.pending.len() >= self.limits.max_segments_per_direction;
         let over_bytes =
             half.pending_bytes + payload.len() > self.limits.max_buffered_per_direction;
-        let over_total = *self.total + payload.len() > self.limits.max_buffered_total;
+        let over_budget = !self.budget.has_room(payload.len());
+        let over_total =
+            *self.total + payload.len() > self.limits.max_buffered_total || over_budget;
         half.pending_bytes += payload.len();
         *self.total += payload.len();
         if let Some(old) =
@@ -985,7 +1064,12 @@ impl PushState<'_> {
                 differing(&old.data, payload.get(..old.data.len()).unwrap_or_default());
         }
         if over_segments || over_bytes || over_total {
-            let what = if over_total {
+            if over_budget {
+                self.budget.cut(Cut::Reassembly);
+            }
+            let what = if over_budget {
+                "the memory budget"
+            } else if over_total {
                 "the total reassembly buffer limit"
             } else if over_bytes {
                 "the per-direction reassembly buffer limit"

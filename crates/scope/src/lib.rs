@@ -15,6 +15,7 @@
     deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod budget;
 pub mod diag;
 pub mod explain;
 pub mod flow;

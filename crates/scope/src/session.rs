@@ -11,6 +11,7 @@
 
 use std::net::SocketAddr;
 
+use crate::budget::{Budget, Cut, HeapSize, ITEM_COST, Lease};
 use crate::diag::{Diagnostic, Location, Severity};
 use crate::flow::{Chunk, ConnInfo, Dir, EndReason, PerDir, StreamSink};
 use crate::http::{Exchange, H2FrameInfo, HttpConn, HttpEvent, HttpOptions, Missing, Protocol};
@@ -61,36 +62,101 @@ pub struct HttpFound {
     pub h2_frame_count: u64,
     /// The first bytes of a protocol that is not HTTP, per direction.
     pub raw: PerDir<Vec<u8>>,
+    /// Exchanges not kept because the memory budget was used up (counted
+    /// in `dropped` too).
+    pub dropped_for_memory: u64,
+    /// What the lists hold besides the exchanges (which count their own),
+    /// against the run's memory budget.
+    held: Lease,
 }
 
 impl HttpFound {
+    /// Nothing found yet; what will be kept counts against `budget`.
+    fn new(budget: &Budget) -> Self {
+        HttpFound { held: budget.lease(), ..HttpFound::default() }
+    }
+
     fn event(&mut self, ev: HttpEvent, diags: &mut Vec<Diagnostic>) {
         match ev {
             HttpEvent::Exchange(x) => {
-                if self.exchanges.len() < MAX_EXCHANGES {
+                if self.exchanges.len() >= MAX_EXCHANGES {
+                    self.dropped += 1;
+                } else if self.held.try_grow(ITEM_COST) {
                     self.exchanges.push(*x);
                 } else {
+                    // Its own bytes are already counted: dropping it is
+                    // what frees them.
                     self.dropped += 1;
+                    self.dropped_for_memory += 1;
+                    self.held.budget().cut(Cut::Exchange);
+                    if self.dropped_for_memory == 1 {
+                        let frame = x.end_frame.or(x.request_frame).unwrap_or(0);
+                        push_capped(
+                            diags,
+                            budget_diagnostic(self.held.budget(), frame, "HTTP exchanges"),
+                        );
+                    }
                 }
             }
-            HttpEvent::H2Frame(f) => {
+            HttpEvent::H2Frame(mut f) => {
                 self.h2_frame_count += 1;
-                if self.h2_frames.len() < MAX_H2_FRAMES {
+                if self.h2_frames.len() < MAX_H2_FRAMES
+                    && self.held.try_grow(ITEM_COST + f.summary.capacity())
+                {
+                    if !f.tree.is_empty() && !self.held.try_grow(f.tree.heap_size()) {
+                        f.tree = Vec::new();
+                        self.held.budget().cut(Cut::Details);
+                    }
                     self.h2_frames.push(f);
                 }
             }
             HttpEvent::Raw { dir, data, .. } => {
                 let r = &mut self.raw[dir];
                 let room = MAX_RAW_PREVIEW.saturating_sub(r.len());
-                r.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
-            }
-            HttpEvent::Diagnostic(d) => {
-                if diags.len() < 100 {
-                    diags.push(d);
+                let keep = data.get(..room.min(data.len())).unwrap_or_default();
+                if self.held.try_grow(keep.len()) {
+                    r.extend_from_slice(keep);
                 }
             }
+            HttpEvent::Diagnostic(d) => push_capped(diags, d),
         }
     }
+}
+
+/// Entries of a session's message list: a real session has a dozen
+/// handshake messages and a few alerts; a hostile one can send a record
+/// of each kind in every few bytes.
+pub const MAX_MESSAGES: usize = 10_000;
+
+/// The heap bytes of a parsed handshake message kept for display: its
+/// bytes, field tree and parsed body (estimated as its bytes again).
+fn message_size(m: &Message) -> usize {
+    std::mem::size_of::<Message>() + 2 * m.bytes.capacity() + m.fields.heap_size()
+}
+
+/// Diagnostics kept per session or flow: a hostile capture can make a
+/// problem of every record; the first ones say what is wrong.
+pub const MAX_DIAGNOSTICS: usize = 100;
+
+/// Adds `d` unless `diags` holds [`MAX_DIAGNOSTICS`] already.
+fn push_capped(diags: &mut Vec<Diagnostic>, d: Diagnostic) {
+    if diags.len() < MAX_DIAGNOSTICS {
+        diags.push(d);
+    }
+}
+
+/// Says that `what` were not kept because the memory budget is used up.
+fn budget_diagnostic(budget: &Budget, frame: u64, what: &str) -> Diagnostic {
+    Diagnostic::new(
+        Severity::Warning,
+        "memory.budget",
+        Location::frame(frame),
+        format!(
+            "from here on {what} are not kept: the memory budget of {} MiB is used up \
+             (--max-memory raises it)",
+            budget.limit().unwrap_or(0) >> 20
+        ),
+    )
 }
 
 /// How a message in the session's list was carried.
@@ -235,8 +301,10 @@ pub struct Session {
     pub certificates: Vec<x509::Summary>,
     /// Their DER.
     pub certificate_ders: Vec<Vec<u8>>,
-    /// The messages, in wire order.
+    /// The messages, in wire order (the first [`MAX_MESSAGES`]).
     pub messages: Vec<Entry>,
+    /// Messages and records not listed, past [`MAX_MESSAGES`].
+    pub messages_not_listed: u64,
     /// Alerts.
     pub alerts: Vec<Alert>,
     /// Application data per direction.
@@ -245,8 +313,10 @@ pub struct Session {
     pub app_records: Vec<AppRecord>,
     /// How it was resumed, if it was.
     pub resumed: Option<Resumption>,
-    /// Problems found.
+    /// Problems found (the first [`MAX_DIAGNOSTICS`]).
     pub diagnostics: Vec<Diagnostic>,
+    /// Problems found past those.
+    pub diagnostics_not_kept: u64,
     /// The ALPN protocol from EncryptedExtensions (TLS 1.3, decrypted).
     pub encrypted_extensions_alpn: Option<Vec<u8>>,
     /// How decryption went (set when the session ends).
@@ -258,6 +328,11 @@ pub struct Session {
     pub transcript: Vec<Vec<u8>>,
     transcript_bytes: usize,
     master_remembered: bool,
+    /// What it holds (messages, certificates, transcript), against the
+    /// run's memory budget; its HTTP exchanges count their own.
+    held: Lease,
+    /// Something was not kept for the memory budget (said once).
+    budget_noted: bool,
 }
 
 /// Early data bytes held per connection until the ServerHello says how to
@@ -289,6 +364,61 @@ pub struct Decryption {
 }
 
 impl Session {
+    /// Adds an entry to the message list. Its parsed message (bytes,
+    /// field tree) is kept as far as the memory budget allows; past
+    /// [`MAX_MESSAGES`] entries are counted, not listed.
+    fn list(&mut self, mut e: Entry) {
+        if self.messages.len() >= MAX_MESSAGES {
+            self.messages_not_listed += 1;
+            if self.messages_not_listed == 1 {
+                self.diag(Diagnostic::new(
+                    Severity::Warning,
+                    "tls.limit.messages",
+                    Location::frame(e.frame),
+                    format!(
+                        "over {MAX_MESSAGES} handshake messages and other records in one \
+                         session: the rest are counted, not listed"
+                    ),
+                ));
+            }
+            return;
+        }
+        if let Some(m) = &e.message
+            && !self.held.try_grow(message_size(m))
+        {
+            e.message = None;
+            self.cut(Cut::Details, e.frame, "message details (bytes, field trees)");
+        }
+        self.held.grow(std::mem::size_of::<Entry>());
+        self.messages.push(e);
+    }
+
+    /// Something of the session was not kept for the memory budget:
+    /// counted, and said once.
+    fn cut(&mut self, kind: Cut, frame: u64, what: &str) {
+        self.held.budget().cut(kind);
+        if !self.budget_noted {
+            self.budget_noted = true;
+            let d = budget_diagnostic(self.held.budget(), frame, what);
+            self.diag(d);
+        }
+    }
+
+    /// Adds a problem found (past [`MAX_DIAGNOSTICS`], only counted).
+    fn diag(&mut self, d: Diagnostic) {
+        if self.diagnostics.len() < MAX_DIAGNOSTICS {
+            self.diagnostics.push(d);
+        } else {
+            self.diagnostics_not_kept += 1;
+        }
+    }
+
+    fn diags(&mut self, ds: Vec<Diagnostic>) {
+        for d in ds {
+            self.diag(d);
+        }
+    }
+
     /// The negotiated version, if the ServerHello was seen.
     pub fn version(&self) -> Option<u16> {
         self.server_hello.as_ref().map(|sh| sh.negotiated_version())
@@ -319,7 +449,17 @@ impl Session {
 }
 
 impl Session {
-    fn new(id: u64, info: &ConnInfo, index: u32, swapped: bool, frame: u64, ts: Timestamp) -> Self {
+    fn new(
+        id: u64,
+        info: &ConnInfo,
+        index: u32,
+        swapped: bool,
+        frame: u64,
+        ts: Timestamp,
+        budget: &Budget,
+    ) -> Self {
+        let mut held = budget.lease();
+        held.grow(std::mem::size_of::<Session>() + ITEM_COST);
         let (client, server) =
             if swapped { (info.server, info.client) } else { (info.client, info.server) };
         Session {
@@ -339,17 +479,21 @@ impl Session {
             certificates: Vec::new(),
             certificate_ders: Vec::new(),
             messages: Vec::new(),
+            messages_not_listed: 0,
             alerts: Vec::new(),
             traffic: PerDir::default(),
             app_records: Vec::new(),
             resumed: None,
             diagnostics: Vec::new(),
+            diagnostics_not_kept: 0,
             encrypted_extensions_alpn: None,
             decryption: None,
-            http: HttpFound::default(),
+            http: HttpFound::new(budget),
             transcript: Vec::new(),
             transcript_bytes: 0,
             master_remembered: false,
+            held,
+            budget_noted: false,
         }
     }
 }
@@ -453,6 +597,31 @@ pub struct ConnState {
     /// Everything was reported when both directions ended; what comes
     /// after (a late retransmission) is ignored.
     done: bool,
+    /// Its buffers (records and messages split over segments, early data,
+    /// scratch space), counted against the run's memory budget whatever
+    /// the limit: the analysis cannot go on without them.
+    held: Lease,
+}
+
+impl ConnState {
+    /// Bytes of its buffers.
+    fn buffered(&self) -> usize {
+        let sides: usize = self
+            .sides
+            .0
+            .iter()
+            .map(|s| s.deframer.buffered() + s.assembler.buffered() + s.decrypted.buffered())
+            .sum();
+        std::mem::size_of::<ConnState>() + sides + self.early_bytes + self.scratch.capacity()
+    }
+
+    /// Brings the count of its buffers up to date.
+    fn recount(&mut self) {
+        if self.held.budget().limit().is_some() {
+            let n = self.buffered();
+            self.held.set(n);
+        }
+    }
 }
 
 /// The TLS analysis stage: a sink for TCP reassembly.
@@ -469,6 +638,9 @@ pub struct Analyzer<O: Output> {
     /// Recently seen certificates, decoded: most sessions of a capture
     /// show the same few, and decoding one costs far more than comparing.
     certificates: Vec<(Vec<u8>, x509::Summary)>,
+    /// What sessions, connections and HTTP decoders hold counts against
+    /// this.
+    budget: Budget,
 }
 
 /// How many decoded certificates the analyzer remembers.
@@ -484,7 +656,21 @@ impl<O: Output> Analyzer<O> {
             next_session: 0,
             fingerprints: fingerprint::Cache::default(),
             certificates: Vec::new(),
+            budget: Budget::unlimited(),
         }
+    }
+
+    /// Counts what the analysis holds against `budget` (set before any
+    /// connection is opened).
+    pub fn with_budget(mut self, budget: &Budget) -> Self {
+        self.budget = budget.clone();
+        self.keys.keylog.set_budget(budget);
+        self
+    }
+
+    /// The budget what it holds counts against.
+    pub fn budget(&self) -> &Budget {
+        &self.budget
     }
 
     /// [`x509::summarize`], remembering the last few certificates.
@@ -531,7 +717,7 @@ impl<O: Output> Analyzer<O> {
                 let mut diags = Vec::new();
                 let found = &mut old.http;
                 h.finish(&mut |ev| found.event(ev, &mut diags));
-                old.diagnostics.extend(diags);
+                old.diags(diags);
             }
             self.out.session(*old);
         }
@@ -543,7 +729,8 @@ impl<O: Output> Analyzer<O> {
         }
         st.crypto = Some(crypto);
         st.swapped = swapped;
-        let s = Session::new(self.next_session, info, st.sessions, swapped, frame, ts);
+        let s =
+            Session::new(self.next_session, info, st.sessions, swapped, frame, ts, &self.budget);
         self.out.session_started(self.next_session);
         self.next_session += 1;
         st.sessions += 1;
@@ -570,7 +757,7 @@ impl<O: Output> Analyzer<O> {
         if st.session.is_none() {
             self.start_session(info, st, false, frame, ts);
             if let Some(s) = st.session.as_mut() {
-                s.diagnostics.push(Diagnostic::new(
+                s.diag(Diagnostic::new(
                     Severity::Warning,
                     "tls.no_client_hello",
                     Location::frame(frame),
@@ -578,8 +765,9 @@ impl<O: Output> Analyzer<O> {
                 ));
             }
         }
-        st.session
-            .get_or_insert_with(|| Box::new(Session::new(u64::MAX, info, 0, false, frame, ts)))
+        st.session.get_or_insert_with(|| {
+            Box::new(Session::new(u64::MAX, info, 0, false, frame, ts, &self.budget))
+        })
     }
 
     /// A record from `dir` was cut by a gap: if it was protected, it is
@@ -638,12 +826,12 @@ impl<O: Output> Analyzer<O> {
             let seen = record::HEADER_LEN + u.seen;
             if let Some(t) = msg_type {
                 let name = registry::handshake_type_camel(t).unwrap_or("HandshakeMessage");
-                s.messages.push(Entry {
+                s.list(Entry {
                     truncated: Some(total),
                     ..Entry::new(u.first_frame, u.first_ts, role, name, Protection::Plain, seen)
                 });
             }
-            s.diagnostics.push(Diagnostic::new(
+            s.diag(Diagnostic::new(
                 Severity::Warning,
                 "tls.truncated",
                 Location::frame(frame),
@@ -713,7 +901,7 @@ impl<O: Output> Analyzer<O> {
                     );
                     for n in too_large {
                         let s = self.session(info, st, rec.frame, rec.ts);
-                        s.diagnostics.push(Diagnostic::new(
+                        s.diag(Diagnostic::new(
                             Severity::Warning,
                             "tls.limit.message",
                             Location::frame(rec.frame),
@@ -734,7 +922,7 @@ impl<O: Output> Analyzer<O> {
                     }
                 } else {
                     let s = self.session(info, st, rec.frame, rec.ts);
-                    s.messages.push(Entry::new(
+                    s.list(Entry::new(
                         rec.frame,
                         rec.ts,
                         role,
@@ -749,7 +937,7 @@ impl<O: Output> Analyzer<O> {
                 // TLS 1.3's ChangeCipherSpec (also the one a client sends
                 // after a HelloRetryRequest) changes nothing.
                 let tls13 = s.is_tls13() || (s.hello_retry && s.server_hello.is_none());
-                s.messages.push(Entry::new(
+                s.list(Entry::new(
                     rec.frame,
                     rec.ts,
                     role,
@@ -798,7 +986,7 @@ impl<O: Output> Analyzer<O> {
                     (body.first().copied().unwrap_or(0), body.get(1).copied().unwrap_or(0))
                 });
                 s.alerts.push(Alert { frame: rec.frame, from: role, level_description: ld });
-                s.messages.push(Entry {
+                s.list(Entry {
                     alert: ld,
                     ..Entry::new(
                         rec.frame,
@@ -827,7 +1015,7 @@ impl<O: Output> Analyzer<O> {
                     && !finished
                     && ((from_server && other_records == 0) || (!from_server && side_records == 0));
                 if handshake_flight {
-                    s.messages.push(Entry::new(
+                    s.list(Entry::new(
                         rec.frame,
                         rec.ts,
                         role,
@@ -852,7 +1040,7 @@ impl<O: Output> Analyzer<O> {
             }
             content::HEARTBEAT => {
                 let s = self.session(info, st, rec.frame, rec.ts);
-                s.messages.push(Entry::new(
+                s.list(Entry::new(
                     rec.frame,
                     rec.ts,
                     role,
@@ -902,7 +1090,7 @@ impl<O: Output> Analyzer<O> {
         let (body, error) = handshake::parse(&bytes, &ctx, &mut tree);
         if let Some(e) = &error {
             let name = registry::handshake_type_camel(msg_type).unwrap_or("handshake message");
-            s.diagnostics.push(Diagnostic::new(
+            s.diag(Diagnostic::new(
                 Severity::Warning,
                 "tls.malformed",
                 Location::frame(frame),
@@ -940,7 +1128,7 @@ impl<O: Output> Analyzer<O> {
                 for der in ders {
                     match self.summarize(der) {
                         Ok(sum) => s.certificates.push(sum),
-                        Err(e) => s.diagnostics.push(Diagnostic::new(
+                        Err(e) => s.diag(Diagnostic::new(
                             Severity::Warning,
                             "tls.certificate",
                             Location::frame(frame),
@@ -950,6 +1138,10 @@ impl<O: Output> Analyzer<O> {
                             ),
                         )),
                     }
+                    // Needed for the checks and the key exchange with an
+                    // RSA key: counted whatever the limit (a message is at
+                    // most handshake::MAX_MESSAGE bytes).
+                    s.held.grow(2 * der.len() + ITEM_COST);
                     s.certificate_ders.push(der.clone());
                 }
             }
@@ -969,6 +1161,7 @@ impl<O: Output> Analyzer<O> {
             && msg_type != handshake::kind::KEY_UPDATE
         {
             s.transcript_bytes += bytes.len();
+            s.held.grow(bytes.len() + ITEM_COST);
             s.transcript.push(bytes.clone());
         }
         self.crypto_after_message(st, role, &body, frame);
@@ -988,7 +1181,7 @@ impl<O: Output> Analyzer<O> {
         if keep {
             entry.message = Some(Box::new(message));
         }
-        s.messages.push(entry);
+        s.list(entry);
         if tls13_now {
             // From the ServerHello on, TLS 1.3 encrypts both directions.
             for side in &mut st.sides.0 {
@@ -1066,11 +1259,11 @@ impl<O: Output> Analyzer<O> {
             .as_deref()
             .map_or(u64::from(rec.header.len), |c| c.plaintext_estimate(rec.header.len));
         let Some(s) = st.session.as_deref_mut() else { return };
-        let http = session_http(&mut st.http, s, &self.opts);
+        let http = session_http(&mut st.http, s, &self.opts, &self.budget);
         let mut diags = Vec::new();
         let found = &mut s.http;
         http.lose(role, len, Missing::NotDecrypted, &mut |ev| found.event(ev, &mut diags));
-        s.diagnostics.extend(diags);
+        s.diags(diags);
     }
 
     /// Decrypts the early data held until the ServerHello (or shows it as
@@ -1136,7 +1329,7 @@ impl<O: Output> Analyzer<O> {
                 if let Some(s) = st.session.as_deref_mut()
                     && !s.diagnostics.iter().any(|d| d.code == "tls.decrypt")
                 {
-                    s.diagnostics.push(Diagnostic::new(
+                    s.diag(Diagnostic::new(
                         Severity::Warning,
                         "tls.decrypt",
                         Location::frame(rec.frame),
@@ -1196,7 +1389,7 @@ impl<O: Output> Analyzer<O> {
                     (data.first().copied().unwrap_or(0), data.get(1).copied().unwrap_or(0))
                 });
                 s.alerts.push(Alert { frame: rec.frame, from: role, level_description: ld });
-                s.messages.push(Entry {
+                s.list(Entry {
                     alert: ld,
                     ..Entry::new(
                         rec.frame,
@@ -1231,11 +1424,11 @@ impl<O: Output> Analyzer<O> {
                 if self.opts.http
                     && let Some(s) = st.session.as_deref_mut()
                 {
-                    let http = session_http(&mut st.http, s, &self.opts);
+                    let http = session_http(&mut st.http, s, &self.opts, &self.budget);
                     let mut diags = Vec::new();
                     let found = &mut s.http;
                     http.push(role, data, rec.frame, rec.ts, &mut |ev| found.event(ev, &mut diags));
-                    s.diagnostics.extend(diags);
+                    s.diags(diags);
                 }
             }
             _ => {}
@@ -1254,7 +1447,7 @@ impl<O: Output> Analyzer<O> {
                 let mut diags = Vec::new();
                 let found = &mut s.http;
                 h.finish(&mut |ev| found.event(ev, &mut diags));
-                s.diagnostics.extend(diags);
+                s.diags(diags);
             }
             self.out.session(*s);
         } else if st.not_tls
@@ -1303,8 +1496,11 @@ impl<O: Output> Analyzer<O> {
             return;
         }
         let trees = self.opts.trees;
+        let budget = &self.budget;
         let http = st.http.get_or_insert_with(|| {
-            Box::new(HttpConn::new(HttpOptions { trees, ..HttpOptions::default() }))
+            Box::new(
+                HttpConn::new(HttpOptions { trees, ..HttpOptions::default() }).with_budget(budget),
+            )
         });
         let found = &mut st.plain_http;
         let diags = &mut st.plain_diags;
@@ -1342,11 +1538,15 @@ fn session_http<'a>(
     http: &'a mut Option<Box<HttpConn>>,
     s: &Session,
     opts: &Options,
+    budget: &Budget,
 ) -> &'a mut HttpConn {
     http.get_or_insert_with(|| {
         let h = HttpOptions { trees: opts.trees, ..HttpOptions::default() };
         let h2 = s.alpn() == Some(b"h2".as_slice());
-        Box::new(HttpConn::with_protocol(h, if h2 { Protocol::Http2 } else { Protocol::Detect }))
+        Box::new(
+            HttpConn::with_protocol(h, if h2 { Protocol::Http2 } else { Protocol::Detect })
+                .with_budget(budget),
+        )
     })
 }
 
@@ -1385,10 +1585,67 @@ pub fn looks_like_http(p: &[u8]) -> bool {
 }
 
 impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
+    fn open(&mut self, _info: &ConnInfo, st: &mut ConnState) {
+        st.held = self.budget.lease();
+        st.plain_http = HttpFound::new(&self.budget);
+        st.recount();
+    }
+
     fn data(&mut self, info: &ConnInfo, st: &mut ConnState, dir: Dir, chunk: Chunk<'_>) {
         if st.done {
             return;
         }
+        self.data_in(info, st, dir, chunk);
+        st.recount();
+    }
+
+    fn gap(
+        &mut self,
+        info: &ConnInfo,
+        st: &mut ConnState,
+        dir: Dir,
+        offset: u64,
+        len: u64,
+        frame: u64,
+    ) {
+        if st.done {
+            return;
+        }
+        self.gap_in(info, st, dir, offset, len, frame);
+        st.recount();
+    }
+
+    fn end_of_stream(&mut self, info: &ConnInfo, st: &mut ConnState, dir: Dir) {
+        st.ended[dir] = true;
+        if st.ended.0.iter().all(|e| *e) && !st.done {
+            // Report the connection now rather than when the reassembler
+            // lets go of it (it lingers for late retransmissions): memory
+            // then stays bounded by connections that are really open.
+            let taken = std::mem::take(st);
+            self.finish(info, taken);
+            st.done = true;
+        }
+    }
+
+    fn close(&mut self, info: &ConnInfo, st: ConnState, _reason: EndReason) {
+        if !st.done {
+            self.finish(info, st);
+        }
+    }
+
+    fn user_done(&self, st: &ConnState) -> bool {
+        // Reported when both directions ended: a lingering connection
+        // need not keep its (empty) state.
+        st.done
+    }
+
+    fn diagnostic(&mut self, diag: Diagnostic) {
+        self.out.diagnostic(diag);
+    }
+}
+
+impl<O: Output> Analyzer<O> {
+    fn data_in(&mut self, info: &ConnInfo, st: &mut ConnState, dir: Dir, chunk: Chunk<'_>) {
         // A connection found not to be TLS: its bytes go to the HTTP
         // decoder (when asked), and are read far enough to keep each
         // direction's first bytes.
@@ -1431,7 +1688,7 @@ impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
                     error,
                     fields: tree.finish(),
                 };
-                s.messages.push(Entry {
+                s.list(Entry {
                     message: trees.then(|| Box::new(message)),
                     ..Entry::new(frame, ts, role, "ClientHello", Protection::Plain, body.len() + 2)
                 });
@@ -1444,7 +1701,7 @@ impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
             Event::Desync { offset, frame, header } => {
                 let sender = Self::role(st, dir).sender();
                 let s = self.session(info, st, frame, chunk.ts);
-                s.diagnostics.push(Diagnostic::new(
+                s.diag(Diagnostic::new(
                     Severity::Warning,
                     "tls.desync",
                     Location::frame(frame),
@@ -1459,7 +1716,7 @@ impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
             }
             Event::Resync { offset, skipped, frame } => {
                 let s = self.session(info, st, frame, chunk.ts);
-                s.diagnostics.push(Diagnostic::new(
+                s.diag(Diagnostic::new(
                     Severity::Note,
                     "tls.resync",
                     Location::frame(frame),
@@ -1469,7 +1726,7 @@ impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
             Event::Lost { offset, header } => {
                 self.record_lost(info, st, dir, &header, chunk.frame, chunk.ts);
                 let s = self.session(info, st, chunk.frame, chunk.ts);
-                s.diagnostics.push(Diagnostic::new(
+                s.diag(Diagnostic::new(
                     Severity::Warning,
                     "tls.record_lost",
                     Location::frame(chunk.frame),
@@ -1488,7 +1745,7 @@ impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
         }
     }
 
-    fn gap(
+    fn gap_in(
         &mut self,
         info: &ConnInfo,
         st: &mut ConnState,
@@ -1497,9 +1754,6 @@ impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
         len: u64,
         frame: u64,
     ) {
-        if st.done {
-            return;
-        }
         if st.not_tls {
             if let Some(h) = st.http.as_mut() {
                 let found = &mut st.plain_http;
@@ -1519,7 +1773,7 @@ impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
             let found = &mut s.http;
             let mut diags = Vec::new();
             h.gap(role, len, &mut |ev| found.event(ev, &mut diags));
-            s.diagnostics.extend(diags);
+            s.diags(diags);
         }
         let mut deframer = std::mem::take(&mut st.sides[dir].deframer);
         let mut lost = Vec::new();
@@ -1538,7 +1792,7 @@ impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
                 self.record_lost(info, st, dir, header, frame, ts);
             }
             let s = self.session(info, st, frame, ts);
-            s.diagnostics.push(Diagnostic::new(
+            s.diag(Diagnostic::new(
                 Severity::Warning,
                 "tls.gap",
                 Location::frame(frame),
@@ -1548,33 +1802,5 @@ impl<O: Output> StreamSink<ConnState> for Analyzer<O> {
                 ),
             ));
         }
-    }
-
-    fn end_of_stream(&mut self, info: &ConnInfo, st: &mut ConnState, dir: Dir) {
-        st.ended[dir] = true;
-        if st.ended.0.iter().all(|e| *e) && !st.done {
-            // Report the connection now rather than when the reassembler
-            // lets go of it (it lingers for late retransmissions): memory
-            // then stays bounded by connections that are really open.
-            let taken = std::mem::take(st);
-            self.finish(info, taken);
-            st.done = true;
-        }
-    }
-
-    fn close(&mut self, info: &ConnInfo, st: ConnState, _reason: EndReason) {
-        if !st.done {
-            self.finish(info, st);
-        }
-    }
-
-    fn user_done(&self, st: &ConnState) -> bool {
-        // Reported when both directions ended: a lingering connection
-        // need not keep its (empty) state.
-        st.done
-    }
-
-    fn diagnostic(&mut self, diag: Diagnostic) {
-        self.out.diagnostic(diag);
     }
 }

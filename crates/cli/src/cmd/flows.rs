@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 use tlsscope_capture::read::Event;
+use tlsscope_scope::budget::Budget;
 use tlsscope_scope::diag::{Collector, Diagnostic, Severity};
 use tlsscope_scope::flow::{Chunk, ConnInfo, Dir, EndReason, Reassembler, Roles, StreamSink};
 use tlsscope_scope::time::Timestamp;
@@ -24,6 +25,10 @@ pub struct Args {
     /// Output format: text (a table) or json (JSON Lines, one object per connection).
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// Memory reassembly may hold at once (e.g. 512M, 2G); past it the
+    /// longest-idle connections are reported early.
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = crate::input::parse_size)]
+    max_memory: u64,
 }
 
 /// One connection, as printed. Field names are part of the JSON output's
@@ -159,7 +164,8 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     if args.format == Format::Text {
         print_head(&mut sink.w, out.color)?;
     }
-    let mut tcp: Reassembler<()> = Reassembler::default();
+    let mut tcp: Reassembler<()> = Reassembler::default()
+        .with_budget(&Budget::new(usize::try_from(args.max_memory).unwrap_or(usize::MAX)));
     let mut frames = 0u64;
     file.for_each(|ev| match ev {
         Event::Frame(f) => {

@@ -185,7 +185,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         io_error: None,
         streams: 0,
     };
-    let mut tcp: Reassembler<()> = Reassembler::default();
+    let mut tcp: Reassembler<()> = Reassembler::default().with_budget(&args.source.budget());
     file.for_each(|ev| match ev {
         Input::Capture(Event::Frame(f)) => {
             tcp.push_frame(&mut sink, &f);
@@ -304,10 +304,12 @@ fn run_tls(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         io_error: None,
     };
     let opts = Options { trees: false, keep_messages: false, decrypt: true, http: false };
-    let mut analyzer = Analyzer::new(opts, sink);
+    let budget = args.source.budget();
+    let mut analyzer = Analyzer::new(opts, sink).with_budget(&budget);
     args.keys.load(&mut analyzer.keys, &mut analyzer.out.diags)?;
     file.analyse(&mut analyzer, |_, _| {});
     let mut sink = analyzer.out;
+    sink.diags.extend(crate::input::budget_diagnostic(&budget));
     if let Some(e) = sink.io_error.take() {
         return Err(e.into());
     }

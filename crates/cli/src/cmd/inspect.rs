@@ -221,7 +221,8 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         flows: 0,
         error: None,
     };
-    let mut analyzer = Analyzer::new(opts, sink);
+    let budget = args.source.budget();
+    let mut analyzer = Analyzer::new(opts, sink).with_budget(&budget);
     let key_files = args.keys.open()?;
     let mut sink = match &mut file {
         Source::File(f) if split => {
@@ -230,6 +231,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
                 f,
                 threads,
                 opts,
+                &budget,
                 keys,
                 key_files,
                 &sink.render,
@@ -258,6 +260,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         writeln!(sink.w, "{} TLS session(s), {} other connection(s)", sink.sessions, sink.flows)?;
     }
     sink.w.flush()?;
+    sink.diags.extend(crate::input::budget_diagnostic(&budget));
     crate::output::print_diagnostics(&sink.diags, &name, out);
     let problems = sink.session_problems > 0 || sink.diags.count_at_least(Severity::Warning) > 0;
     Ok(ExitCode::from(if problems { EXIT_PROBLEMS } else { EXIT_OK }))

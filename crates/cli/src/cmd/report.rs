@@ -69,14 +69,16 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     };
     let opts = Options { trees: true, keep_messages: true, decrypt: args.keys.any(), http: true };
     let sink = Sink { builder: Builder::new(settings), diags: Collector::default(), problems: 0 };
-    let mut analyzer = Analyzer::new(opts, sink);
+    let budget = args.source.budget();
+    let mut analyzer = Analyzer::new(opts, sink).with_budget(&budget);
     args.keys.load(&mut analyzer.keys, &mut analyzer.out.diags)?;
     let Sink { builder, diags, .. } = &mut analyzer.out;
     for d in diags.kept() {
         builder.diagnostic(d);
     }
     file.analyse(&mut analyzer, |sink, ts| sink.builder.set_start(ts));
-    let sink = analyzer.out;
+    let mut sink = analyzer.out;
+    sink.diags.extend(crate::input::budget_diagnostic(&budget));
     let decrypted = sink.builder.has_decrypted_content();
     let report = sink.builder.finish(report::now());
     report::write_page(&report, decrypted, &args.output)?;

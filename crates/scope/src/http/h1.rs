@@ -24,7 +24,7 @@ use crate::time::Timestamp;
 use crate::tree::Field;
 
 use super::{
-    Body, Cx, Exchange, Headers, HttpEvent, HttpOptions, Missing, Verdict, h2, header,
+    Body, Cx, Exchange, Headers, HttpEvent, HttpOptions, List, Missing, Verdict, h2, header,
     request_line_verdict, span_u32, text,
 };
 
@@ -192,6 +192,24 @@ impl Conn {
         Conn::default()
     }
 
+    /// Bytes of its buffers (partial heads, held bytes; the exchanges
+    /// count their own).
+    pub(crate) fn buffered(&self) -> usize {
+        let sides: usize = self
+            .sides
+            .0
+            .iter()
+            .map(|s| {
+                s.buf.capacity()
+                    + s.held.capacity()
+                    + s.held_pieces.capacity() * std::mem::size_of::<(usize, u64, Timestamp)>()
+            })
+            .sum();
+        sides
+            + self.pending.capacity() * std::mem::size_of::<Pending>()
+            + self.h2.as_ref().map_or(0, |h| h.buffered())
+    }
+
     /// Bytes of direction `dir`.
     pub(crate) fn push(&mut self, dir: Dir, mut data: &[u8], cx: &mut Cx<'_>) {
         self.last[dir] = (cx.frame, cx.ts);
@@ -281,7 +299,8 @@ impl Conn {
                     }
                 }
                 let id = self.new_id();
-                self.pending.push_back(Pending { id, req: Part::Open, ..Pending::default() });
+                let ex = Exchange::new(cx);
+                self.pending.push_back(Pending { id, ex, req: Part::Open, ..Pending::default() });
                 id
             }
             Dir::ServerToClient => {
@@ -290,7 +309,7 @@ impl Conn {
                     Some(p) => p.id,
                     None => {
                         let id = self.new_id();
-                        let mut p = Pending { id, ..Pending::default() };
+                        let mut p = Pending { id, ex: Exchange::new(cx), ..Pending::default() };
                         p.ex.notes.push("response without a request (not captured)".into());
                         self.pending.push_back(p);
                         id
@@ -454,7 +473,7 @@ impl Conn {
         ex.method = Some(h.method);
         ex.path = Some(h.target);
         ex.request_body.encoding = body_encoding(&h.headers, te.as_deref());
-        ex.request_headers = h.headers;
+        ex.keep_headers(List::RequestHeaders, h.headers, cx);
         framing
     }
 
@@ -508,16 +527,15 @@ impl Conn {
         ex.status = Some(status);
         ex.reason = Some(h.reason);
         ex.response_body.encoding = body_encoding(&h.headers, te.as_deref());
-        ex.response_headers = h.headers;
+        ex.keep_headers(List::ResponseHeaders, h.headers, cx);
         framing
     }
 
     fn body_step(&mut self, dir: Dir, f: Framing, data: &[u8], cx: &mut Cx<'_>) -> usize {
-        let max_body = cx.opts.max_body;
         match f {
             Framing::Length(left) => {
                 let n = take_len(left, data.len());
-                self.body_bytes(dir, data.get(..n).unwrap_or_default(), max_body);
+                self.body_bytes(dir, data.get(..n).unwrap_or_default(), cx);
                 let left = left - n as u64;
                 self.sides[dir].st = St::Body(Framing::Length(left));
                 if left == 0 {
@@ -527,12 +545,12 @@ impl Conn {
                 n
             }
             Framing::Close => {
-                self.body_bytes(dir, data, max_body);
+                self.body_bytes(dir, data, cx);
                 data.len()
             }
             Framing::Chunked(Chunk::Data(left)) => {
                 let n = take_len(left, data.len());
-                self.body_bytes(dir, data.get(..n).unwrap_or_default(), max_body);
+                self.body_bytes(dir, data.get(..n).unwrap_or_default(), cx);
                 let left = left - n as u64;
                 self.sides[dir].st = St::Body(Framing::Chunked(if left == 0 {
                     Chunk::DataEnd(false)
@@ -567,10 +585,10 @@ impl Conn {
         }
     }
 
-    fn body_bytes(&mut self, dir: Dir, data: &[u8], max: usize) {
+    fn body_bytes(&mut self, dir: Dir, data: &[u8], cx: &mut Cx<'_>) {
         let id = self.msg_id(dir);
         if let Some(p) = self.entry(id) {
-            body_of(p, dir).push(data, max);
+            p.ex.push_body(dir, data, cx);
         }
     }
 
@@ -707,10 +725,11 @@ impl Conn {
             Ok(t) => {
                 let id = self.msg_id(dir);
                 if let Some(p) = self.entry(id) {
-                    match dir {
-                        Dir::ClientToServer => p.ex.request_trailers = t,
-                        Dir::ServerToClient => p.ex.response_trailers = t,
-                    }
+                    let which = match dir {
+                        Dir::ClientToServer => List::RequestTrailers,
+                        Dir::ServerToClient => List::ResponseTrailers,
+                    };
+                    p.ex.keep_headers(which, t, cx);
                 }
             }
             Err(e) => {
@@ -754,7 +773,7 @@ impl Conn {
         let Some(p) = self.entry(id) else { return };
         if dir == Dir::ClientToServer {
             p.req = Part::Done;
-            p.ex.request_tree = m.tree;
+            p.ex.keep_tree(dir, m.tree, cx);
             p.ex.request_end_frame = Some(frame);
             if p.connect || p.upgrade.is_some() {
                 self.sides[dir].st = St::Held;
@@ -768,7 +787,7 @@ impl Conn {
             return;
         }
         p.resp = Part::Done;
-        p.ex.response_tree = m.tree;
+        p.ex.keep_tree(dir, m.tree, cx);
         p.ex.end_frame = Some(frame);
         let status = p.ex.status.unwrap_or(0);
         let h2c = status == 101
@@ -815,11 +834,11 @@ impl Conn {
         p.ex.interim.push(101);
         p.ex.status = None;
         p.ex.reason = None;
-        p.ex.response_headers.clear();
+        p.ex.keep_headers(List::ResponseHeaders, Vec::new(), cx);
         p.ex.response_frame = None;
         p.ex.response_time = None;
         p.ex.response_offset = None;
-        p.ex.response_tree.clear();
+        p.ex.keep_tree(Dir::ServerToClient, Vec::new(), cx);
         p.ex.notes.push("upgraded to HTTP/2 (h2c): the response is on stream 1".into());
         let settings = header(&p.ex.request_headers, "http2-settings").map(<[u8]>::to_vec);
         let h2 = h2::Conn::upgraded(cx.opts, p.ex, settings.as_deref(), cx);
@@ -892,15 +911,10 @@ impl Conn {
         if let Some(p) = self.entry(m.id) {
             p.ex.notes.push(why);
             match dir {
-                Dir::ClientToServer => {
-                    p.req = Part::Cut;
-                    p.ex.request_tree = m.tree;
-                }
-                Dir::ServerToClient => {
-                    p.resp = Part::Cut;
-                    p.ex.response_tree = m.tree;
-                }
+                Dir::ClientToServer => p.req = Part::Cut,
+                Dir::ServerToClient => p.resp = Part::Cut,
             }
+            p.ex.keep_tree(dir, m.tree, cx);
         }
         self.drain(cx);
     }

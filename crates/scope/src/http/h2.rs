@@ -18,6 +18,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use crate::budget::ITEM_COST;
 use crate::diag::Severity;
 use crate::flow::{Dir, PerDir};
 use crate::span::{ParseError, Reader, Span};
@@ -25,7 +26,8 @@ use crate::tree::{Tree, hex_short};
 
 use super::hpack::{self, Item};
 use super::{
-    Cx, Exchange, H2FrameInfo, Headers, HttpEvent, HttpOptions, Missing, PREFACE, header, text,
+    Cx, Exchange, H2FrameInfo, Headers, HttpEvent, HttpOptions, List, Missing, PREFACE, header,
+    text,
 };
 
 /// Frame types ([RFC 9113 §6](https://www.rfc-editor.org/rfc/rfc9113#section-6)).
@@ -314,6 +316,24 @@ struct Decoded {
 }
 
 impl Conn {
+    /// Bytes of its buffers: frames and header blocks being read, the
+    /// HPACK tables, the streams' bookkeeping (their exchanges count
+    /// their own).
+    pub(crate) fn buffered(&self) -> usize {
+        let sides: usize = self
+            .sides
+            .0
+            .iter()
+            .map(|s| {
+                s.buf.capacity()
+                    + s.block.as_ref().map_or(0, |b| b.bytes.capacity())
+                    + s.decoder.heap_size()
+                    + s.unacked.capacity() * std::mem::size_of::<Announced>()
+            })
+            .sum();
+        sides + self.streams.len() * ITEM_COST
+    }
+
     /// A connection whose client starts with the connection preface.
     pub fn new(opts: &HttpOptions) -> Self {
         Conn {
@@ -515,11 +535,7 @@ impl Conn {
         if in_data > 0
             && let Some(s) = self.streams.get_mut(&hdr.stream)
         {
-            let body = match dir {
-                Dir::ClientToServer => &mut s.ex.request_body,
-                Dir::ServerToClient => &mut s.ex.response_body,
-            };
-            body.push(chunk.get(..in_data).unwrap_or_default(), cx.opts.max_body);
+            s.ex.push_body(dir, chunk.get(..in_data).unwrap_or_default(), cx);
         }
         pos += chunk.len() as u32;
         let side = &mut self.sides[dir];
@@ -1122,7 +1138,7 @@ impl Conn {
             s.ex.request_frame = Some(frame);
             s.ex.request_time = Some(ts);
             match headers {
-                Some(h) => set_request(&mut s.ex, h),
+                Some(h) => set_request(&mut s.ex, h, cx),
                 None => {
                     s.damaged = true;
                     s.ex.notes.push(format!("promised request headers {}", why(&decoded)));
@@ -1142,7 +1158,7 @@ impl Conn {
                     s.ex.request_frame = Some(frame);
                     s.ex.request_time = Some(ts);
                     match headers {
-                        Some(h) => set_request(&mut s.ex, h),
+                        Some(h) => set_request(&mut s.ex, h, cx),
                         None => {
                             s.damaged = true;
                             s.ex.notes.push(format!("request headers {}", why(&decoded)));
@@ -1154,7 +1170,7 @@ impl Conn {
                             .push("request trailers without END_STREAM (RFC 9113 §8.1)".into());
                     }
                     match headers {
-                        Some(h) => s.ex.request_trailers.extend(h),
+                        Some(h) => add_headers(&mut s.ex, List::RequestTrailers, h, cx),
                         None => s.damaged = true,
                     }
                 }
@@ -1178,7 +1194,7 @@ impl Conn {
                             s.ex.response_frame = Some(frame);
                             s.ex.response_time = Some(ts);
                             s.ex.response_body.encoding = header(&h, "content-encoding").map(text);
-                            s.ex.response_headers = h;
+                            s.ex.keep_headers(List::ResponseHeaders, h, cx);
                         }
                         (None, _) => {
                             s.resp_final = true;
@@ -1189,7 +1205,7 @@ impl Conn {
                     }
                 } else {
                     match headers {
-                        Some(h) => s.ex.response_trailers.extend(h),
+                        Some(h) => add_headers(&mut s.ex, List::ResponseTrailers, h, cx),
                         None => s.damaged = true,
                     }
                 }
@@ -1218,7 +1234,10 @@ impl Conn {
                 emit(s, cx);
             }
         }
-        let s = self.streams.entry(id).or_default();
+        let s = self
+            .streams
+            .entry(id)
+            .or_insert_with(|| Stream { ex: Exchange::new(cx), ..Stream::default() });
         if s.ex.stream.is_none() {
             s.ex.stream = Some(id);
             s.ex.version = "HTTP/2";
@@ -1396,14 +1415,24 @@ fn emit(mut s: Stream, cx: &mut Cx<'_>) {
     cx.emit(HttpEvent::Exchange(Box::new(s.ex)));
 }
 
-fn set_request(ex: &mut Exchange, h: Headers) {
+/// Adds trailers (a stream may send more than one block of them).
+fn add_headers(ex: &mut Exchange, which: List, h: Headers, cx: &mut Cx<'_>) {
+    let mut all = match which {
+        List::RequestTrailers => std::mem::take(&mut ex.request_trailers),
+        _ => std::mem::take(&mut ex.response_trailers),
+    };
+    all.extend(h);
+    ex.keep_headers(which, all, cx);
+}
+
+fn set_request(ex: &mut Exchange, h: Headers, cx: &mut Cx<'_>) {
     let get = |n: &str| header(&h, n).map(text);
     ex.method = get(":method");
     ex.scheme = get(":scheme");
     ex.authority = get(":authority").or_else(|| get("host"));
     ex.path = get(":path");
     ex.request_body.encoding = get("content-encoding");
-    ex.request_headers = h;
+    ex.keep_headers(List::RequestHeaders, h, cx);
 }
 
 fn why(d: &Decoded) -> String {

@@ -18,6 +18,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 
+use crate::budget::ITEM_COST;
 use crate::span::Span;
 
 /// The static table, [RFC 7541 Appendix A](https://www.rfc-editor.org/rfc/rfc7541#appendix-A):
@@ -806,6 +807,12 @@ impl Decoder {
     /// The current table size (RFC 7541 §4.1).
     pub fn size(&self) -> usize {
         self.size
+    }
+
+    /// Heap bytes of the table (its entries as stored, not as RFC 7541
+    /// counts them).
+    pub fn heap_size(&self) -> usize {
+        self.table.iter().map(|e| e.name.capacity() + e.value.capacity() + ITEM_COST).sum()
     }
 
     /// The dynamic table, newest (index 62) first.

@@ -37,6 +37,7 @@ mod tests;
 
 use std::io::Read;
 
+use crate::budget::{Budget, Cut, HeapSize, ITEM_COST, Lease};
 use crate::diag::{Diagnostic, Location, Severity};
 use crate::flow::{Dir, PerDir};
 use crate::time::Timestamp;
@@ -139,21 +140,31 @@ pub struct Body {
     pub decoded_cut: bool,
     /// Why decoding failed or stopped early.
     pub decode_error: Option<String>,
+    /// No more bytes are kept: the memory budget refused some (what is
+    /// kept must stay contiguous); `truncated` is set too.
+    pub full: bool,
 }
 
 impl Body {
-    /// Appends bytes as sent, keeping up to `max`.
-    pub(crate) fn push(&mut self, data: &[u8], max: usize) {
+    /// Appends bytes as sent, keeping up to `max` as far as `held` (the
+    /// exchange's lease) may grow. False when the budget refused bytes.
+    pub(crate) fn push(&mut self, data: &[u8], max: usize, held: &mut Lease) -> bool {
         self.len = self.len.saturating_add(data.len() as u64);
-        if self.missing > 0 {
-            return;
+        if self.missing > 0 || self.full {
+            return true;
         }
         let room = max.saturating_sub(self.bytes.len());
         let keep = data.get(..room.min(data.len())).unwrap_or_default();
+        if !held.try_grow(keep.len()) {
+            self.full = true;
+            self.truncated = true;
+            return false;
+        }
         self.bytes.extend_from_slice(keep);
         if keep.len() < data.len() {
             self.truncated = true;
         }
+        true
     }
 
     /// Counts `n` bytes the capture lost.
@@ -275,6 +286,26 @@ fn bounded_read(mut r: impl Read, max: usize) -> (Vec<u8>, Option<Stop>) {
 /// A header list: (name as sent, value).
 pub type Headers = Vec<(String, Vec<u8>)>;
 
+/// One of an exchange's header lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum List {
+    RequestHeaders,
+    ResponseHeaders,
+    RequestTrailers,
+    ResponseTrailers,
+}
+
+impl List {
+    fn name(self) -> &'static str {
+        match self {
+            List::RequestHeaders => "request headers",
+            List::ResponseHeaders => "response headers",
+            List::RequestTrailers => "request trailers",
+            List::ResponseTrailers => "response trailers",
+        }
+    }
+}
+
 /// One request and its response.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Exchange {
@@ -343,9 +374,77 @@ pub struct Exchange {
     pub pushed: bool,
     /// Why the exchange is incomplete, and other things worth knowing.
     pub notes: Vec<String>,
+    /// What it holds, counted against the run's memory budget.
+    pub held: Lease,
 }
 
 impl Exchange {
+    /// A new exchange whose holdings count against the connection's
+    /// budget: the exchange itself always (the decoder cannot go on
+    /// without it), what it keeps as far as the budget allows.
+    pub(crate) fn new(cx: &Cx<'_>) -> Exchange {
+        let mut held = cx.budget.lease();
+        held.grow(std::mem::size_of::<Exchange>() + ITEM_COST);
+        Exchange { held, ..Exchange::default() }
+    }
+
+    /// What to call it in messages: `GET /path` or `stream 5`.
+    fn describe(&self) -> String {
+        match (&self.method, &self.path, self.stream) {
+            (Some(m), Some(p), _) => format!("{m} {p}"),
+            (_, _, Some(s)) => format!("stream {s}"),
+            _ => "an exchange".into(),
+        }
+    }
+
+    /// Keeps `h` as the list `which`, if the memory budget allows; else
+    /// keeps none of it and says so.
+    pub(crate) fn keep_headers(&mut self, which: List, h: Headers, cx: &mut Cx<'_>) {
+        let slot = match which {
+            List::RequestHeaders => &mut self.request_headers,
+            List::ResponseHeaders => &mut self.response_headers,
+            List::RequestTrailers => &mut self.request_trailers,
+            List::ResponseTrailers => &mut self.response_trailers,
+        };
+        self.held.shrink(slot.heap_size());
+        if self.held.try_grow(h.heap_size()) {
+            *slot = h;
+        } else {
+            slot.clear();
+            let what = format!("the {} of {}", which.name(), self.describe());
+            cx.cut(Cut::Headers, &what);
+            self.notes.push(format!("{} not kept: the memory budget is used up", which.name()));
+        }
+    }
+
+    /// Keeps the field tree of the request (`dir` client) or response.
+    pub(crate) fn keep_tree(&mut self, dir: Dir, tree: Vec<Field>, cx: &mut Cx<'_>) {
+        let slot = match dir {
+            Dir::ClientToServer => &mut self.request_tree,
+            Dir::ServerToClient => &mut self.response_tree,
+        };
+        self.held.shrink(slot.heap_size());
+        if self.held.try_grow(tree.heap_size()) {
+            *slot = tree;
+        } else {
+            slot.clear();
+            let what = format!("the field tree of {}", self.describe());
+            cx.cut(Cut::Details, &what);
+        }
+    }
+
+    /// Appends bytes of the request (`dir` client) or response body.
+    pub(crate) fn push_body(&mut self, dir: Dir, data: &[u8], cx: &mut Cx<'_>) {
+        let body = match dir {
+            Dir::ClientToServer => &mut self.request_body,
+            Dir::ServerToClient => &mut self.response_body,
+        };
+        if !body.push(data, cx.opts.max_body, &mut self.held) {
+            let what = format!("the {} body of {}", dir_part(dir), self.describe());
+            cx.cut(Cut::Body, &what);
+        }
+    }
+
     /// Decodes both bodies for display (done once, when the exchange is
     /// emitted), within what the connection may still decode; says when
     /// a body decoded to more than is kept, and when the connection's
@@ -354,10 +453,19 @@ impl Exchange {
         let max = cx.opts.max_decoded;
         let mut left = cx.opts.max_decoded_per_conn.saturating_sub(cx.shown.decoded);
         let before = left;
+        let what = self.describe();
         for (name, b) in
             [("request", &mut self.request_body), ("response", &mut self.response_body)]
         {
             b.decode(max, &mut left);
+            if let Some(d) = &b.decoded
+                && !self.held.try_grow(d.capacity())
+            {
+                b.decoded = None;
+                b.decoded_cut = false;
+                b.decode_error = Some("not decoded: the memory budget is used up".into());
+                cx.cut(Cut::Body, &format!("the decoded {name} body of {what}"));
+            }
             if b.decoded_cut {
                 let what = self.path.as_deref().map(|p| format!(" ({p})")).unwrap_or_default();
                 let msg = format!(
@@ -494,12 +602,23 @@ pub(crate) struct Shown {
     /// Body bytes decoded for display.
     decoded: usize,
     decoded_noted: bool,
+    /// A cut for the memory budget was said.
+    budget_noted: bool,
 }
 
-/// What the decoders need to report: the options, the event sink and the
-/// current capture frame.
+/// "request" or "response", by who sends it.
+fn dir_part(dir: Dir) -> &'static str {
+    match dir {
+        Dir::ClientToServer => "request",
+        Dir::ServerToClient => "response",
+    }
+}
+
+/// What the decoders need to report: the options, the memory budget, the
+/// event sink and the current capture frame.
 pub(crate) struct Cx<'a> {
     pub opts: &'a HttpOptions,
+    pub budget: &'a Budget,
     pub out: &'a mut dyn FnMut(HttpEvent),
     shown: &'a mut Shown,
     pub frame: u64,
@@ -514,6 +633,26 @@ impl Cx<'_> {
     pub fn diag(&mut self, severity: Severity, code: &'static str, message: String) {
         let d = Diagnostic::new(severity, code, Location::frame(self.frame), message);
         (self.out)(HttpEvent::Diagnostic(d));
+    }
+
+    /// Something was not kept because the memory budget is used up:
+    /// counted, and said once per connection (the run's closing
+    /// diagnostic gives the totals).
+    pub fn cut(&mut self, kind: Cut, what: &str) {
+        self.budget.cut(kind);
+        if !self.shown.budget_noted {
+            self.shown.budget_noted = true;
+            let limit = self.budget.limit().unwrap_or(0);
+            self.diag(
+                Severity::Warning,
+                "memory.budget",
+                format!(
+                    "{what} not kept: the memory budget of {} MiB is used up (--max-memory \
+                     raises it); more of this connection may be cut",
+                    limit >> 20
+                ),
+            );
+        }
     }
 
     /// Passes raw bytes on, within the connection's budget.
@@ -566,6 +705,11 @@ pub struct HttpConn {
     opts: HttpOptions,
     state: State,
     shown: Shown,
+    /// What exchanges and header lists are counted against.
+    budget: Budget,
+    /// The decoder's own buffers (bytes held until a message or frame is
+    /// whole, the HPACK tables), counted against the budget.
+    held: Lease,
     /// The last capture frame and time seen per direction: gaps and the
     /// end of the connection are reported there.
     last: PerDir<(u64, Timestamp)>,
@@ -671,12 +815,7 @@ fn server_first_verdict(b: &[u8]) -> Verdict {
 impl HttpConn {
     /// A decoder that recognises the protocol from the client's first bytes.
     pub fn new(opts: HttpOptions) -> Self {
-        HttpConn {
-            opts,
-            state: State::Detect(Held::default()),
-            shown: Shown::default(),
-            last: PerDir::default(),
-        }
+        Self::with_protocol(opts, Protocol::Detect)
     }
 
     /// A decoder for a connection known to speak `protocol` (from ALPN, or
@@ -689,7 +828,46 @@ impl HttpConn {
             Protocol::Http2 => State::H2(Box::new(h2::Conn::new(&opts))),
             Protocol::Raw => State::Raw,
         };
-        HttpConn { opts, state, shown: Shown::default(), last: PerDir::default() }
+        HttpConn {
+            opts,
+            state,
+            shown: Shown::default(),
+            budget: Budget::unlimited(),
+            held: Lease::default(),
+            last: PerDir::default(),
+        }
+    }
+
+    /// Counts what the decoder holds against `budget` (from the start:
+    /// call before any bytes).
+    pub fn with_budget(mut self, budget: &Budget) -> Self {
+        self.budget = budget.clone();
+        self.held = budget.lease();
+        self.held.grow(std::mem::size_of::<HttpConn>() + ITEM_COST);
+        self
+    }
+
+    /// Bytes of its own buffers (not the exchanges it hands on).
+    fn buffered(&self) -> usize {
+        std::mem::size_of::<HttpConn>()
+            + match &self.state {
+                State::Detect(h) => {
+                    h.bytes.0.iter().map(Vec::capacity).sum::<usize>()
+                        + h.pieces.capacity() * std::mem::size_of::<(Dir, usize, u64, Timestamp)>()
+                }
+                State::H1(c) => c.buffered(),
+                State::H2(c) => c.buffered(),
+                State::Raw | State::Done => 0,
+            }
+    }
+
+    /// Brings the count of its buffers up to date (they are needed to
+    /// decode at all: counted whatever the limit).
+    fn recount(&mut self) {
+        if self.budget.limit().is_some() {
+            let n = self.buffered();
+            self.held.set(n);
+        }
     }
 
     /// The protocol, as far as known.
@@ -725,16 +903,24 @@ impl HttpConn {
             b.extend_from_slice(data);
             held.pieces.push((dir, b.len(), frame, ts));
             self.detect(out);
-            return;
+        } else {
+            let mut cx = Cx {
+                opts: &self.opts,
+                budget: &self.budget,
+                out,
+                shown: &mut self.shown,
+                frame,
+                ts,
+            };
+            match &mut self.state {
+                State::Detect(_) => {}
+                State::H1(c) => c.push(dir, data, &mut cx),
+                State::H2(c) => c.push(dir, data, &mut cx),
+                State::Raw => cx.raw(dir, data),
+                State::Done => {}
+            }
         }
-        let mut cx = Cx { opts: &self.opts, out, shown: &mut self.shown, frame, ts };
-        match &mut self.state {
-            State::Detect(_) => {}
-            State::H1(c) => c.push(dir, data, &mut cx),
-            State::H2(c) => c.push(dir, data, &mut cx),
-            State::Raw => cx.raw(dir, data),
-            State::Done => {}
-        }
+        self.recount();
     }
 
     /// `len` bytes of direction `dir` were lost (a hole in the capture).
@@ -746,7 +932,8 @@ impl HttpConn {
     /// `why` (a hole in the capture, records not decrypted).
     pub fn lose(&mut self, dir: Dir, len: u64, why: Missing, out: &mut dyn FnMut(HttpEvent)) {
         let (frame, ts) = self.last[dir];
-        let mut cx = Cx { opts: &self.opts, out, shown: &mut self.shown, frame, ts };
+        let mut cx =
+            Cx { opts: &self.opts, budget: &self.budget, out, shown: &mut self.shown, frame, ts };
         match &mut self.state {
             State::Detect(held) => {
                 // What was held from this direction is now of no use to
@@ -782,6 +969,7 @@ impl HttpConn {
             }
             State::Done => {}
         }
+        self.recount();
     }
 
     /// The connection ended: flushes what is pending, incomplete exchanges
@@ -789,7 +977,8 @@ impl HttpConn {
     pub fn finish(&mut self, out: &mut dyn FnMut(HttpEvent)) {
         let state = std::mem::replace(&mut self.state, State::Done);
         let (frame, ts) = self.last[Dir::ClientToServer].max(self.last[Dir::ServerToClient]);
-        let mut cx = Cx { opts: &self.opts, out, shown: &mut self.shown, frame, ts };
+        let mut cx =
+            Cx { opts: &self.opts, budget: &self.budget, out, shown: &mut self.shown, frame, ts };
         match state {
             State::Detect(held) => {
                 // Too little to tell: show it as it is.
@@ -799,6 +988,7 @@ impl HttpConn {
             State::H2(mut c) => c.finish(&mut cx),
             State::Raw | State::Done => {}
         }
+        self.recount();
     }
 
     /// Decides the protocol if the held bytes allow, and replays them.
@@ -835,6 +1025,7 @@ impl HttpConn {
         let State::Detect(held) = std::mem::replace(&mut self.state, State::Done) else { return };
         let mut cx = Cx {
             opts: &self.opts,
+            budget: &self.budget,
             out,
             shown: &mut self.shown,
             frame: 0,

@@ -477,7 +477,7 @@ impl Crypto {
             return;
         }
         if self.tls13 {
-            self.tls13_keys(found, h, &spec);
+            self.tls13_keys(found, h, &spec, ring);
             return;
         }
         self.prf = Some(spec.prf(h.version));
@@ -520,17 +520,25 @@ impl Crypto {
                     .into()
             }
             _ => format!(
-                "no key log entry for this session's client random {}",
-                hex(h.client_random)
+                "no key log entry for this session's client random {}{}",
+                hex(h.client_random),
+                cut_note(ring)
             ),
         });
     }
 
-    fn tls13_keys(&mut self, found: Option<&Secrets>, h: &Hello<'_>, spec: &CipherSpec) {
+    fn tls13_keys(
+        &mut self,
+        found: Option<&Secrets>,
+        h: &Hello<'_>,
+        spec: &CipherSpec,
+        ring: &Keyring,
+    ) {
         let Some(s) = found else {
             self.missing = Some(format!(
-                "no key log entry for this TLS 1.3 session's client random {}",
-                hex(h.client_random)
+                "no key log entry for this TLS 1.3 session's client random {}{}",
+                hex(h.client_random),
+                cut_note(ring)
             ));
             return;
         };
@@ -980,6 +988,15 @@ impl Crypto {
                 .into();
         }
         "no keys were found for this session".into()
+    }
+}
+
+/// Said after "no key log entry" when the key logs were not read whole.
+fn cut_note(ring: &Keyring) -> &'static str {
+    if ring.keylog.not_kept() > 0 {
+        " (the key logs were not read whole: the memory budget was used up)"
+    } else {
+        ""
     }
 }
 

@@ -1031,6 +1031,11 @@ pub struct RawMessage<'a> {
 }
 
 impl Assembler {
+    /// Bytes held for a message split over records.
+    pub fn buffered(&self) -> usize {
+        self.buf.capacity() + self.pieces.0.capacity() * std::mem::size_of::<crate::span::Piece>()
+    }
+
     /// The length announced by the buffered message header (at least 4
     /// bytes must be buffered).
     fn announced_len(&self) -> usize {

@@ -31,6 +31,7 @@ use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 
+use crate::budget::{Budget, Cut, Lease};
 use crate::diag::{Diagnostic, Location, Severity};
 
 pub use super::secret::Secret;
@@ -376,7 +377,16 @@ pub struct KeyLog {
     /// The current line is longer than [`MAX_LINE`]: its bytes are dropped
     /// up to the next newline (and reported once).
     overlong: bool,
+    /// The memory budget was used up: no more lines are read.
+    full: bool,
+    /// Lines not read for the memory budget.
+    not_kept: u64,
 }
+
+/// What one stored line costs besides its secret, roughly: its share of a
+/// hash table entry (the client random, the packed secrets' box) and the
+/// allocator's bookkeeping.
+const LINE_COST: usize = 96;
 
 impl fmt::Debug for KeyLog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -396,6 +406,9 @@ struct Tables {
     by_random: HashMap<[u8; 32], Packed, RandomState>,
     by_session_id: HashMap<Box<[u8]>, Secret, RandomState>,
     by_rsa_prefix: HashMap<[u8; 8], Secret, RandomState>,
+    /// What they hold, against the run's memory budget (a copy made for a
+    /// clone that adds lines counts again: it is one).
+    held: Lease,
 }
 
 /// What [`KeyLog::add`] did with an entry.
@@ -508,7 +521,34 @@ impl KeyLog {
 
     /// Parses line number `self.line` and reports what became of it.
     fn line_done(&mut self, line: &[u8], diags: &mut Vec<Diagnostic>) {
-        match self.parse_line(line) {
+        if self.full {
+            self.not_kept += 1;
+            return;
+        }
+        // Every line may store a secret: counted before it is read (a
+        // line that stores nothing costs little; the count is an estimate).
+        if !self.tables_mut().held.try_grow(LINE_COST + line.len() / 2) {
+            self.full = true;
+            self.not_kept += 1;
+            let held = self.tables.held.budget().clone();
+            held.cut(Cut::Secrets);
+            diags.push(self.diagnostic(
+                Severity::Warning,
+                "memory.budget",
+                format!(
+                    "the memory budget of {} MiB is used up: this line and the rest of the key \
+                     logs are not read (--max-memory raises it)",
+                    held.limit().unwrap_or(0) >> 20
+                ),
+            ));
+            return;
+        }
+        let parsed = self.parse_line(line);
+        if !matches!(parsed, Ok(Some((_, Added::New)))) {
+            // Nothing new stored: nothing to count.
+            self.tables_mut().held.shrink(LINE_COST + line.len() / 2);
+        }
+        match parsed {
             Ok(Some((label, Added::Replaced))) => diags.push(self.diagnostic(
                 Severity::Note,
                 "keylog.replaced",
@@ -685,6 +725,20 @@ impl KeyLog {
             per_label: Label::ALL.into_iter().zip(self.counts).filter(|(_, n)| *n > 0).collect(),
             rejected_lines: self.rejected,
         }
+    }
+
+    /// Counts the secrets against `budget` (those read so far, and those
+    /// read from now on).
+    pub fn set_budget(&mut self, budget: &Budget) {
+        let t = self.tables_mut();
+        let n = t.held.bytes();
+        t.held = budget.lease();
+        t.held.grow(n);
+    }
+
+    /// Lines that were not read because the memory budget was used up.
+    pub fn not_kept(&self) -> u64 {
+        self.not_kept
     }
 
     /// True if no secret was read.
