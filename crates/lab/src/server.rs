@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::cert::{self, CertSpec, KeyType};
 use crate::error::{Error, Result};
+use crate::files::ModeFixed;
 use crate::keylog::KeyLogWriter;
 use crate::tls::{self, TlsChoices};
 
@@ -299,6 +300,12 @@ impl Server {
     /// The key log file being written, if any.
     pub fn keylog_path(&self) -> Option<&Path> {
         self.keylog.as_ref().and_then(|k| k.path())
+    }
+
+    /// The key log's mode, when the file existed, others could read it and
+    /// it was made owner-only: a warning for the user.
+    pub fn keylog_mode_fixed(&self) -> Option<&ModeFixed> {
+        self.keylog.as_ref().and_then(|k| k.mode_fixed())
     }
 
     /// Serves until `shutdown` completes, then stops accepting and gives open

@@ -46,8 +46,9 @@ pub struct Args {
     #[arg(long, value_name = "VERSION", default_value = "1.3")]
     tls_max: String,
 
-    /// Append the TLS secrets (NSS key log, mode 0600) to FILE. Without it
-    /// $SSLKEYLOGFILE is used when set.
+    /// Append the TLS secrets (NSS key log) to FILE, created mode 0600; an
+    /// existing FILE others can read is made 0600, with a warning, and a
+    /// symbolic link is refused. Without it $SSLKEYLOGFILE is used when set.
     #[arg(long, value_name = "FILE")]
     keylog: Option<PathBuf>,
 
@@ -62,7 +63,7 @@ pub struct Args {
     ciphers: Option<String>,
 }
 
-pub fn run(args: Args, _out: &Output) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let mut choices = TlsChoices {
         min: TlsVersion::parse(&args.tls_min)?,
         max: TlsVersion::parse(&args.tls_max)?,
@@ -94,6 +95,7 @@ pub fn run(args: Args, _out: &Output) -> anyhow::Result<ExitCode> {
         // address is printed already stops us cleanly.
         let shutdown = shutdown_signal()?;
         let server = Server::bind(&opts).await?;
+        crate::output::warn_mode_fixed(out, server.keylog_mode_fixed());
         banner(&server);
         let sink: EventSink = Arc::new(|event: &Event| {
             // A vanished log reader must not stop the server.
