@@ -148,3 +148,59 @@ fn get_refuses_a_key_log_behind_a_symbolic_link() {
     assert!(err.contains("keys.log: is a symbolic link"), "{err}");
     assert!(!target.exists(), "the link's target was created");
 }
+
+/// The lab's TLS capture (any capture would do: the key is checked first).
+fn capture() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/captures/tls/lab.pcap")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Runs `tlsscope CMD --rsa-key KEY <capture>` (`report` writing to
+/// stdout) and insists on exit 2 with `tlsscope: KEY: <message>` before
+/// any output; returns stderr.
+fn rsa_key_refused(cmd: &str, key: &Path, message: &str) -> String {
+    let mut args = vec![cmd, "--rsa-key", key.to_str().unwrap()];
+    if cmd == "report" {
+        args.extend(["-o", "-"]);
+    }
+    let capture = capture();
+    args.push(&capture);
+    let out = tlsscope(&args);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{cmd}: {err}");
+    assert!(err.starts_with(&format!("tlsscope: {}: {message}\n", key.display())), "{cmd}: {err}");
+    assert!(text(&out.stdout).is_empty(), "{cmd}: output before the error");
+    err
+}
+
+#[test]
+fn rsa_key_that_is_garbage_a_certificate_or_an_ec_key_is_exit_2_saying_what_it_is() {
+    let dir = TempDir::new("secrets-rsa-key");
+    let made = tlsscope(&["cert", "new", "--out", dir.path().to_str().unwrap()]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let ec = dir.join("ec.key");
+    let made = tlsscope(&["cert", "key", "--key-type", "p256", "-o", ec.to_str().unwrap()]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let garbage = dir.join("garbage.key");
+    std::fs::write(&garbage, "hello, I am not a key\n").unwrap();
+
+    for cmd in ["inspect", "follow", "report"] {
+        let err =
+            rsa_key_refused(cmd, &garbage, "is neither PEM nor the DER of a key or certificate");
+        assert!(err.contains("hint: --rsa-key takes the server's RSA private key"), "{err}");
+    }
+    let err =
+        rsa_key_refused("inspect", &dir.join("server.crt"), "is a certificate, not a private key");
+    assert!(err.contains("such as the server.key made with server.crt"), "{err}");
+    let err = rsa_key_refused("inspect", &ec, "is an EC private key, not an RSA one");
+    assert!(err.contains("need the secrets from a key log (--keylog)"), "{err}");
+
+    // The server's own RSA key is taken (that it decrypts nothing in a
+    // capture of ECDHE sessions is the analysis's to say, not an error).
+    let key = dir.join("server.key");
+    let out = tlsscope(&["inspect", "--rsa-key", key.to_str().unwrap(), &capture()]);
+    assert_ne!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).is_empty());
+}
