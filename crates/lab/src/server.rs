@@ -156,6 +156,18 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// Whether the event is about one connection (a request, a failed
+    /// handshake), as opposed to the server itself: a busy server has as
+    /// many of them as it has clients, and `serve --quiet` drops them.
+    pub fn per_connection(&self) -> bool {
+        match self {
+            Event::Request(_) | Event::TlsFailed { .. } => true,
+            Event::AcceptFailed { .. } => false,
+        }
+    }
+}
+
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

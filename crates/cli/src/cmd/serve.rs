@@ -2,7 +2,9 @@
 //!
 //! Prints where it listens (`listening on https://127.0.0.1:PORT`, with the
 //! port actually bound when 0 was asked for), the certificate's fingerprint
-//! and one line per request on stdout; stops cleanly on Ctrl-C or SIGTERM.
+//! and one line per request on stdout (`--quiet`: none, nor for failed
+//! handshakes, so a long run's output does not grow); stops cleanly on
+//! Ctrl-C or SIGTERM.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -19,7 +21,8 @@ use crate::output::Output;
   tlsscope serve
   curl --tls-max 1.2 --insecure -i https://localhost:8443/
   tlsscope serve --https 127.0.0.1:0 --http none --keylog keys.log
-  tlsscope serve --cert server.crt --key server.key --tls-min 1.3")]
+  tlsscope serve --cert server.crt --key server.key --tls-min 1.3
+  tlsscope serve --quiet --https 0.0.0.0:8443 --http none")]
 pub struct Args {
     /// Plain HTTP address: HOST:PORT, a port alone, or `none`. Port 0 picks a free port.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
@@ -61,6 +64,11 @@ pub struct Args {
     /// separated) [default: AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305].
     #[arg(long, value_name = "LIST")]
     ciphers: Option<String>,
+
+    /// No line per request or failed TLS handshake; where it listens, a
+    /// failure to accept connections and "stopped" are still printed.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
@@ -97,7 +105,11 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         let server = Server::bind(&opts).await?;
         crate::output::warn_mode_fixed(out, server.keylog_mode_fixed());
         banner(&server);
-        let sink: EventSink = Arc::new(|event: &Event| {
+        let quiet = args.quiet;
+        let sink: EventSink = Arc::new(move |event: &Event| {
+            if quiet && event.per_connection() {
+                return;
+            }
             // A vanished log reader must not stop the server.
             let _ = writeln!(std::io::stdout().lock(), "{event}");
         });
