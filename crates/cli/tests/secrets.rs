@@ -157,6 +157,34 @@ fn capture() -> String {
         .into_owned()
 }
 
+#[test]
+fn report_with_decrypted_data_over_a_world_readable_page_makes_it_0600_and_warns() {
+    let dir = TempDir::new("secrets-report");
+    let page = dir.join("report.html");
+    std::fs::write(&page, "an older page").unwrap();
+    chmod(&page, 0o644);
+    let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/captures/tls/lab.keys");
+    let out = tlsscope(&[
+        "report",
+        &capture(),
+        "--keylog",
+        keys.to_str().unwrap(),
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    let err = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "tlsscope: warning: {} was readable by others (0644): now 0600",
+            page.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(mode(&page), 0o600);
+    assert!(std::fs::read_to_string(&page).unwrap().starts_with("<!DOCTYPE html>"));
+}
+
 /// Runs `tlsscope CMD --rsa-key KEY <capture>` (`report` writing to
 /// stdout) and insists on exit 2 with `tlsscope: KEY: <message>` before
 /// any output; returns stderr.
