@@ -71,6 +71,14 @@ const AHEAD: usize = 4;
 /// reader inflates as it reads.
 pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
+/// The most interface descriptions kept per pcapng section. Real captures
+/// describe a handful; each kept one costs a few dozen bytes, and a file of
+/// nothing but 20-byte descriptions would otherwise grow the table with its
+/// size. 65,536 numbers every interface the obsolete Packet Block (16-bit
+/// interface ids) can name. Packets on interfaces past it are skipped, and
+/// that is said once per section.
+pub const MAX_INTERFACES: usize = 65_536;
+
 /// How many bytes at the reader's new position are prefetched (a mapped
 /// file's next block header, and the frame's headers after it).
 const PREFETCH_AHEAD: usize = 128;
@@ -188,10 +196,32 @@ struct Interface {
     offset_secs: i64,
 }
 
+/// The interfaces a pcapng section described, as far as they are kept.
+#[derive(Debug, Default)]
+struct Interfaces {
+    /// The first [`MAX_INTERFACES`] described, by number.
+    kept: Vec<Interface>,
+    /// How many the section described, kept or not.
+    described: u64,
+    /// Whether a packet on an interface past the limit was reported: once
+    /// per section, not once per packet.
+    past_limit_reported: bool,
+}
+
+impl Interfaces {
+    /// The next interface description of the section.
+    fn describe(&mut self, i: Interface) {
+        self.described = self.described.saturating_add(1);
+        if self.kept.len() < MAX_INTERFACES {
+            self.kept.push(i);
+        }
+    }
+}
+
 #[derive(Debug)]
 enum State {
     Pcap { le: bool, nanos: bool, link: LinkType, snaplen: u32 },
-    PcapNg { le: bool, interfaces: Vec<Interface> },
+    PcapNg { le: bool, interfaces: Interfaces },
 }
 
 /// A bytes counter shared with a progress display.
@@ -580,7 +610,7 @@ impl CaptureReader {
         let magic_be = u32_at(a, 0, false).unwrap_or(0);
         if magic_le == SHB {
             self.format = Format::PcapNg;
-            self.state = State::PcapNg { le: true, interfaces: Vec::new() };
+            self.state = State::PcapNg { le: true, interfaces: Interfaces::default() };
             return Ok(());
         }
         let (le, nanos) = match (magic_le, magic_be) {
@@ -792,7 +822,7 @@ impl CaptureReader {
             let file_offset = self.pos;
             match btype {
                 SHB => {
-                    self.state = State::PcapNg { le, interfaces: Vec::new() };
+                    self.state = State::PcapNg { le, interfaces: Interfaces::default() };
                     let comment = self.block_comment(le, block_at, blen);
                     self.consume(blen);
                     if let Some((at, len)) = comment {
@@ -814,30 +844,22 @@ impl CaptureReader {
                         _ => None,
                     };
                     self.consume(blen);
-                    match iface {
-                        Some(i) => {
-                            if let State::PcapNg { interfaces, .. } = &mut self.state
-                                && interfaces.len() < 65_536
-                            {
-                                interfaces.push(i);
-                            }
-                        }
-                        None => {
-                            // Keep interface numbering right: a placeholder
-                            // whose frames will be reported as unreadable.
-                            if let State::PcapNg { interfaces, .. } = &mut self.state {
-                                interfaces.push(Interface {
-                                    link: LinkType(u32::MAX),
-                                    snaplen: 0,
-                                    units_per_sec: 1_000_000,
-                                    offset_secs: 0,
-                                });
-                            }
-                            return Step::Problem(self.problem(
-                                file_offset,
-                                "unreadable interface description block".into(),
-                            ));
-                        }
+                    // Unreadable, it still takes its number: a placeholder
+                    // whose frames will be reported as unreadable.
+                    let placeholder = Interface {
+                        link: LinkType(u32::MAX),
+                        snaplen: 0,
+                        units_per_sec: 1_000_000,
+                        offset_secs: 0,
+                    };
+                    if let State::PcapNg { interfaces, .. } = &mut self.state {
+                        interfaces.describe(iface.unwrap_or(placeholder));
+                    }
+                    if iface.is_none() {
+                        return Step::Problem(self.problem(
+                            file_offset,
+                            "unreadable interface description block".into(),
+                        ));
                     }
                 }
                 EPB | PB => {
@@ -881,13 +903,14 @@ impl CaptureReader {
                         return Step::Problem(e);
                     }
                     let Some(iface) = self.interface(ifid) else {
-                        let e = self.problem(
-                            file_offset,
-                            format!("packet block for interface {ifid}, which was not described"),
-                        );
+                        let e = self.unknown_interface(ifid, file_offset);
                         self.consume(blen);
                         self.frames += 1;
-                        return Step::Problem(e);
+                        match e {
+                            Some(e) => return Step::Problem(e),
+                            // Past the limit, and said already.
+                            None => continue,
+                        }
                     };
                     let raw = (u64::from(ts_hi) << 32) | u64::from(ts_lo);
                     let mut ts = Timestamp::from_units(raw, iface.units_per_sec);
@@ -989,9 +1012,42 @@ impl CaptureReader {
 
     fn interface(&self, id: u32) -> Option<Interface> {
         match &self.state {
-            State::PcapNg { interfaces, .. } => interfaces.get(id as usize).copied(),
+            State::PcapNg { interfaces, .. } => interfaces.kept.get(id as usize).copied(),
             State::Pcap { .. } => None,
         }
+    }
+
+    /// What to say about a packet block on interface `id`, which is not
+    /// among those kept: either it was never described, or it is past
+    /// [`MAX_INTERFACES`], which is said once per section (None after).
+    fn unknown_interface(&mut self, id: u32, at: u64) -> Option<Event<'static>> {
+        let past_limit = match &mut self.state {
+            State::PcapNg { interfaces, .. } if u64::from(id) < interfaces.described => {
+                if std::mem::replace(&mut interfaces.past_limit_reported, true) {
+                    return None;
+                }
+                true
+            }
+            _ => false,
+        };
+        if !past_limit {
+            return Some(
+                self.problem(
+                    at,
+                    format!("packet block for interface {id}, which was not described"),
+                ),
+            );
+        }
+        Some(Event::Problem(Diagnostic::new(
+            Severity::Warning,
+            "capture.limit.interfaces",
+            Location { frame: Some(self.frames + 1), file_offset: Some(at), frame_offset: None },
+            format!(
+                "packet block for interface {id}, past the limit of {MAX_INTERFACES} interfaces \
+                 this reader keeps per section: its packets, and those of every other interface \
+                 past the limit, are skipped (said once per section)"
+            ),
+        )))
     }
 
     fn block_comment(&self, le: bool, block_at: usize, blen: usize) -> Option<(usize, usize)> {
@@ -1484,6 +1540,50 @@ mod tests {
         let seen = read_all(n.out);
         assert!(matches!(&seen[0], Seen::Problem(m) if m.contains("interface 3")));
         assert!(matches!(&seen[1], Seen::Frame { n: 2, .. }));
+    }
+
+    #[test]
+    fn packets_on_interfaces_past_the_limit_are_skipped_and_said_once_per_section() {
+        let mut n = Ng::new(true);
+        for _ in 0..MAX_INTERFACES + 3 {
+            n.idb(1, None);
+        }
+        let first_past = MAX_INTERFACES as u32;
+        n.epb(0, 0, b"a", None);
+        let past_at = n.out.len();
+        n.epb(first_past, 0, b"b", None);
+        n.epb(first_past + 2, 0, b"c", None);
+        n.epb(first_past - 1, 0, b"d", None);
+        n.epb(first_past, 0, b"e", None);
+        n.epb(first_past + 3, 0, b"f", None);
+        // A new section numbers its interfaces afresh.
+        n.shb(None);
+        n.idb(1, None);
+        n.epb(0, 0, b"g", None);
+        n.epb(1, 0, b"h", None);
+        let seen = read_all(n.out);
+        let said = |frame: u64, at: usize| {
+            Seen::Problem(format!(
+                "warning: frame {frame}, file offset {at}: packet block for interface {first_past}, \
+                 past the limit of 65536 interfaces this reader keeps per section: its packets, \
+                 and those of every other interface past the limit, are skipped (said once per \
+                 section)"
+            ))
+        };
+        let packet = |n, data: &[u8]| frame(n, Timestamp(0), 1, data, data.len() as u32 + 10);
+        let mut it = seen.into_iter();
+        assert_eq!(it.next(), Some(packet(1, b"a")));
+        assert_eq!(it.next(), Some(said(2, past_at)));
+        // frame 3 ("c", past the limit too) is skipped without a word.
+        assert_eq!(it.next(), Some(packet(4, b"d")));
+        // frame 5 ("e") likewise; interface 65539 was never described.
+        assert!(matches!(it.next(), Some(Seen::Problem(m)) if m.contains("frame 6")
+                && m.contains("interface 65539, which was not described")),);
+        assert_eq!(it.next(), Some(packet(7, b"g")));
+        assert!(
+            matches!(it.next(), Some(Seen::Problem(m)) if m.contains("interface 1, which was not described")),
+        );
+        assert_eq!(it.next(), None);
     }
 
     #[test]

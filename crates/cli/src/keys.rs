@@ -1,11 +1,14 @@
 //! `--keylog` and `--rsa-key`: the secrets the analysis commands decrypt
 //! with, besides those a pcapng brings in Decryption Secrets Blocks.
 
-use std::path::PathBuf;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use tlsscope_scope::diag::Collector;
 use tlsscope_scope::tls::crypto::Keyring;
+use tlsscope_scope::tls::keys::RsaError;
+use tlsscope_scope::tls::rsa_key::{self, NotRsaKey};
 
 /// Flags shared by the commands that decrypt.
 #[derive(clap::Args, Debug, Default, Clone)]
@@ -17,6 +20,7 @@ pub struct KeyArgs {
     pub keylog: Vec<PathBuf>,
     /// The server's RSA private key (PEM or DER, PKCS#8 or PKCS#1), for
     /// sessions with static-RSA key exchange; may be given several times.
+    /// Anything else (a certificate, an EC key...) is an error.
     #[arg(long = "rsa-key", value_name = "FILE")]
     pub rsa_key: Vec<PathBuf>,
 }
@@ -50,9 +54,7 @@ impl KeyArgs {
         }
         let mut rsa_keys = Vec::new();
         for path in &self.rsa_key {
-            let key = std::fs::read(path)
-                .with_context(|| format!("{}: cannot read the RSA private key", path.display()))?;
-            rsa_keys.push(key);
+            rsa_keys.push(read_rsa_key(path)?);
         }
         Ok(KeyFiles { keylogs, rsa_keys })
     }
@@ -61,6 +63,56 @@ impl KeyArgs {
 /// The most read from a key log that is not a regular file (a pipe, a
 /// device): the key log of a million sessions is a few hundred MiB.
 const MAX_STREAMED_KEYLOG: u64 = 1 << 30;
+
+/// The largest `--rsa-key` file read: a key with its certificate chain in
+/// one PEM file is a few KiB; a capture or `/dev/zero` given by mistake
+/// must not be read whole.
+const MAX_RSA_KEY_FILE: u64 = 1 << 20;
+
+/// Reads an `--rsa-key` file and checks that it holds an RSA private key
+/// the decryption can use; anything else is an error (exit 2) saying what
+/// the file is, as for any input that cannot be read.
+fn read_rsa_key(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let mut key = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_RSA_KEY_FILE + 1).read_to_end(&mut key))
+        .with_context(|| format!("{}: cannot read the RSA private key", path.display()))?;
+    let what_it_takes = "--rsa-key takes the server's RSA private key (PEM or DER, PKCS#8 or \
+                         PKCS#1), such as the server.key made with server.crt";
+    if key.len() as u64 > MAX_RSA_KEY_FILE {
+        return Err(tlsscope_lab::Error::new(format!(
+            "{}: is over {} MiB, far too large for a private key",
+            path.display(),
+            MAX_RSA_KEY_FILE >> 20
+        ))
+        .with_hint(what_it_takes)
+        .into());
+    }
+    let found = match rsa_key::check(&key) {
+        Ok(_bits) => return Ok(key),
+        Err(RsaError::NotAKey(found)) => found,
+        Err(RsaError::Encrypted) => {
+            return Err(tlsscope_lab::Error::new(format!(
+                "{}: is an encrypted private key",
+                path.display()
+            ))
+            .with_hint("decrypt a copy first: openssl pkey -in KEY -out KEY.plain")
+            .into());
+        }
+        Err(e) => return Err(anyhow::anyhow!("{}: {e}", path.display())),
+    };
+    let err = tlsscope_lab::Error::new(format!("{}: is {found}", path.display()));
+    Err(match found {
+        NotRsaKey::EcKey | NotRsaKey::Ed25519Key | NotRsaKey::OtherAlgorithm => err.with_hint(
+            "only an RSA key decrypts, and only sessions with static-RSA key exchange; \
+             sessions with (EC)DHE or TLS 1.3 need the secrets from a key log (--keylog)",
+        ),
+        // The sentence says what to do, or nothing can be done.
+        NotRsaKey::OpenSshKey | NotRsaKey::RsaTooSmall | NotRsaKey::RsaTooLarge => err,
+        _ => err.with_hint(what_it_takes),
+    }
+    .into())
+}
 
 fn cannot_read(path: &std::path::Path) -> String {
     format!("{}: cannot read the key log (check the path; SSLKEYLOGFILE writes it)", path.display())

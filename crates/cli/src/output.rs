@@ -65,6 +65,23 @@ pub fn report_error(err: &anyhow::Error) -> ExitCode {
     ExitCode::from(EXIT_ERROR)
 }
 
+/// Prints `tlsscope: warning: <what>` on stderr (the label in colour when
+/// stderr takes it). A closed stderr is no reason to fail the command.
+pub fn warn(out: &Output, what: &dyn std::fmt::Display) {
+    use owo_colors::OwoColorize;
+    use std::io::Write;
+    let label =
+        if out.color_err { "warning:".yellow().bold().to_string() } else { "warning:".into() };
+    let _ = writeln!(std::io::stderr(), "tlsscope: {label} {what}");
+}
+
+/// [`warn`]s about a secrets file whose mode was fixed, if there was one.
+pub fn warn_mode_fixed(out: &Output, fixed: Option<&tlsscope_lab::files::ModeFixed>) {
+    if let Some(f) = fixed {
+        warn(out, f);
+    }
+}
+
 /// `--format` values of the analysis commands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

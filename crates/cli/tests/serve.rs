@@ -220,6 +220,30 @@ fn sigterm_and_sigint_stop_it_with_exit_0() {
 }
 
 #[test]
+fn quiet_prints_no_line_per_request_or_failed_handshake() {
+    for quiet in [false, true] {
+        let dir = TempDir::new("serve-quiet");
+        let server = start(&dir, if quiet { &["--quiet"] } else { &[] });
+        let out = curl(&["--insecure", &server.https_url("/")]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let out = curl(&[&server.http_url("/echo")]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        // Plain HTTP to the TLS port: a handshake that fails.
+        let out = curl(&[&format!("http://127.0.0.1:{}/", server.https_port())]);
+        assert!(!out.status.success());
+        let (status, log) = server.stop_and_log("TERM");
+        assert_eq!(status.code(), Some(0), "{log}");
+        // What scripts wait for is there either way.
+        assert!(log.contains("listening on https://127.0.0.1:"), "{log}");
+        assert!(log.ends_with("stopped\n"), "{log}");
+        // Without --quiet the same run logs each; with it, none.
+        for line in ["\"GET /\" 200 12", "\"GET /echo\" 200", "TLS handshake failed"] {
+            assert_eq!(log.contains(line), !quiet, "quiet={quiet}, {line:?}:\n{log}");
+        }
+    }
+}
+
+#[test]
 fn tls13_only_server_refuses_a_tls12_client() {
     let dir = TempDir::new("serve-min13");
     let server = start(&dir, &["--tls-min", "1.3"]);

@@ -28,6 +28,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::error::{Error, Result};
+use crate::files::ModeFixed;
 use crate::keylog::{KeyLogWriter, LineCallback};
 use crate::record::Recorder;
 use crate::tls::{self, TlsChoices};
@@ -181,6 +182,10 @@ pub trait Observer {
     fn body(&mut self, data: &[u8]) -> std::io::Result<()>;
     /// The capture was written; `with_secrets` when it carries a TLS key log.
     fn recorded(&mut self, _path: &Path, _with_secrets: bool) {}
+    /// A secrets file that already existed (the key log, the recording)
+    /// was open to others and was made owner-only before anything was
+    /// written to it: a warning for the user.
+    fn mode_fixed(&mut self, _fixed: &ModeFixed) {}
 }
 
 /// How the request went.
@@ -264,6 +269,9 @@ pub async fn get(opts: &GetOptions, obs: &mut dyn Observer) -> Result<Summary> {
             cb
         });
         let keylog = KeyLogWriter::open(opts.keylog.as_deref(), callback)?;
+        if let Some(fixed) = keylog.as_ref().and_then(|k| k.mode_fixed()) {
+            obs.mode_fixed(fixed);
+        }
         Some(client_config(opts, keylog)?)
     } else {
         None
@@ -281,7 +289,12 @@ pub async fn get(opts: &GetOptions, obs: &mut dyn Observer) -> Result<Summary> {
         rec.closed(SystemTime::now());
         let written = rec.write_pcapng(path);
         match (&result, written) {
-            (_, Ok(())) => obs.recorded(path, target.tls),
+            (_, Ok(fixed)) => {
+                if let Some(f) = &fixed {
+                    obs.mode_fixed(f);
+                }
+                obs.recorded(path, target.tls);
+            }
             (Ok(_), Err(e)) => return Err(e),
             // The request's own error is the one to show.
             (Err(_), Err(_)) => {}

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use rustls::KeyLog;
 
 use crate::error::Result;
-use crate::files;
+use crate::files::{self, ModeFixed};
 
 /// The environment variable browsers, curl and rustls read.
 pub const ENV_VAR: &str = "SSLKEYLOGFILE";
@@ -37,6 +37,9 @@ pub fn resolve_path(explicit: Option<&Path>) -> Option<PathBuf> {
 /// A rustls [`KeyLog`] writing NSS key log lines to a file and/or a callback.
 pub struct KeyLogWriter {
     file: Option<(PathBuf, Mutex<File>)>,
+    /// Set when the file existed and others could read it (see
+    /// [`files::append_secret`]): the caller warns about it.
+    mode_fixed: Option<ModeFixed>,
     callback: Option<LineCallback>,
     /// The first write error, kept so the caller can report it: `KeyLog::log`
     /// cannot return one, and a TLS handshake must not fail for it.
@@ -54,13 +57,18 @@ impl fmt::Debug for KeyLogWriter {
 }
 
 impl KeyLogWriter {
-    /// Appends to `path` (created 0600 if new) and/or calls `callback`.
+    /// Appends to `path` (created 0600 if new; an existing one made 0600
+    /// if others could read it; never through a symbolic link) and/or
+    /// calls `callback`.
     pub fn new(path: Option<&Path>, callback: Option<LineCallback>) -> Result<KeyLogWriter> {
-        let file = match path {
-            Some(p) => Some((p.to_path_buf(), Mutex::new(files::append_secret(p)?))),
-            None => None,
+        let (file, mode_fixed) = match path {
+            Some(p) => {
+                let opened = files::append_secret(p)?;
+                (Some((p.to_path_buf(), Mutex::new(opened.file))), opened.mode_fixed)
+            }
+            None => (None, None),
         };
-        Ok(KeyLogWriter { file, callback, error: Mutex::new(None) })
+        Ok(KeyLogWriter { file, mode_fixed, callback, error: Mutex::new(None) })
     }
 
     /// A writer for [`resolve_path`]`(explicit)` and the callback, or `None`
@@ -79,6 +87,12 @@ impl KeyLogWriter {
     /// The file being written, if any.
     pub fn path(&self) -> Option<&Path> {
         self.file.as_ref().map(|(p, _)| p.as_path())
+    }
+
+    /// The existing key log's mode, when it had to be made owner-only
+    /// before the first line was written: a warning for the user.
+    pub fn mode_fixed(&self) -> Option<&ModeFixed> {
+        self.mode_fixed.as_ref()
     }
 
     /// The first error writing the file, if there was one.
@@ -192,5 +206,33 @@ mod tests {
         let err =
             KeyLogWriter::new(Some(Path::new("/nonexistent-dir/keys.log")), None).unwrap_err();
         assert!(err.message().contains("/nonexistent-dir/keys.log"), "{}", err.message());
+    }
+
+    #[test]
+    fn a_world_readable_key_log_is_made_0600_before_the_first_line() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_dir("mode");
+        let path = dir.join("sslkeylog.txt");
+        std::fs::write(&path, "CLIENT_RANDOM 00 00\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let w = KeyLogWriter::new(Some(&path), None).unwrap();
+        let fixed = w.mode_fixed().expect("the mode was fixed");
+        assert_eq!(fixed.was, 0o666);
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        w.log("CLIENT_RANDOM", &[1; 32], &[2; 48]);
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_key_log_behind_a_symbolic_link_is_refused() {
+        let dir = temp_dir("link");
+        let target = dir.join("real.log");
+        let link = dir.join("keys.log");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = KeyLogWriter::new(Some(&link), None).unwrap_err();
+        assert!(err.message().contains("is a symbolic link"), "{}", err.message());
+        assert!(!target.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

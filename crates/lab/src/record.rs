@@ -60,7 +60,7 @@ use tlsscope_capture::pcapng::{self, Interface, LinkType, Packet, SecretsType, S
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::{Context, Error, Result};
-use crate::files::{self, Mode};
+use crate::files::{self, Mode, ModeFixed};
 
 /// Most payload bytes (both directions together) a recording keeps: enough
 /// for any page `get` is meant for, small enough to hold in memory.
@@ -286,7 +286,8 @@ impl Recorder {
     /// Writes the capture to `path` (replacing the file, as `tcpdump -w`
     /// does). The file holds the session's secrets, so it is created with
     /// mode 0600 like a key log.
-    pub fn write_pcapng(&self, path: &Path) -> Result<()> {
+    #[must_use = "a fixed mode is a warning to show"]
+    pub fn write_pcapng(&self, path: &Path) -> Result<Option<ModeFixed>> {
         write_pcapng_all(std::slice::from_ref(self), path)
     }
 
@@ -330,9 +331,12 @@ type TimedFrame = (SystemTime, Vec<u8>, Option<String>);
 
 /// Writes several recorded connections into one capture at `path`, their
 /// frames interleaved by time, with every connection's secrets in one
-/// Decryption Secrets Block before the first packet. Created mode 0600
-/// (it holds secrets).
-pub fn write_pcapng_all(recorders: &[Recorder], path: &Path) -> Result<()> {
+/// Decryption Secrets Block before the first packet. Written as a secret
+/// ([`Mode::Secret`]: created 0600, never through a symbolic link; an
+/// existing file others could read is made 0600 first, and returned for
+/// the caller to warn about).
+#[must_use = "a fixed mode is a warning to show"]
+pub fn write_pcapng_all(recorders: &[Recorder], path: &Path) -> Result<Option<ModeFixed>> {
     let mut frames = Vec::new();
     let mut loopback = true;
     let mut keylog = String::new();
@@ -358,7 +362,7 @@ pub fn write_pcapng_all(recorders: &[Recorder], path: &Path) -> Result<()> {
     }
     // Stable: frames of one connection keep their order at equal times.
     frames.sort_by_key(|(at, _, _)| *at);
-    let file = files::create(path, Mode::Secret, true)?;
+    let files::Opened { file, mode_fixed } = files::create(path, Mode::Secret, true)?;
     let write = || -> io::Result<()> {
         let sec = Section { comments, ..Section::tlsscope() };
         let mut w = pcapng::Writer::new(BufWriter::new(file), &sec)?;
@@ -381,7 +385,8 @@ pub fn write_pcapng_all(recorders: &[Recorder], path: &Path) -> Result<()> {
         w.finish()?;
         Ok(())
     };
-    write().context(path.display())
+    write().context(path.display())?;
+    Ok(mode_fixed)
 }
 
 /// The comments on the section: how the file was made and what is missing.

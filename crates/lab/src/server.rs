@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::cert::{self, CertSpec, KeyType};
 use crate::error::{Error, Result};
+use crate::files::ModeFixed;
 use crate::keylog::KeyLogWriter;
 use crate::tls::{self, TlsChoices};
 
@@ -153,6 +154,18 @@ pub enum Event {
         /// Why.
         error: String,
     },
+}
+
+impl Event {
+    /// Whether the event is about one connection (a request, a failed
+    /// handshake), as opposed to the server itself: a busy server has as
+    /// many of them as it has clients, and `serve --quiet` drops them.
+    pub fn per_connection(&self) -> bool {
+        match self {
+            Event::Request(_) | Event::TlsFailed { .. } => true,
+            Event::AcceptFailed { .. } => false,
+        }
+    }
 }
 
 impl fmt::Display for Event {
@@ -299,6 +312,12 @@ impl Server {
     /// The key log file being written, if any.
     pub fn keylog_path(&self) -> Option<&Path> {
         self.keylog.as_ref().and_then(|k| k.path())
+    }
+
+    /// The key log's mode, when the file existed, others could read it and
+    /// it was made owner-only: a warning for the user.
+    pub fn keylog_mode_fixed(&self) -> Option<&ModeFixed> {
+        self.keylog.as_ref().and_then(|k| k.mode_fixed())
     }
 
     /// Serves until `shutdown` completes, then stops accepting and gives open

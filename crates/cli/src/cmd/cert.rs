@@ -14,7 +14,7 @@ use tlsscope_lab::cert::{self, KeyType, San};
 use tlsscope_lab::cert_show::{self, ShowOptions};
 use tlsscope_lab::files::{self, Mode};
 
-use crate::output::{EXIT_OK, EXIT_PROBLEMS, Output};
+use crate::output::{EXIT_OK, EXIT_PROBLEMS, Output, warn_mode_fixed};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
@@ -201,7 +201,8 @@ fn new(a: NewArgs, out: &Output) -> anyhow::Result<ExitCode> {
     let key = cert::generate_key(a.key_type.into())?;
     let csr = cert::make_csr(&key, &a.names.cn, &sans)?;
     let signed = cert::sign_csr(&csr.der, &key, Some(&sans), a.days)?;
-    files::write(&key_path, key.serialize_pem().as_bytes(), Mode::Secret, a.force)?;
+    let fixed = files::write(&key_path, key.serialize_pem().as_bytes(), Mode::Secret, a.force)?;
+    warn_mode_fixed(out, fixed.as_ref());
     files::write(&csr_path, csr.pem.as_bytes(), Mode::Public, a.force)?;
     files::write(&crt_path, signed.cert_pem.as_bytes(), Mode::Public, a.force)?;
 
@@ -218,7 +219,8 @@ fn new(a: NewArgs, out: &Output) -> anyhow::Result<ExitCode> {
 fn key(a: KeyArgs, out: &Output) -> anyhow::Result<ExitCode> {
     refuse_existing(&a.out, a.force)?;
     let key = cert::generate_key(a.key_type.into())?;
-    files::write(&a.out, key.serialize_pem().as_bytes(), Mode::Secret, a.force)?;
+    let fixed = files::write(&a.out, key.serialize_pem().as_bytes(), Mode::Secret, a.force)?;
+    warn_mode_fixed(out, fixed.as_ref());
     let mut r = Report::new(out);
     r.wrote(&a.out, &key_summary(&key));
     r.detail(&format!("next: tlsscope cert csr --key {}", a.out.display()));
@@ -348,13 +350,7 @@ impl<'a> Report<'a> {
     }
 
     fn warn(&mut self, line: &str) {
-        let label = if self.out.color_err {
-            "warning:".yellow().bold().to_string()
-        } else {
-            "warning:".into()
-        };
-        // A closed stderr is no reason to fail the command.
-        let _ = writeln!(std::io::stderr(), "tlsscope: {label} {line}");
+        crate::output::warn(self.out, &line);
     }
 
     fn finish(self) -> anyhow::Result<ExitCode> {

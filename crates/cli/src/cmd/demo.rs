@@ -168,7 +168,8 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let key_path = dir.join("server.key");
     let csr_path = dir.join("server.csr");
     let crt_path = dir.join("server.crt");
-    files::write(&key_path, key.serialize_pem().as_bytes(), Mode::Secret, true)?;
+    let fixed = files::write(&key_path, key.serialize_pem().as_bytes(), Mode::Secret, true)?;
+    crate::output::warn_mode_fixed(out, fixed.as_ref());
     files::write(&csr_path, csr.pem.as_bytes(), Mode::Public, true)?;
     files::write(&crt_path, signed.cert_pem.as_bytes(), Mode::Public, true)?;
     for (path, k) in [(&key_path, "demo.key"), (&csr_path, "demo.csr"), (&crt_path, "demo.crt")] {
@@ -259,7 +260,8 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let _ = stop_tx.send(());
     let _ = runtime.block_on(serving);
     let pcap = dir.join("demo.pcapng");
-    record::write_pcapng_all(&recorders, &pcap)?;
+    let fixed = record::write_pcapng_all(&recorders, &pcap)?;
+    crate::output::warn_mode_fixed(out, fixed.as_ref());
 
     // Read the recording back, as `tlsscope inspect` would: once as a
     // capture without keys shows it, once with the secrets it carries.
@@ -362,7 +364,8 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
             limits: report::Limits::default(),
             only: Vec::new(),
         };
-        report::write_report(&found.sessions, &found.flows, settings, &report_path)?;
+        let fixed = report::write_report(&found.sessions, &found.flows, settings, &report_path)?;
+        crate::output::warn_mode_fixed(out, fixed.as_ref());
     }
 
     writeln!(say.w)?;

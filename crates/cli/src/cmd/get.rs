@@ -14,7 +14,7 @@ use anyhow::Context as _;
 use tlsscope_lab::client::{
     self, GetOptions, HttpChoice, Observer, RequestHead, ResponseHead, TlsSession, Verify,
 };
-use tlsscope_lab::files::{self, Mode};
+use tlsscope_lab::files::{self, Mode, ModeFixed};
 use tlsscope_lab::tls::{self, TlsChoices, TlsVersion};
 
 use crate::output::Output;
@@ -72,13 +72,15 @@ pub struct Args {
     #[arg(long, value_name = "LIST")]
     groups: Option<String>,
 
-    /// Append the TLS secrets (NSS key log, mode 0600) to FILE. Without it
-    /// $SSLKEYLOGFILE is used when set.
+    /// Append the TLS secrets (NSS key log) to FILE, created mode 0600; an
+    /// existing FILE others can read is made 0600, with a warning, and a
+    /// symbolic link is refused. Without it $SSLKEYLOGFILE is used when set.
     #[arg(long, value_name = "FILE")]
     keylog: Option<PathBuf>,
 
     /// Write the connection as pcapng, TLS secrets inside (Wireshark and
-    /// tlsscope decrypt it with no key log file).
+    /// tlsscope decrypt it with no key log file); a secret like the key log:
+    /// mode 0600, never through a symbolic link.
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
 
@@ -95,7 +97,7 @@ pub struct Args {
     connect_timeout: u64,
 }
 
-pub fn run(args: Args, _out: &Output) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let mut choices = TlsChoices {
         min: TlsVersion::parse(&args.tls_min)?,
         max: TlsVersion::parse(&args.tls_max)?,
@@ -140,11 +142,16 @@ pub fn run(args: Args, _out: &Output) -> anyhow::Result<ExitCode> {
         connect_timeout: Duration::from_secs(args.connect_timeout.max(1)),
     };
     let sink: Box<dyn Write> = match &args.output {
-        Some(p) => Box::new(std::io::BufWriter::new(files::create(p, Mode::Public, true)?)),
+        Some(p) => Box::new(std::io::BufWriter::new(files::create(p, Mode::Public, true)?.file)),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let mut printer =
-        Printer { out: sink, include: args.include, verbose: args.verbose, broken_pipe: false };
+    let mut printer = Printer {
+        out: sink,
+        include: args.include,
+        verbose: args.verbose,
+        broken_pipe: false,
+        output: out.clone(),
+    };
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let result = runtime.block_on(client::get(&opts, &mut printer));
@@ -168,6 +175,8 @@ struct Printer {
     include: bool,
     verbose: bool,
     broken_pipe: bool,
+    /// Where warnings go and how they look.
+    output: Output,
 }
 
 impl Printer {
@@ -278,6 +287,10 @@ impl Observer for Printer {
     fn body(&mut self, data: &[u8]) -> std::io::Result<()> {
         let r = self.out.write_all(data);
         self.check(r)
+    }
+
+    fn mode_fixed(&mut self, fixed: &ModeFixed) {
+        crate::output::warn(&self.output, fixed);
     }
 
     fn recorded(&mut self, path: &Path, with_secrets: bool) {

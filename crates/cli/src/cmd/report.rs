@@ -81,7 +81,8 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     sink.diags.extend(crate::input::budget_diagnostic(&budget));
     let decrypted = sink.builder.has_decrypted_content();
     let report = sink.builder.finish(report::now());
-    report::write_page(&report, decrypted, &args.output)?;
+    let fixed = report::write_page(&report, decrypted, &args.output)?;
+    crate::output::warn_mode_fixed(out, fixed.as_ref());
     crate::output::print_diagnostics(&sink.diags, &name, out);
     if args.output.as_os_str() != "-" {
         let t = &report.totals;

@@ -2,7 +2,9 @@
 //!
 //! Prints where it listens (`listening on https://127.0.0.1:PORT`, with the
 //! port actually bound when 0 was asked for), the certificate's fingerprint
-//! and one line per request on stdout; stops cleanly on Ctrl-C or SIGTERM.
+//! and one line per request on stdout (`--quiet`: none, nor for failed
+//! handshakes, so a long run's output does not grow); stops cleanly on
+//! Ctrl-C or SIGTERM.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -19,7 +21,8 @@ use crate::output::Output;
   tlsscope serve
   curl --tls-max 1.2 --insecure -i https://localhost:8443/
   tlsscope serve --https 127.0.0.1:0 --http none --keylog keys.log
-  tlsscope serve --cert server.crt --key server.key --tls-min 1.3")]
+  tlsscope serve --cert server.crt --key server.key --tls-min 1.3
+  tlsscope serve --quiet --https 0.0.0.0:8443 --http none")]
 pub struct Args {
     /// Plain HTTP address: HOST:PORT, a port alone, or `none`. Port 0 picks a free port.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
@@ -46,8 +49,9 @@ pub struct Args {
     #[arg(long, value_name = "VERSION", default_value = "1.3")]
     tls_max: String,
 
-    /// Append the TLS secrets (NSS key log, mode 0600) to FILE. Without it
-    /// $SSLKEYLOGFILE is used when set.
+    /// Append the TLS secrets (NSS key log) to FILE, created mode 0600; an
+    /// existing FILE others can read is made 0600, with a warning, and a
+    /// symbolic link is refused. Without it $SSLKEYLOGFILE is used when set.
     #[arg(long, value_name = "FILE")]
     keylog: Option<PathBuf>,
 
@@ -60,9 +64,14 @@ pub struct Args {
     /// separated) [default: AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305].
     #[arg(long, value_name = "LIST")]
     ciphers: Option<String>,
+
+    /// No line per request or failed TLS handshake; where it listens, a
+    /// failure to accept connections and "stopped" are still printed.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
-pub fn run(args: Args, _out: &Output) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let mut choices = TlsChoices {
         min: TlsVersion::parse(&args.tls_min)?,
         max: TlsVersion::parse(&args.tls_max)?,
@@ -94,8 +103,13 @@ pub fn run(args: Args, _out: &Output) -> anyhow::Result<ExitCode> {
         // address is printed already stops us cleanly.
         let shutdown = shutdown_signal()?;
         let server = Server::bind(&opts).await?;
+        crate::output::warn_mode_fixed(out, server.keylog_mode_fixed());
         banner(&server);
-        let sink: EventSink = Arc::new(|event: &Event| {
+        let quiet = args.quiet;
+        let sink: EventSink = Arc::new(move |event: &Event| {
+            if quiet && event.per_connection() {
+                return;
+            }
             // A vanished log reader must not stop the server.
             let _ = writeln!(std::io::stdout().lock(), "{event}");
         });

@@ -160,7 +160,20 @@ impl Server {
     }
 
     /// Sends `signal` (TERM, INT) and waits (at most 10 s) for the exit.
-    pub fn stop_with(mut self, signal: &str) -> ExitStatus {
+    pub fn stop_with(self, signal: &str) -> ExitStatus {
+        self.stop_and_log(signal).0
+    }
+
+    /// [`Server::stop_with`], then everything it printed, through its
+    /// last line ("stopped").
+    pub fn stop_and_log(mut self, signal: &str) -> (ExitStatus, String) {
+        let status = self.stop(signal);
+        // The exit closes the pipes; their readers may still be appending.
+        let log = self.wait_for_log("stopped\n");
+        (status, log)
+    }
+
+    fn stop(&mut self, signal: &str) -> ExitStatus {
         let mut child = self.child.take().unwrap();
         let st =
             Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status();

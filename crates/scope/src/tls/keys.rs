@@ -32,6 +32,7 @@ use md5::Md5;
 use sha1::Sha1;
 use sha2::Digest;
 
+use super::rsa_key::{self, NotRsaKey};
 use super::secret::Secret;
 
 /// Why a key could not be derived.
@@ -742,8 +743,9 @@ pub fn exporter(
 /// Why an RSA premaster secret could not be recovered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RsaError {
-    /// The key is not an RSA private key in PKCS#8 or PKCS#1 (PEM or DER).
-    NotAKey(String),
+    /// The key is not an RSA private key in PKCS#8 or PKCS#1 (PEM or DER)
+    /// that can decrypt: what it is instead.
+    NotAKey(NotRsaKey),
     /// The key is passphrase-protected.
     Encrypted,
     /// PKCS#1 v1.5 decryption failed: the ciphertext was not made for this
@@ -756,7 +758,7 @@ pub enum RsaError {
 impl fmt::Display for RsaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RsaError::NotAKey(why) => write!(f, "not a usable RSA private key: {why}"),
+            RsaError::NotAKey(found) => write!(f, "not a usable RSA private key: it is {found}"),
             RsaError::Encrypted => f.write_str("the private key is encrypted (decrypt it first: openssl pkey -in KEY -out KEY.plain)"),
             RsaError::DecryptFailed => {
                 f.write_str("RSA decryption failed: the premaster was encrypted to another key")
@@ -768,43 +770,6 @@ impl fmt::Display for RsaError {
 
 impl std::error::Error for RsaError {}
 
-/// Reads an RSA private key: PKCS#8 (`PRIVATE KEY`) or PKCS#1
-/// (`RSA PRIVATE KEY`), PEM or DER. aws-lc-rs decrypts with 2048- to
-/// 8192-bit keys only.
-fn rsa_private_key(key: &[u8]) -> Result<aws_lc_rs::rsa::PrivateDecryptingKey, RsaError> {
-    use aws_lc_rs::encoding::AsDer;
-    use aws_lc_rs::rsa::{KeyPair, PrivateDecryptingKey};
-
-    let trimmed = key.trim_ascii_start();
-    let der: Vec<u8> = if trimmed.starts_with(b"-----BEGIN") {
-        let mut found = None;
-        for pem in x509_parser::pem::Pem::iter_from_buffer(trimmed) {
-            let pem = pem.map_err(|e| RsaError::NotAKey(format!("bad PEM: {e}")))?;
-            match pem.label.as_str() {
-                "PRIVATE KEY" | "RSA PRIVATE KEY" => {
-                    found = Some(pem.contents);
-                    break;
-                }
-                "ENCRYPTED PRIVATE KEY" => return Err(RsaError::Encrypted),
-                _ => {}
-            }
-        }
-        found.ok_or_else(|| RsaError::NotAKey("no PRIVATE KEY or RSA PRIVATE KEY block".into()))?
-    } else {
-        key.to_vec()
-    };
-    if let Ok(k) = PrivateDecryptingKey::from_pkcs8(&der) {
-        return Ok(k);
-    }
-    // PKCS#1 RSAPrivateKey: aws-lc-rs reads it as a signing key pair, and
-    // re-encodes it as PKCS#8 for decryption.
-    let pair = KeyPair::from_der(&der)
-        .or_else(|_| KeyPair::from_pkcs8(&der))
-        .map_err(|e| RsaError::NotAKey(e.to_string()))?;
-    let pkcs8 = pair.as_der().map_err(|_| RsaError::NotAKey("cannot re-encode the key".into()))?;
-    PrivateDecryptingKey::from_pkcs8(pkcs8.as_ref()).map_err(|e| RsaError::NotAKey(e.to_string()))
-}
-
 /// Decrypts the premaster secret of a static-RSA ClientKeyExchange
 /// ([RFC 5246 §7.4.7.1](https://www.rfc-editor.org/rfc/rfc5246#section-7.4.7.1)),
 /// PKCS#1 v1.5, with the server's private key (PKCS#8 or PKCS#1, PEM or
@@ -813,8 +778,9 @@ fn rsa_private_key(key: &[u8]) -> Result<aws_lc_rs::rsa::PrivateDecryptingKey, R
 pub fn rsa_decrypt_premaster(private_key: &[u8], encrypted: &[u8]) -> Result<Secret, RsaError> {
     use aws_lc_rs::rsa::Pkcs1PrivateDecryptingKey;
 
-    let key = Pkcs1PrivateDecryptingKey::new(rsa_private_key(private_key)?)
-        .map_err(|_| RsaError::NotAKey("not usable for PKCS#1 v1.5 decryption".into()))?;
+    let key = Pkcs1PrivateDecryptingKey::new(rsa_key::read(private_key)?)
+        // Infallible in aws-lc-rs 1.x: any key read above can decrypt.
+        .map_err(|_| RsaError::NotAKey(NotRsaKey::Unreadable))?;
     let mut out = vec![0u8; key.min_output_size()];
     let n = key.decrypt(encrypted, &mut out).map_err(|_| RsaError::DecryptFailed)?.len();
     out.truncate(n);
@@ -844,7 +810,7 @@ pub fn rsa_public_key_matches(private_key: &[u8], certificate_der: &[u8]) -> boo
             _ => None,
         }
     }
-    let Ok(key) = rsa_private_key(private_key) else { return false };
+    let Ok(key) = rsa_key::read(private_key) else { return false };
     let Ok(public) = key.public_key().as_der() else { return false };
     let Ok((_, spki)) = SubjectPublicKeyInfo::from_der(public.as_ref()) else { return false };
     let Ok((_, cert)) = X509Certificate::from_der(certificate_der) else { return false };
