@@ -5,8 +5,10 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use tlsscope_scope::diag::Collector;
-use tlsscope_scope::tls::crypto::Keyring;
+use std::sync::Mutex;
+
+use tlsscope_scope::diag::{Collector, Diagnostic, Location, Severity};
+use tlsscope_scope::tls::crypto::{CertificateUse, Keyring};
 use tlsscope_scope::tls::keys::RsaError;
 use tlsscope_scope::tls::rsa_key::{self, NotRsaKey};
 
@@ -58,6 +60,53 @@ impl KeyArgs {
         }
         Ok(KeyFiles { keylogs, rsa_keys })
     }
+}
+
+/// What each `--rsa-key` turned out to be the key of, among the server
+/// certificates of the capture: a note naming the certificate, or a
+/// warning when it is the key of none of them (it decrypted nothing).
+pub fn rsa_key_report(args: &KeyArgs, seen: &Mutex<Vec<CertificateUse>>) -> Vec<Diagnostic> {
+    let uses = seen.lock().map(|u| u.clone()).unwrap_or_default();
+    let mut out = Vec::new();
+    for (i, path) in args.rsa_key.iter().enumerate() {
+        let mine: Vec<String> = uses
+            .iter()
+            .filter(|c| c.keys.contains(&i))
+            .map(|c| format!("{} ({} session{})", c.subject, c.sessions, plural(c.sessions)))
+            .collect();
+        let (severity, message) = if !mine.is_empty() {
+            (Severity::Note, format!("is the key of the certificate {}", mine.join(", ")))
+        } else if uses.is_empty() {
+            (
+                Severity::Note,
+                "no server sent a certificate in the capture to compare it with".into(),
+            )
+        } else {
+            let seen: Vec<&str> = uses.iter().take(5).map(|c| c.subject.as_str()).collect();
+            let more = if uses.len() > 5 { ", …" } else { "" };
+            (
+                Severity::Warning,
+                format!(
+                    "is the key of none of the {} server certificate{} in the capture ({}{more}): \
+                     it decrypts none of its sessions",
+                    uses.len(),
+                    plural(uses.len() as u64),
+                    seen.join("; ")
+                ),
+            )
+        };
+        out.push(Diagnostic::new(
+            severity,
+            "keys.rsa_key",
+            Location::default(),
+            format!("--rsa-key {}: {message}", path.display()),
+        ));
+    }
+    out
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// The most read from a key log that is not a regular file (a pipe, a

@@ -232,3 +232,62 @@ fn rsa_key_that_is_garbage_a_certificate_or_an_ec_key_is_exit_2_saying_what_it_i
     assert_ne!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(!text(&out.stdout).is_empty());
 }
+
+#[test]
+fn rsa_key_report_names_the_certificate_it_is_the_key_of_or_says_it_matches_none() {
+    let dir = TempDir::new("secrets-rsa-match");
+    let (ours, other) = (dir.join("ours"), dir.join("other"));
+    for d in [&ours, &other] {
+        let made = tlsscope(&["cert", "new", "--out", d.to_str().unwrap()]);
+        assert!(made.status.success(), "{}", text(&made.stderr));
+    }
+    let (crt, key) = (ours.join("server.crt"), ours.join("server.key"));
+    let server = Server::start(&[
+        "--http",
+        "none",
+        "--https",
+        "127.0.0.1:0",
+        "--cert",
+        crt.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    let pcap = dir.join("two.pcapng");
+    let url = format!("https://localhost:{}/", server.https_port());
+    for tls in ["1.2", "1.3"] {
+        let got = tlsscope(&[
+            "get",
+            "--insecure",
+            "--tls-max",
+            tls,
+            "--record",
+            pcap.to_str().unwrap(),
+            &url,
+        ]);
+        assert!(got.status.success(), "{}", text(&got.stderr));
+    }
+    // The server's key: named with the certificate and how many sessions
+    // (the one recording kept the last session only: `--record` rewrites).
+    let out = tlsscope(&["inspect", "--rsa-key", key.to_str().unwrap(), pcap.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "--rsa-key {}: is the key of the certificate CN=localhost (1 session)",
+            key.display()
+        )),
+        "{err}"
+    );
+    // Another key: a warning that it is the key of none of them.
+    let wrong = other.join("server.key");
+    let out = tlsscope(&["inspect", "--rsa-key", wrong.to_str().unwrap(), pcap.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "warning: --rsa-key {}: is the key of none of the 1 server certificate in the capture \
+             (CN=localhost): it decrypts none of its sessions",
+            wrong.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(out.status.code(), Some(1), "a key that fits nothing is a problem found");
+}

@@ -1125,6 +1125,10 @@ impl<O: Output> Analyzer<O> {
                 }
             }
             Some(Body::Certificate(ders)) if role == Dir::ServerToClient => {
+                if let Some(leaf) = ders.first() {
+                    let subject = self.summarize(leaf).map(|sum| sum.subject).unwrap_or_default();
+                    self.keys.note_server_certificate(leaf, &subject);
+                }
                 for der in ders {
                     match self.summarize(der) {
                         Ok(sum) => s.certificates.push(sum),

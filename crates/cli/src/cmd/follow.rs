@@ -309,6 +309,7 @@ fn run_tls(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     args.keys.load(&mut analyzer.keys, &mut analyzer.out.diags)?;
     file.analyse(&mut analyzer, |_, _| {});
     let mut sink = analyzer.out;
+    sink.diags.extend(crate::keys::rsa_key_report(&args.keys, &analyzer.keys.rsa_use));
     sink.diags.extend(crate::input::budget_diagnostic(&budget));
     if let Some(e) = sink.io_error.take() {
         return Err(e.into());

@@ -224,6 +224,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let budget = args.source.budget();
     let mut analyzer = Analyzer::new(opts, sink).with_budget(&budget);
     let key_files = args.keys.open()?;
+    let rsa_use = analyzer.keys.rsa_use.clone();
     let mut sink = match &mut file {
         Source::File(f) if split => {
             let Analyzer { keys, out: mut sink, .. } = analyzer;
@@ -260,6 +261,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         writeln!(sink.w, "{} TLS session(s), {} other connection(s)", sink.sessions, sink.flows)?;
     }
     sink.w.flush()?;
+    sink.diags.extend(crate::keys::rsa_key_report(&args.keys, &rsa_use));
     sink.diags.extend(crate::input::budget_diagnostic(&budget));
     crate::output::print_diagnostics(&sink.diags, &name, out);
     let problems = sink.session_problems > 0 || sink.diags.count_at_least(Severity::Warning) > 0;

@@ -78,6 +78,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     }
     file.analyse(&mut analyzer, |sink, ts| sink.builder.set_start(ts));
     let mut sink = analyzer.out;
+    sink.diags.extend(crate::keys::rsa_key_report(&args.keys, &analyzer.keys.rsa_use));
     sink.diags.extend(crate::input::budget_diagnostic(&budget));
     let decrypted = sink.builder.has_decrypted_content();
     let report = sink.builder.finish(report::now());

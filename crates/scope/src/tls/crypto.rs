@@ -29,7 +29,28 @@ pub struct Keyring {
     /// Master secrets of sessions seen so far (TLS 1.2 resumption within
     /// the capture).
     remembered: Remembered,
+    /// The servers' certificates seen, and which RSA key is the key of
+    /// each (shared by the parts of a capture split over threads).
+    pub rsa_use: Arc<std::sync::Mutex<Vec<CertificateUse>>>,
 }
+
+/// A server certificate of the capture, as the `--rsa-key` report needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertificateUse {
+    /// SHA-256 of its DER.
+    pub sha256: [u8; 32],
+    /// Its subject.
+    pub subject: String,
+    /// The RSA keys (by their place in [`Keyring::rsa_keys`]) it is the
+    /// certificate of.
+    pub keys: Vec<usize>,
+    /// Sessions whose server sent it first.
+    pub sessions: u64,
+}
+
+/// Distinct server certificates remembered for the `--rsa-key` report:
+/// comparing one with the keys costs a key parse each.
+pub const MAX_CERTIFICATES_COMPARED: usize = 1024;
 
 /// How many remembered session IDs or tickets are kept: each costs ~100
 /// bytes; a capture of millions of sessions would otherwise grow the map
@@ -209,6 +230,7 @@ impl Keyring {
             keylog: self.keylog.clone(),
             rsa_keys: self.rsa_keys.clone(),
             remembered: Remembered::Shared { shared, me, at: Position::default() },
+            rsa_use: self.rsa_use.clone(),
         }
     }
 
@@ -264,6 +286,28 @@ impl Keyring {
                 recall_shared(by.pick_ref(&maps.by_session_id, &maps.by_ticket), key, at.step)
             }
         }
+    }
+
+    /// A session's server sent `der` as its certificate: notes which RSA
+    /// keys it is the certificate of (only when RSA keys were given).
+    pub fn note_server_certificate(&self, der: &[u8], subject: &str) {
+        use sha2::Digest as _;
+        if self.rsa_keys.is_empty() {
+            return;
+        }
+        let sha256: [u8; 32] = sha2::Sha256::digest(der).into();
+        let mut all = self.rsa_use.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = all.iter_mut().find(|c| c.sha256 == sha256) {
+            c.sessions += 1;
+            return;
+        }
+        if all.len() >= MAX_CERTIFICATES_COMPARED {
+            return;
+        }
+        let keys = (0..self.rsa_keys.len())
+            .filter(|&i| self.rsa_keys.get(i).is_some_and(|k| keys::rsa_public_key_matches(k, der)))
+            .collect();
+        all.push(CertificateUse { sha256, subject: subject.to_string(), keys, sessions: 1 });
     }
 
     /// Whether anything at all could decrypt.
