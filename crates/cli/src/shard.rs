@@ -254,6 +254,11 @@ impl StreamSink<u8> for Dispatch {
         self.push(usize::from(part), Step::Close { info: info.clone(), reason });
     }
 
+    // Parts give a connection's memory back when they get to its close.
+    fn frees_at_once(&self) -> bool {
+        false
+    }
+
     // `user_done` stays false: whether a connection's analysis is done is
     // known to its part only, so every connection is closed explicitly
     // (a part ignores the close of one it has finished, as the analysis
@@ -331,7 +336,10 @@ fn part(p: Part, mut analyzer: Analyzer<PartOut>, io: PartIo) {
     // The key logs may still be being read: nothing is analysed before.
     let Ok(keys) = keys.recv() else { return };
     analyzer.keys = keys;
-    let mut conns: foldhash::HashMap<u64, ConnState> = foldhash::HashMap::default();
+    let mut conns: foldhash::HashMap<u64, PartConn> = foldhash::HashMap::default();
+    // Connections this part ended early for the memory budget: what comes
+    // for them later is analysed as a connection picked up mid-stream.
+    let mut evicted: foldhash::HashSet<u64> = foldhash::HashSet::default();
     let mut steps = 0u64;
     for mut batch in batches {
         analyzer.out.start = batch.start;
@@ -355,11 +363,12 @@ fn part(p: Part, mut analyzer: Analyzer<PartOut>, io: PartIo) {
             };
             match step {
                 Step::Open(info) => {
-                    let st = conns.entry(info.id).or_default();
-                    analyzer.open(info, st);
+                    evicted.remove(&info.id);
+                    let c = conns.entry(info.id).or_insert_with(|| PartConn::new(info));
+                    analyzer.open(info, &mut c.st);
                 }
                 Step::Data { info, dir, bytes: r, offset, frame, at, ts } => {
-                    if let Some(st) = conns.get_mut(&info.id) {
+                    if let Some(st) = conn(&mut conns, &evicted, info, n, &mut analyzer, true) {
                         let chunk = Chunk {
                             offset: *offset,
                             data: bytes(r),
@@ -376,12 +385,12 @@ fn part(p: Part, mut analyzer: Analyzer<PartOut>, io: PartIo) {
                     }
                 }
                 Step::Gap { info, dir, offset, len, frame } => {
-                    if let Some(st) = conns.get_mut(&info.id) {
+                    if let Some(st) = conn(&mut conns, &evicted, info, n, &mut analyzer, false) {
                         analyzer.gap(info, st, *dir, *offset, *len, *frame);
                     }
                 }
                 Step::End { info, dir } => {
-                    if let Some(st) = conns.get_mut(&info.id) {
+                    if let Some(st) = conn(&mut conns, &evicted, info, n, &mut analyzer, false) {
                         analyzer.end_of_stream(info, st, *dir);
                         if analyzer.user_done(st) {
                             conns.remove(&info.id);
@@ -389,8 +398,9 @@ fn part(p: Part, mut analyzer: Analyzer<PartOut>, io: PartIo) {
                     }
                 }
                 Step::Close { info, reason } => {
-                    if let Some(st) = conns.remove(&info.id) {
-                        analyzer.close(info, st, *reason);
+                    evicted.remove(&info.id);
+                    if let Some(c) = conns.remove(&info.id) {
+                        analyzer.close(info, c.st, *reason);
                     }
                 }
                 Step::Secrets { bytes: r } => {
@@ -406,6 +416,7 @@ fn part(p: Part, mut analyzer: Analyzer<PartOut>, io: PartIo) {
             steps += 1;
             shared.set_done(me, steps);
         }
+        mind_budget(&mut analyzer, &mut conns, &mut evicted);
         let found = std::mem::take(&mut analyzer.out.found);
         if done.send(Done { part: me, found, steps }).is_err() {
             return;
@@ -415,6 +426,72 @@ fn part(p: Part, mut analyzer: Analyzer<PartOut>, io: PartIo) {
         batch.bytes.clear();
         // Kept by the main thread only as long as it reads.
         let _ = spare.send(batch);
+    }
+}
+
+/// A connection a part analyses.
+struct PartConn {
+    st: ConnState,
+    /// As of its latest step.
+    info: ConnInfo,
+    /// The number of its latest step.
+    last: u64,
+}
+
+impl PartConn {
+    fn new(info: &ConnInfo) -> Self {
+        PartConn { st: ConnState::default(), info: info.clone(), last: 0 }
+    }
+}
+
+/// The state of the connection a step (number `n`) is about; made anew
+/// when bytes come for one ended early for the budget (as a single
+/// analysis picks it up as a new connection: its end alone is nothing).
+fn conn<'a>(
+    conns: &'a mut foldhash::HashMap<u64, PartConn>,
+    evicted: &foldhash::HashSet<u64>,
+    info: &ConnInfo,
+    n: u64,
+    analyzer: &mut Analyzer<PartOut>,
+    bytes: bool,
+) -> Option<&'a mut ConnState> {
+    if bytes && evicted.contains(&info.id) && !conns.contains_key(&info.id) {
+        let c = conns.entry(info.id).or_insert_with(|| PartConn::new(info));
+        analyzer.open(info, &mut c.st);
+    }
+    let c = conns.get_mut(&info.id)?;
+    c.info.clone_from(info);
+    c.last = n;
+    Some(&mut c.st)
+}
+
+/// When the run holds more than the memory budget allows, a part ends its
+/// longest-idle connections (reported as they stand) until the total is
+/// settled again, as a single analysis's reassembler does: the main
+/// thread's cannot, the memory being given back only when a part gets to
+/// the close. Done after each batch.
+fn mind_budget(
+    analyzer: &mut Analyzer<PartOut>,
+    conns: &mut foldhash::HashMap<u64, PartConn>,
+    evicted: &mut foldhash::HashSet<u64>,
+) {
+    let budget = analyzer.budget().clone();
+    if !budget.over() {
+        return;
+    }
+    let mut by_idle: Vec<(u64, u64)> = conns.iter().map(|(id, c)| (c.last, *id)).collect();
+    by_idle.sort_unstable();
+    for (_, id) in by_idle {
+        if budget.settled() {
+            break;
+        }
+        let Some(c) = conns.remove(&id) else { continue };
+        if budget.cut_connection() {
+            let d = budget.connection_cut_diagnostic(c.info.id, c.info.last);
+            session::Output::diagnostic(&mut analyzer.out, d);
+        }
+        evicted.insert(id);
+        analyzer.close(&c.info, c.st, EndReason::Evicted);
     }
 }
 

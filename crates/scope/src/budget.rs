@@ -9,10 +9,12 @@
 //!
 //! What a holding may do without (a body's bytes, a header list, an
 //! exchange past the first ones, a message's field tree) asks with
-//! [`Lease::try_grow`] and is not kept when the budget is used up; what the
-//! analysis cannot go on without (the record being read) is counted with
-//! [`Lease::grow`] even past the limit, and the TCP reassembler then ends
-//! the longest-idle connections early to bring the total back under it.
+//! [`Lease::try_grow`] and is not kept past three quarters of the limit
+//! (the rest is room for what follows); what the analysis cannot go on
+//! without (the record being read) is counted with [`Lease::grow`]
+//! whatever the limit, and when the total passes the limit the longest-idle
+//! connections are ended early (reported as they stand) to bring it back
+//! under.
 //! Every cut is counted by [`Cut`] for the run's closing diagnostic.
 //!
 //! The counts are estimates of heap bytes (lengths and capacities of what
@@ -25,6 +27,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use crate::diag::{Diagnostic, Location, Severity};
 use crate::tree::Field;
 
 /// The default budget: enough for captures of thousands of concurrent
@@ -95,6 +98,8 @@ struct Shared {
     used: AtomicUsize,
     peak: AtomicUsize,
     cuts: [AtomicU64; 8],
+    /// A connection was ended early (said once for the run).
+    connection_cut: std::sync::atomic::AtomicBool,
 }
 
 /// A run's memory budget: a limit and what is held against it. Cloning
@@ -119,6 +124,7 @@ impl Budget {
             used: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
             cuts: Default::default(),
+            connection_cut: Default::default(),
         })))
     }
 
@@ -148,11 +154,20 @@ impl Budget {
         self.0.as_ref().is_some_and(|s| s.used.load(Ordering::Relaxed) > s.limit)
     }
 
-    /// Whether `n` more bytes would fit under the limit now.
+    /// Whether `n` more bytes of something that can be done without would
+    /// be taken now.
     pub fn has_room(&self, n: usize) -> bool {
         self.0.as_ref().is_none_or(|s| {
-            s.used.load(Ordering::Relaxed).checked_add(n).is_some_and(|u| u <= s.limit)
+            let soft = Self::soft_limit(s.limit);
+            s.used.load(Ordering::Relaxed).checked_add(n).is_some_and(|u| u <= soft)
         })
+    }
+
+    /// Whether the total is back under what connections are ended early
+    /// down to (seven eighths of the limit, so that one ended connection
+    /// does not leave the next frame over again).
+    pub fn settled(&self) -> bool {
+        self.0.as_ref().is_none_or(|s| s.used.load(Ordering::Relaxed) <= s.limit - s.limit / 8)
     }
 
     /// A new, empty holding.
@@ -169,6 +184,29 @@ impl Budget {
         }
     }
 
+    /// Ends a connection early for the budget: counts it, and returns
+    /// whether it is the run's first (to be said once, by whichever part
+    /// of the analysis does it).
+    pub fn cut_connection(&self) -> bool {
+        self.cut(Cut::Connection);
+        self.0.as_ref().is_some_and(|s| !s.connection_cut.swap(true, Ordering::Relaxed))
+    }
+
+    /// The diagnostic for the run's first connection ended early.
+    pub fn connection_cut_diagnostic(&self, id: u64, now: crate::time::Timestamp) -> Diagnostic {
+        Diagnostic::new(
+            Severity::Warning,
+            "memory.budget",
+            Location::default(),
+            format!(
+                "the memory budget of {} MiB is used up (at capture time {now}): ending the \
+                 longest-idle connections early, first TCP connection {id} (--max-memory raises \
+                 it)",
+                self.limit().unwrap_or(0) >> 20
+            ),
+        )
+    }
+
     /// What was cut so far, by kind (kinds never cut left out).
     pub fn cuts(&self) -> Vec<(Cut, u64)> {
         let Some(s) = &self.0 else { return Vec::new() };
@@ -180,11 +218,18 @@ impl Budget {
             .collect()
     }
 
-    /// Takes `n` bytes if they fit under the limit.
+    /// What holdings that can be done without may take in all: the rest
+    /// of the limit is kept for those that cannot.
+    fn soft_limit(limit: usize) -> usize {
+        limit - limit / 4
+    }
+
+    /// Takes `n` bytes if they fit under the soft limit.
     fn try_take(&self, n: usize) -> bool {
         let Some(s) = &self.0 else { return true };
+        let soft = Self::soft_limit(s.limit);
         let taken = s.used.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
-            used.checked_add(n).filter(|&u| u <= s.limit)
+            used.checked_add(n).filter(|&u| u <= soft)
         });
         match taken {
             Ok(before) => {
@@ -367,28 +412,30 @@ mod tests {
         let b = Budget::new(100);
         let mut a = b.lease();
         assert!(a.try_grow(60));
-        assert!(!a.try_grow(41), "past the limit");
+        assert!(!a.try_grow(16), "past three quarters of the limit");
         assert_eq!((a.bytes(), b.used()), (60, 60));
         let mut c = b.lease();
-        assert!(c.try_grow(40));
-        assert_eq!(b.used(), 100);
+        assert!(c.try_grow(15));
+        assert_eq!(b.used(), 75);
         drop(a);
-        assert_eq!(b.used(), 40);
+        assert_eq!(b.used(), 15);
         c.shrink(1000);
         assert_eq!((c.bytes(), b.used()), (0, 0));
-        assert_eq!(b.peak(), 100);
+        assert_eq!(b.peak(), 75);
     }
 
     #[test]
     fn forced_holdings_count_past_the_limit_and_say_so() {
-        let b = Budget::new(10);
+        let b = Budget::new(16);
         let mut a = b.lease();
-        a.grow(15);
-        assert!(b.over());
+        a.grow(20);
+        assert!(b.over() && !b.settled());
         let mut c = b.lease();
         assert!(!c.try_grow(1), "nothing fits while over");
+        a.set(15);
+        assert!(!b.over() && !b.settled());
         a.set(5);
-        assert!(!b.over());
+        assert!(b.settled());
         assert!(c.try_grow(5));
         let d = c.clone();
         assert_eq!((d.bytes(), b.used()), (5, 15), "a clone counts again");

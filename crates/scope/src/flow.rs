@@ -245,6 +245,13 @@ pub trait StreamSink<U> {
     }
     /// A problem worth reporting.
     fn diagnostic(&mut self, _diag: Diagnostic) {}
+    /// Whether what a connection holds is given back by the time `close`
+    /// returns: only then does the reassembler end connections for the
+    /// memory budget (a sink whose connections are analysed on other
+    /// threads ends its own).
+    fn frees_at_once(&self) -> bool {
+        true
+    }
 }
 
 /// A connection key independent of direction: the two endpoints, ordered,
@@ -394,16 +401,7 @@ pub struct Reassembler<U> {
     /// Held segments and the connection table, against the run's memory
     /// budget.
     held: Lease,
-    /// Frames seen when a connection was last ended for the budget.
-    budget_evicted_at: u64,
-    budget_warned: bool,
 }
-
-/// Frames between two connections ended early for the memory budget: the
-/// memory they held is given back when the layers above have reported
-/// them, which (on several threads) can take a while; ending one after
-/// another at once would end more than needed.
-const BUDGET_EVICTION_INTERVAL: u64 = 256;
 
 impl<U: Default> Default for Reassembler<U> {
     fn default() -> Self {
@@ -479,8 +477,6 @@ impl<U: Default> Reassembler<U> {
             eviction_warned: false,
             unsupported_links: Vec::new(),
             held: Lease::default(),
-            budget_evicted_at: 0,
-            budget_warned: false,
         }
     }
 
@@ -492,8 +488,10 @@ impl<U: Default> Reassembler<U> {
     }
 
     /// Brings the count up to date and, when the run holds more than the
-    /// budget allows, ends the longest-idle connection (at most one every
-    /// [`BUDGET_EVICTION_INTERVAL`] frames).
+    /// budget allows, ends the longest-idle connections (reported as they
+    /// stand) until it is [settled](Budget::settled) again. Only when the
+    /// sink gives a connection's memory back by the time it is closed
+    /// ([`StreamSink::frees_at_once`]); otherwise the sink ends its own.
     fn mind_budget<S: StreamSink<U>>(&mut self, sink: &mut S, now: Timestamp) {
         let budget = self.held.budget().clone();
         if budget.limit().is_none() {
@@ -501,37 +499,30 @@ impl<U: Default> Reassembler<U> {
         }
         let per_conn = std::mem::size_of::<Conn<()>>() + ITEM_COST;
         self.held.set(self.buffered_total + self.conns.len() * per_conn);
-        if !budget.over()
-            || self.frames_seen < self.budget_evicted_at + BUDGET_EVICTION_INTERVAL
-            || self.conns.len() <= 1
-        {
+        if !budget.over() || !sink.frees_at_once() {
             return;
         }
-        self.budget_evicted_at = self.frames_seen;
-        let oldest = self
+        // Sorted once for the batch: longest idle first, ties by number
+        // (the table's order is random, and the output must not be).
+        let mut by_idle: Vec<(Timestamp, u64, Key)> = self
             .conns
             .iter()
             .filter(|(_, c)| matches!(c, Slot::Open(_)))
             .map(|(k, c)| (c.info().last, c.info().id, *k))
-            .min_by_key(|(t, id, _)| (*t, *id));
-        let Some((_, id, key)) = oldest else { return };
-        if !self.budget_warned {
-            self.budget_warned = true;
-            sink.diagnostic(Diagnostic::new(
-                Severity::Warning,
-                "memory.budget",
-                Location::default(),
-                format!(
-                    "the memory budget of {} MiB is used up (at capture time {now}): ending the \
-                     longest-idle connections early, first TCP connection {id} (--max-memory \
-                     raises it)",
-                    budget.limit().unwrap_or(0) >> 20
-                ),
-            ));
-        }
-        budget.cut(Cut::Connection);
-        if let Some(slot) = self.conns.remove(&key) {
-            self.finish(sink, slot, EndReason::Evicted);
+            .collect();
+        by_idle.sort_unstable_by_key(|(t, id, _)| (*t, *id));
+        // The connection of this frame goes last, if at all.
+        for (_, id, key) in by_idle.into_iter().take(self.conns.len().saturating_sub(1)) {
+            if budget.settled() {
+                break;
+            }
+            if budget.cut_connection() {
+                sink.diagnostic(budget.connection_cut_diagnostic(id, now));
+            }
+            if let Some(slot) = self.conns.remove(&key) {
+                self.finish(sink, slot, EndReason::Evicted);
+            }
+            self.held.set(self.buffered_total + self.conns.len() * per_conn);
         }
     }
 

@@ -110,7 +110,7 @@ impl Render {
     /// Writes a connection that was not TLS.
     pub fn flow(&self, w: &mut impl Write, f: &Flow, start: Timestamp) -> std::io::Result<()> {
         match self.format {
-            Format::Json => serde_json::to_writer(&mut *w, &json::flow(f, start))
+            Format::Json => json::write_flow(&mut *w, f, start)
                 .map_err(std::io::Error::from)
                 .and_then(|()| w.write_all(b"\n")),
             Format::Text => text::flow(w, f, self.style, start),

@@ -14,21 +14,8 @@ use tlsscope_scope::tls::registry;
 use tlsscope_scope::tls::x509::Summary;
 use tlsscope_scope::tree::hex;
 
-/// Bytes that may not be UTF-8: a string if they are, else `{"bytes": base64}`.
-pub fn bytes_value(b: &[u8]) -> Value {
-    match std::str::from_utf8(b) {
-        Ok(s) => Value::String(s.to_string()),
-        Err(_) => json!({ "bytes": base64::engine::general_purpose::STANDARD.encode(b) }),
-    }
-}
-
 fn from(d: Dir) -> &'static str {
     d.sender()
-}
-
-/// The HTTP exchanges found.
-pub fn http(found: &tlsscope_scope::session::HttpFound) -> Value {
-    serde_json::to_value(ExchangesJson(&found.exchanges)).unwrap_or(Value::Null)
 }
 
 // A session is written straight to the output through these borrowing
@@ -36,7 +23,8 @@ pub fn http(found: &tlsscope_scope::session::HttpFound) -> Value {
 // a `Value` tree first cost more than all of the TLS analysis of a short
 // session (a map per object, a string per key, SipHash per insert).
 
-/// Bytes that may not be UTF-8, as [`bytes_value`] gives them.
+/// Bytes that may not be UTF-8: a string when they are UTF-8, else
+/// `{"bytes": BASE64}`.
 struct Bytes<'a>(&'a [u8]);
 
 impl Serialize for Bytes<'_> {
@@ -424,24 +412,55 @@ pub fn write_session(
     serde_json::to_writer(w, &SessionJson::new(s, capture_start, checks))
 }
 
-/// The JSON object for a connection that was not TLS.
-pub fn flow(f: &Flow, capture_start: Timestamp) -> Value {
+/// A connection that was not TLS, in the order of docs/json.md.
+#[derive(Serialize)]
+struct FlowJson<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    stream: u64,
+    client: Shown<std::net::SocketAddr>,
+    server: Shown<std::net::SocketAddr>,
+    protocol: &'static str,
+    first_frame: u64,
+    start: f64,
+    client_payload_bytes: u64,
+    server_payload_bytes: u64,
+    client_first_bytes: Bytes<'a>,
+    server_first_bytes: Bytes<'a>,
+    http: ExchangesJson<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_not_shown: Option<u64>,
+    diagnostics: List<'a, Diagnostic, fn(&Diagnostic) -> DiagJson<'_>>,
+}
+
+/// Writes the JSON object for a connection that was not TLS (without a
+/// newline), straight from the flow: no copy of its exchanges is made.
+pub fn write_flow(
+    w: impl std::io::Write,
+    f: &Flow,
+    capture_start: Timestamp,
+) -> serde_json::Result<()> {
     let c = f.info.stats[Dir::ClientToServer];
     let s = f.info.stats[Dir::ServerToClient];
-    json!({
-        "type": "flow",
-        "stream": f.info.id,
-        "client": f.info.client.to_string(),
-        "server": f.info.server.to_string(),
-        "protocol": if f.http { "http" } else { "unknown" },
-        "first_frame": f.info.first_frame,
-        "start": f.info.start.seconds_since(capture_start),
-        "client_payload_bytes": c.payload_bytes,
-        "server_payload_bytes": s.payload_bytes,
-        "client_first_bytes": bytes_value(&f.preview[Dir::ClientToServer]),
-        "server_first_bytes": bytes_value(&f.preview[Dir::ServerToClient]),
-        "http": http(&f.decoded),
-    })
+    serde_json::to_writer(
+        w,
+        &FlowJson {
+            kind: "flow",
+            stream: f.info.id,
+            client: Shown(f.info.client),
+            server: Shown(f.info.server),
+            protocol: if f.http { "http" } else { "unknown" },
+            first_frame: f.info.first_frame,
+            start: f.info.start.seconds_since(capture_start),
+            client_payload_bytes: c.payload_bytes,
+            server_payload_bytes: s.payload_bytes,
+            client_first_bytes: Bytes(&f.preview[Dir::ClientToServer]),
+            server_first_bytes: Bytes(&f.preview[Dir::ServerToClient]),
+            http: ExchangesJson(&f.decoded.exchanges),
+            http_not_shown: (f.decoded.dropped > 0).then_some(f.decoded.dropped),
+            diagnostics: List(&f.diagnostics, diag_json),
+        },
+    )
 }
 
 /// The checks of a session (`inspect --explain --format json`): one
