@@ -345,3 +345,159 @@ fn http2_frames_equal_tshark() {
     }
     assert!(compared >= 20, "too few HTTP/2 frames compared: {compared}");
 }
+
+/// The key log without the lines `drop` picks (label, line number).
+fn keylog_without(keys: &Path, out: &Path, drop: impl Fn(&str, usize) -> bool) -> PathBuf {
+    let text = std::fs::read_to_string(keys).unwrap();
+    let kept: String = text
+        .lines()
+        .enumerate()
+        .filter(|(i, l)| !drop(l.split(' ').next().unwrap_or(""), *i))
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    std::fs::write(out, kept).unwrap();
+    out.to_path_buf()
+}
+
+/// Decrypted application data bytes per TCP stream, [client, server], as
+/// tshark's `follow,tls,raw` gives them (one pass over the capture);
+/// `streams` maps each stream to its client's address.
+fn tshark_follow_bytes(
+    pcap: &Path,
+    keys: &Path,
+    streams: &BTreeMap<u64, String>,
+) -> BTreeMap<u64, [usize; 2]> {
+    let mut args = vec!["-q".to_string()];
+    for s in streams.keys() {
+        args.extend(["-z".to_string(), format!("follow,tls,raw,{s}")]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut theirs = BTreeMap::new();
+    parse(&tshark(pcap, keys, &args), 0, &mut theirs);
+    // tshark's node 0 is the first to send application data.
+    theirs
+        .into_iter()
+        .map(|(id, (node0, b))| {
+            let swap = !node0.is_empty() && streams.get(&id).is_some_and(|c| *c != node0);
+            (id, if swap { [b[1].len(), b[0].len()] } else { [b[0].len(), b[1].len()] })
+        })
+        .collect()
+}
+
+/// Per TCP stream, the TLS 1.3 records tshark could not decrypt: those
+/// that show only their outer type (a TLS 1.2 record shows its type in the
+/// clear, decrypted or not: its bytes tell instead).
+fn tshark_undecrypted_records(pcap: &Path, keys: &Path) -> BTreeMap<u64, usize> {
+    let fields = [
+        "-Y",
+        "tls",
+        "-T",
+        "fields",
+        "-e",
+        "tcp.stream",
+        "-e",
+        "tls.record.length",
+        "-e",
+        "tls.record.content_type",
+    ];
+    let mut per = BTreeMap::new();
+    for line in tshark(pcap, keys, &fields).lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let count =
+            |i: usize| f.get(i).map_or(0, |v| v.split(',').filter(|x| !x.is_empty()).count());
+        let Some(id) = f.first().and_then(|s| s.parse().ok()) else { continue };
+        *per.entry(id).or_insert(0) += count(1).saturating_sub(count(2));
+    }
+    per
+}
+
+/// Per TCP stream: decrypted bytes [client, server] summed over its
+/// sessions, whether every session's status is ok (else one that is not),
+/// and the client's address.
+fn ours_per_stream(pcap: &Path, keys: &Path) -> BTreeMap<u64, ([u64; 2], bool, String, String)> {
+    let out = tlsscope()
+        .args(["inspect", "--format", "json", "--keylog"])
+        .arg(keys)
+        .arg(pcap)
+        .output()
+        .unwrap();
+    let mut per = BTreeMap::new();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["type"] != "session" {
+            continue;
+        }
+        let d = &v["decryption"];
+        let client = v["client"].as_str().unwrap().to_string();
+        let e = per.entry(v["stream"].as_u64().unwrap()).or_insert((
+            [0u64; 2],
+            true,
+            String::new(),
+            client,
+        ));
+        e.0[0] += d["client_bytes"].as_u64().unwrap();
+        e.0[1] += d["server_bytes"].as_u64().unwrap();
+        if d["status"] != "ok" {
+            e.1 = false;
+            e.2 = format!("{d}");
+        }
+    }
+    per
+}
+
+#[test]
+fn status_and_bytes_agree_with_tshark_for_every_key_log_with_lines_missing() {
+    // With lines of the key log left out, tshark decrypts what it still
+    // can. Per TCP stream and direction our decrypted bytes equal its; a
+    // stream we call "ok" everywhere is one tshark decrypts as fully as
+    // with the whole key log, and one tshark decrypts as fully is "ok".
+    need_tshark();
+    let tmp = std::env::temp_dir().join(format!("tlsscope-partial-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    type Drop = fn(&str, usize) -> bool;
+    let variants: [(&str, Drop); 5] = [
+        ("whole", |_, _| false),
+        ("no SERVER_TRAFFIC_SECRET_0", |l, _| l == "SERVER_TRAFFIC_SECRET_0"),
+        ("no CLIENT_TRAFFIC_SECRET_0", |l, _| l == "CLIENT_TRAFFIC_SECRET_0"),
+        ("no CLIENT_RANDOM", |l, _| l == "CLIENT_RANDOM"),
+        ("every third line", |_, i| i % 3 == 1),
+    ];
+    let (mut compared, mut partial, mut not_ok) = (0, 0, 0);
+    for (pcap, keys) in captures() {
+        let name = pcap.file_name().unwrap().to_string_lossy().to_string();
+        let whole = ours_per_stream(&pcap, &keys);
+        let streams: BTreeMap<u64, String> =
+            whole.iter().map(|(id, (_, _, _, client))| (*id, client.clone())).collect();
+        let full = tshark_follow_bytes(&pcap, &keys, &streams);
+        for (what, drop) in variants {
+            let k = keylog_without(&keys, &tmp.join(format!("{name}.keys")), drop);
+            let ours = ours_per_stream(&pcap, &k);
+            let theirs = tshark_follow_bytes(&pcap, &k, &streams);
+            let undecrypted = tshark_undecrypted_records(&pcap, &k);
+            for (id, (bytes, ok, why, _)) in &ours {
+                let t = theirs.get(id).copied().unwrap_or_default();
+                let f = full.get(id).copied().unwrap_or_default();
+                let at = format!("{name} ({what}): stream {id}");
+                assert_eq!(
+                    [bytes[0] as usize, bytes[1] as usize],
+                    t,
+                    "{at}: decrypted bytes [client, server], ours then tshark's"
+                );
+                let tshark_as_full = t == f && undecrypted.get(id).copied().unwrap_or(0) == 0;
+                if *ok {
+                    assert!(tshark_as_full, "{at}: ok, but tshark decrypts {t:?} of {f:?}");
+                } else {
+                    not_ok += 1;
+                    assert!(
+                        !tshark_as_full || f == [0, 0],
+                        "{at}: tshark decrypts it fully ({t:?}), we say {why}"
+                    );
+                }
+                partial += usize::from(!*ok && t != [0, 0]);
+                compared += 1;
+            }
+        }
+    }
+    eprintln!("{compared} streams compared, {not_ok} not ok ({partial} of them partly decrypted)");
+    assert!(compared >= 150 && not_ok >= 40 && partial >= 10, "{compared} {not_ok} {partial}");
+}

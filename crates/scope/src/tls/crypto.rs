@@ -586,8 +586,7 @@ impl Crypto {
             ));
             return;
         };
-        let hs = (s.client_handshake.as_ref(), s.server_handshake.as_ref());
-        let (Some(ch), Some(sh)) = hs else {
+        if s.client_handshake.is_none() && s.server_handshake.is_none() {
             let have: Vec<&str> = s.labels().iter().map(|l| l.as_str()).collect();
             self.missing = Some(if s.master_secret.is_some() && s.client_app0.is_none() {
                 format!(
@@ -599,52 +598,55 @@ impl Crypto {
                 )
             } else {
                 format!(
-                    "the key log lacks CLIENT_HANDSHAKE_TRAFFIC_SECRET or SERVER_HANDSHAKE_TRAFFIC_SECRET \
-                     for this TLS 1.3 session (it has {})",
+                    "the key log lacks CLIENT_HANDSHAKE_TRAFFIC_SECRET and \
+                     SERVER_HANDSHAKE_TRAFFIC_SECRET for this TLS 1.3 session (it has {})",
                     have.join(", ")
                 )
             });
             return;
-        };
-        self.tls13_secrets = Some(Tls13Secrets {
-            hash: spec.hash,
-            client_handshake: ch.clone(),
-            server_handshake: sh.clone(),
-        });
-        match (Decryptor::tls13(spec, ch.as_bytes()), Decryptor::tls13(spec, sh.as_bytes())) {
-            (Ok(c), Ok(s2)) => {
-                // Both sides encrypt their next handshake records.
-                self.current[Dir::ClientToServer] = Some(c);
-                self.current[Dir::ServerToClient] = Some(s2);
-                self.found = true;
-            }
-            (Err(e), _) | (_, Err(e)) => {
-                self.missing =
-                    Some(format!("the handshake traffic secrets do not fit the suite: {e}"));
-                return;
-            }
         }
-        for (dir, secret) in
-            [(Dir::ClientToServer, &s.client_app0), (Dir::ServerToClient, &s.server_app0)]
-        {
-            if let Some(sec) = secret {
-                match Decryptor::tls13(spec, sec.as_bytes()) {
-                    Ok(d) => self.pending[dir] = Some(d),
-                    Err(e) => {
-                        self.missing_dir[dir] = Some(format!(
-                            "its application traffic secret does not fit the suite: {e}"
-                        ))
-                    }
-                }
-            } else {
+        if let (Some(ch), Some(sh)) = (&s.client_handshake, &s.server_handshake) {
+            self.tls13_secrets = Some(Tls13Secrets {
+                hash: spec.hash,
+                client_handshake: ch.clone(),
+                server_handshake: sh.clone(),
+            });
+        }
+        // Each side on its own, as far as its secrets go: its handshake
+        // records with its handshake traffic secret, what follows its
+        // Finished with its application traffic secret (a side whose
+        // Finished cannot be read never gets there).
+        for (dir, side, handshake, app) in [
+            (Dir::ClientToServer, "CLIENT", &s.client_handshake, &s.client_app0),
+            (Dir::ServerToClient, "SERVER", &s.server_handshake, &s.server_app0),
+        ] {
+            let Some(hs) = handshake else {
                 self.missing_dir[dir] = Some(format!(
-                    "the key log lacks {} for this session",
-                    if dir == Dir::ClientToServer {
-                        "CLIENT_TRAFFIC_SECRET_0"
-                    } else {
-                        "SERVER_TRAFFIC_SECRET_0"
-                    }
+                    "the key log lacks {side}_HANDSHAKE_TRAFFIC_SECRET for this session"
                 ));
+                continue;
+            };
+            match Decryptor::tls13(spec, hs.as_bytes()) {
+                Ok(d) => {
+                    self.current[dir] = Some(d);
+                    self.found = true;
+                }
+                Err(e) => {
+                    self.missing_dir[dir] =
+                        Some(format!("its handshake traffic secret does not fit the suite: {e}"));
+                    continue;
+                }
+            }
+            match app.as_ref().map(|sec| Decryptor::tls13(spec, sec.as_bytes())) {
+                Some(Ok(d)) => self.pending[dir] = Some(d),
+                Some(Err(e)) => {
+                    self.missing_dir[dir] =
+                        Some(format!("its application traffic secret does not fit the suite: {e}"))
+                }
+                None => {
+                    self.missing_dir[dir] =
+                        Some(format!("the key log lacks {side}_TRAFFIC_SECRET_0 for this session"))
+                }
             }
         }
         if h.early_data_offered {
