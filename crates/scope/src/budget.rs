@@ -242,6 +242,9 @@ impl Budget {
 
     /// Takes `n` bytes whatever the limit.
     fn take(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
         if let Some(s) = &self.0 {
             let before = s.used.fetch_add(n, Ordering::Relaxed);
             s.peak.fetch_max(before.saturating_add(n), Ordering::Relaxed);
@@ -249,6 +252,9 @@ impl Budget {
     }
 
     fn give(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
         if let Some(s) = &self.0 {
             // Never below zero, whatever a caller does.
             let _ = s.used.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
@@ -295,11 +301,12 @@ impl Lease {
         self.bytes -= n;
     }
 
-    /// Makes the holding exactly `n` bytes, whatever the limit.
+    /// Makes the holding exactly `n` bytes, whatever the limit (nothing
+    /// to do, and no shared count touched, when it is already).
     pub fn set(&mut self, n: usize) {
         if n > self.bytes {
             self.grow(n - self.bytes);
-        } else {
+        } else if n < self.bytes {
             self.shrink(self.bytes - n);
         }
     }

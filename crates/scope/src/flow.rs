@@ -493,15 +493,15 @@ impl<U: Default> Reassembler<U> {
     /// sink gives a connection's memory back by the time it is closed
     /// ([`StreamSink::frees_at_once`]); otherwise the sink ends its own.
     fn mind_budget<S: StreamSink<U>>(&mut self, sink: &mut S, now: Timestamp) {
-        let budget = self.held.budget().clone();
-        if budget.limit().is_none() {
+        if self.held.budget().limit().is_none() {
             return;
         }
         let per_conn = std::mem::size_of::<Conn<()>>() + ITEM_COST;
         self.held.set(self.buffered_total + self.conns.len() * per_conn);
-        if !budget.over() || !sink.frees_at_once() {
+        if !self.held.budget().over() || !sink.frees_at_once() {
             return;
         }
+        let budget = self.held.budget().clone();
         // Sorted once for the batch: longest idle first, ties by number
         // (the table's order is random, and the output must not be).
         let mut by_idle: Vec<(Timestamp, u64, Key)> = self
@@ -652,9 +652,12 @@ impl<U: Default> Reassembler<U> {
         conn.frames += 1;
         count_frame(&mut conn.info, dir, frame, ts, frame_len);
 
-        let budget = self.held.budget().clone();
-        let mut state =
-            PushState { total: &mut self.buffered_total, limits: &limits, budget: &budget, file };
+        let mut state = PushState {
+            total: &mut self.buffered_total,
+            limits: &limits,
+            budget: self.held.budget(),
+            file,
+        };
         state.segment(sink, conn, dir, frame, ts, seg);
         if Self::is_closed(conn) {
             // Closed: what is still held becomes gaps and data now (an RST

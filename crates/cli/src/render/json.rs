@@ -276,6 +276,10 @@ struct SessionJson<'a> {
     ja3_text: Option<&'a str>,
     ja4: Option<&'a str>,
     diagnostics: List<'a, Diagnostic, fn(&Diagnostic) -> DiagJson<'_>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diagnostics_not_shown: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    messages_not_shown: Option<u64>,
     /// `--explain`: the checks, last.
     #[serde(skip_serializing_if = "Option::is_none")]
     checks: Option<Value>,
@@ -396,6 +400,8 @@ impl<'a> SessionJson<'a> {
             ja3_text: s.ja3.as_ref().map(|(t, _)| t.as_str()),
             ja4: s.ja4.as_deref(),
             diagnostics: List(&s.diagnostics, diag_json),
+            diagnostics_not_shown: (s.diagnostics_not_kept > 0).then_some(s.diagnostics_not_kept),
+            messages_not_shown: (s.messages_not_listed > 0).then_some(s.messages_not_listed),
             checks,
         }
     }

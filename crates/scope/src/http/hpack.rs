@@ -812,7 +812,9 @@ impl Decoder {
     /// Heap bytes of the table (its entries as stored, not as RFC 7541
     /// counts them).
     pub fn heap_size(&self) -> usize {
-        self.table.iter().map(|e| e.name.capacity() + e.value.capacity() + ITEM_COST).sum()
+        // RFC 7541's size counts 32 bytes an entry besides its name and
+        // value; the allocations cost about that again.
+        self.size + self.table.len() * ITEM_COST
     }
 
     /// The dynamic table, newest (index 62) first.
