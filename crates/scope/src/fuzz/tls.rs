@@ -18,6 +18,7 @@ use ccm::consts::{U8, U12, U16};
 use hmac::Hmac;
 
 use super::{HttpStep, http_script, http_script_bytes};
+use crate::budget::Budget;
 use crate::diag::Diagnostic;
 use crate::flow::{Chunk, ConnInfo, Dir, EndReason, Limits, Reassembler, StreamSink};
 use crate::frame::{LinkType, TcpFlags, TcpSegment};
@@ -1769,11 +1770,16 @@ fn check_session(s: &Session, out: &PipelineOut, started: u64, opts: &session::O
 
 /// Runs the analyzer over one connection made of `steps`, with `keylog`,
 /// and checks every session and flow it reports.
-fn run_pipeline(opts: session::Options, keylog: &[u8], steps: &[HttpStep]) -> PipelineOut {
-    let mut analyzer = Analyzer::new(opts, PipelineOut::default());
+fn run_pipeline(
+    opts: session::Options,
+    keylog: &[u8],
+    steps: &[HttpStep],
+    budget: &Budget,
+) -> PipelineOut {
+    let mut analyzer = Analyzer::new(opts, PipelineOut::default()).with_budget(budget);
     let _ = analyzer.keys.keylog.parse(keylog, "fuzz.keys");
     let _ = analyzer.keys.keylog.finish();
-    let mut r = Reassembler::<ConnState>::new(Limits::default());
+    let mut r = Reassembler::<ConnState>::new(Limits::default()).with_budget(budget);
     let (client, server) = pipeline_ends();
     // Sequence numbers of each side's next byte.
     let mut next = [1000u32, 5000u32];
@@ -1891,8 +1897,15 @@ pub fn session_pipeline(data: &[u8]) {
         decrypt: flags & 4 != 0,
         http: flags & 2 != 0,
     };
-    let a = run_pipeline(opts(flags & 1 != 0), keylog, &steps);
-    let b = run_pipeline(opts(flags & 1 == 0), keylog, &steps);
+    // A budget the input cannot reach: the two runs must agree.
+    let roomy = [Budget::new(PIPELINE_ROOMY_BUDGET), Budget::new(PIPELINE_ROOMY_BUDGET)];
+    let a = run_pipeline(opts(flags & 1 != 0), keylog, &steps, &roomy[0]);
+    let b = run_pipeline(opts(flags & 1 == 0), keylog, &steps, &roomy[1]);
+    // And one it reaches at once: cuts, connections ended early, and
+    // still every session reported once, the plaintext counted exactly.
+    let tight = Budget::new(PIPELINE_TIGHT_BUDGET);
+    drop(run_pipeline(opts(flags & 1 != 0), keylog, &steps, &tight));
+    assert_eq!(tight.used(), 0, "memory still counted when nothing is held any more");
     let digest = |o: &PipelineOut| -> Vec<String> {
         o.sessions.iter().map(|s| format!("{:?}", without_trees(s))).collect()
     };
@@ -1902,7 +1915,21 @@ pub fn session_pipeline(data: &[u8]) {
     }
     assert_eq!(da.len(), db.len(), "field trees change the sessions");
     assert_eq!(a.plaintext, b.plaintext, "field trees change the plaintext");
+    for r in &roomy {
+        assert!(r.cuts().is_empty(), "the roomy budget was reached: {:?}", r.cuts());
+    }
+    drop((a, b));
+    for r in &roomy {
+        assert_eq!(r.used(), 0, "memory still counted when nothing is held any more");
+    }
 }
+
+/// A budget no [`session_pipeline`] input reaches (16 KiB of input, its
+/// field trees and decoded HTTP stay far below).
+const PIPELINE_ROOMY_BUDGET: usize = 256 << 20;
+
+/// A budget the first sessions of a [`session_pipeline`] input use up.
+const PIPELINE_TIGHT_BUDGET: usize = 8 << 10;
 
 // ---------------------------------------------------------------------------
 // Seeds
@@ -2433,7 +2460,7 @@ mod tests {
                 decrypt: flags & 4 != 0,
                 http: true,
             };
-            let out = run_pipeline(opts, keylog, &steps);
+            let out = run_pipeline(opts, keylog, &steps, &Budget::unlimited());
             decrypted += out
                 .sessions
                 .iter()
