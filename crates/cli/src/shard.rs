@@ -77,7 +77,7 @@ enum Step {
     },
     /// Key log lines from a Decryption Secrets Block (every part gets them).
     Secrets {
-        bytes: Range<usize>,
+        bytes: Bytes,
     },
 }
 
@@ -203,8 +203,24 @@ impl Dispatch {
 
     fn broadcast_secrets(&mut self, data: &[u8]) {
         for part in 0..self.parts {
-            let bytes = self.bytes(part, data);
+            // Read where they lie in the mapped file, when they do: a
+            // block can be megabytes, and every part reads it.
+            let bytes = match self.in_mapping(data) {
+                Some(r) => Bytes::Mapped(r),
+                None => Bytes::Batch(self.bytes(part, data)),
+            };
             self.push(part, Step::Secrets { bytes });
+        }
+    }
+
+    /// Where `data` lies in the mapped capture file, if it does.
+    fn in_mapping(&self, data: &[u8]) -> Option<Range<usize>> {
+        let at = data.as_ptr() as usize;
+        match self.mapped {
+            Some((base, len)) if at >= base && at - base + data.len() <= len => {
+                Some(at - base..at - base + data.len())
+            }
+            _ => None,
         }
     }
 }
@@ -221,13 +237,12 @@ impl StreamSink<u8> for Dispatch {
         // Bytes of a frame lie in the mapped file: the part reads them
         // there. Those the reassembler held (they came out of order) are
         // copied.
-        let at = chunk.data.as_ptr() as usize;
-        let bytes = match self.mapped {
-            Some((base, len)) if at >= base && at - base + chunk.data.len() <= len => {
+        let bytes = match self.in_mapping(chunk.data) {
+            Some(r) => {
                 self.batch_bytes += chunk.data.len();
-                Bytes::Mapped(at - base..at - base + chunk.data.len())
+                Bytes::Mapped(r)
             }
-            _ => Bytes::Batch(self.bytes(part, chunk.data)),
+            None => Bytes::Batch(self.bytes(part, chunk.data)),
         };
         let step = Step::Data {
             info: info.clone(),
@@ -404,8 +419,13 @@ fn part(p: Part, mut analyzer: Analyzer<PartOut>, io: PartIo) {
                     }
                 }
                 Step::Secrets { bytes: r } => {
-                    let mut d = analyzer.keys.keylog.parse(range(r), &dsb_name);
+                    let mut d = analyzer.keys.keylog.parse(bytes(r), &dsb_name);
                     d.extend(analyzer.keys.keylog.finish());
+                    // A block can be megabytes of the file, read again
+                    // here after the reader let go of its pages.
+                    if let (Some(m), Bytes::Mapped(range)) = (mapping.as_deref(), r) {
+                        m.release(range.clone());
+                    }
                     // Every part reads them; one reports their problems.
                     if me == 0 {
                         d.into_iter()

@@ -242,3 +242,48 @@ fn a_key_log_that_never_ends_stops_with_an_error() {
     );
     assert_eq!(run.stdout_len, 0);
 }
+
+#[test]
+fn decryption_secrets_blocks_past_the_budget_stop_being_read_and_say_so() {
+    use tlsscope_capture::pcapng::{Interface, LinkType, SecretsType, Section, Writer};
+    // Twenty Decryption Secrets Blocks of 2 MiB of key log lines each
+    // (~240,000 secrets), then the lab capture's TLS sessions: against a
+    // budget of 16 MiB.
+    let dir = TempDir::new("budget-dsb");
+    let file = dir.join("dsb.pcapng");
+    let mut w = Writer::new(std::fs::File::create(&file).unwrap(), &Section::tlsscope()).unwrap();
+    w.add_interface(&Interface::new(LinkType::ETHERNET, 65535)).unwrap();
+    let mut n = 0u64;
+    for _ in 0..20 {
+        let mut block = String::new();
+        while block.len() < 2 << 20 {
+            n += 1;
+            block.push_str(&format!("CLIENT_RANDOM {n:064x} {:096x}\n", n));
+        }
+        w.write_secrets(SecretsType::TLS_KEY_LOG, block.as_bytes()).unwrap();
+    }
+    w.finish().unwrap();
+    let out = dir.join("out.json");
+    let f = file.to_str().unwrap();
+    for threads in ["1", "2"] {
+        let run = run_measured(
+            &["inspect", "--format", "json", "--max-memory", "16M", "--threads", threads, f],
+            &out,
+        );
+        assert_eq!(run.code, Some(1), "{}", run.stderr);
+        assert!(
+            run.max_rss < 2 * 16 * MIB + 20 * MIB,
+            "threads {threads}: peak {} MiB: {}",
+            run.max_rss / MIB,
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(
+                "the memory budget of 16 MiB is used up: this line and the rest of the key logs \
+                 are not read"
+            ) && run.stderr.contains("key log secrets"),
+            "{}",
+            run.stderr
+        );
+    }
+}
