@@ -197,6 +197,17 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The entry of a whole record from `from` (its length the record
+    /// body's).
+    fn of_record(
+        rec: &record::Record<'_>,
+        from: Dir,
+        name: &'static str,
+        protection: Protection,
+    ) -> Entry {
+        Entry::new(rec.frame, rec.ts, from, name, protection, usize::from(rec.header.len))
+    }
+
     /// An entry without a parsed message, alert or truncation.
     pub fn new(
         frame: u64,
@@ -922,13 +933,11 @@ impl<O: Output> Analyzer<O> {
                     }
                 } else {
                     let s = self.session(info, st, rec.frame, rec.ts);
-                    s.list(Entry::new(
-                        rec.frame,
-                        rec.ts,
+                    s.list(Entry::of_record(
+                        rec,
                         role,
                         "EncryptedHandshakeMessage",
                         Protection::Encrypted,
-                        usize::from(rec.header.len),
                     ));
                 }
             }
@@ -937,14 +946,7 @@ impl<O: Output> Analyzer<O> {
                 // TLS 1.3's ChangeCipherSpec (also the one a client sends
                 // after a HelloRetryRequest) changes nothing.
                 let tls13 = s.is_tls13() || (s.hello_retry && s.server_hello.is_none());
-                s.list(Entry::new(
-                    rec.frame,
-                    rec.ts,
-                    role,
-                    "ChangeCipherSpec",
-                    Protection::Plain,
-                    usize::from(rec.header.len),
-                ));
+                s.list(Entry::of_record(rec, role, "ChangeCipherSpec", Protection::Plain));
                 if !tls13 {
                     // TLS 1.2: everything after this is under the new keys.
                     // In TLS 1.3 the record is only for middleboxes.
@@ -988,13 +990,11 @@ impl<O: Output> Analyzer<O> {
                 s.alerts.push(Alert { frame: rec.frame, from: role, level_description: ld });
                 s.list(Entry {
                     alert: ld,
-                    ..Entry::new(
-                        rec.frame,
-                        rec.ts,
+                    ..Entry::of_record(
+                        rec,
                         role,
                         "Alert",
                         if readable { Protection::Plain } else { Protection::Encrypted },
-                        usize::from(rec.header.len),
                     )
                 });
             }
@@ -1015,13 +1015,11 @@ impl<O: Output> Analyzer<O> {
                     && !finished
                     && ((from_server && other_records == 0) || (!from_server && side_records == 0));
                 if handshake_flight {
-                    s.list(Entry::new(
-                        rec.frame,
-                        rec.ts,
+                    s.list(Entry::of_record(
+                        rec,
                         role,
                         "EncryptedHandshakeMessage",
                         Protection::Encrypted,
-                        usize::from(rec.header.len),
                     ));
                 } else {
                     let t = &mut s.traffic[role];
@@ -1040,14 +1038,7 @@ impl<O: Output> Analyzer<O> {
             }
             content::HEARTBEAT => {
                 let s = self.session(info, st, rec.frame, rec.ts);
-                s.list(Entry::new(
-                    rec.frame,
-                    rec.ts,
-                    role,
-                    "Heartbeat",
-                    Protection::Plain,
-                    usize::from(rec.header.len),
-                ));
+                s.list(Entry::of_record(rec, role, "Heartbeat", Protection::Plain));
             }
             _ => {}
         }
