@@ -100,7 +100,18 @@ struct Shared {
     cuts: [AtomicU64; 8],
     /// A connection was ended early (said once for the run).
     connection_cut: std::sync::atomic::AtomicBool,
+    /// Decoder work done for display so far (see [`Budget::take_decode_work`]).
+    decode_work: AtomicU64,
 }
+
+/// The decoder work a run may do to show bodies decoded: bytes a decoder
+/// passes over, estimated. A brotli decoder fills its whole window (up to
+/// 16 MiB) before it gives its first byte, so a body of a few dozen bytes
+/// can cost 16 MiB of work, whatever little of it is shown; a capture of
+/// thousands of them would take minutes (this much is a second or two).
+/// A body that decodes whole costs little; this is enough for about 250
+/// bodies too large to show whole with the commonest brotli window (4 MiB).
+pub const DECODE_WORK_PER_RUN: u64 = 2 << 30;
 
 /// A run's memory budget: a limit and what is held against it. Cloning
 /// shares it.
@@ -125,6 +136,7 @@ impl Budget {
             peak: AtomicUsize::new(0),
             cuts: Default::default(),
             connection_cut: Default::default(),
+            decode_work: AtomicU64::new(0),
         })))
     }
 
@@ -182,6 +194,15 @@ impl Budget {
         {
             c.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Counts `n` bytes of decoder work against the run's allowance
+    /// ([`DECODE_WORK_PER_RUN`]); false when it was used up already (a
+    /// body is then shown as sent). Work is counted after it is done, so
+    /// the allowance is passed by at most one body's.
+    pub fn take_decode_work(&self, n: u64) -> bool {
+        let Some(s) = &self.0 else { return true };
+        s.decode_work.fetch_add(n, Ordering::Relaxed) < DECODE_WORK_PER_RUN
     }
 
     /// Ends a connection early for the budget: counts it, and returns
@@ -406,7 +427,8 @@ impl HeapSize for Vec<Field> {
 
 impl HeapSize for Vec<(String, Vec<u8>)> {
     fn heap_size(&self) -> usize {
-        self.iter().map(|(n, v)| n.capacity() + v.capacity() + ITEM_COST).sum()
+        self.capacity() * std::mem::size_of::<(String, Vec<u8>)>()
+            + self.iter().map(|(n, v)| n.capacity() + v.capacity() + ITEM_COST).sum::<usize>()
     }
 }
 

@@ -783,6 +783,7 @@ pub const HTTP_LIMITS: HttpOptions = HttpOptions {
     max_decoded_per_conn: 1024,
     max_header_bytes: 256,
     max_header_list: 512,
+    max_headers_per_conn: 2048,
     max_hpack_table: 256,
     max_streams: 4,
     max_pipeline: 4,

@@ -78,6 +78,13 @@ pub struct HttpOptions {
     /// let a small block expand enormously. Fields past it are counted,
     /// not kept.
     pub max_header_list: usize,
+    /// Decoded header bytes kept over a whole connection: HPACK lets a
+    /// request of a few bytes repeat kilobytes from the dynamic table, so
+    /// a thousand requests can make gigabytes of header lists to hold and
+    /// print. Past it only the pseudo-headers (method, path, status...)
+    /// are kept. A real connection's thousand exchanges take a megabyte
+    /// or two.
+    pub max_headers_per_conn: usize,
     /// Cap on each HPACK dynamic table: a peer may announce up to 4 GiB;
     /// real ones use 4-64 KiB.
     pub max_hpack_table: usize,
@@ -107,6 +114,7 @@ impl Default for HttpOptions {
             max_decoded_per_conn: 4 << 20,
             max_header_bytes: 64 << 10,
             max_header_list: 256 << 10,
+            max_headers_per_conn: 4 << 20,
             max_hpack_table: 64 << 10,
             max_streams: 1000,
             max_pipeline: 100,
@@ -176,15 +184,22 @@ impl Body {
 
     /// Decodes `bytes` by `encoding` for display, at most `max` bytes
     /// (taken from `left`, what the connection may still decode).
-    pub(crate) fn decode(&mut self, max: usize, left: &mut usize) {
-        let Some(enc) = self.encoding.as_deref() else { return };
+    /// `allow(work)` says whether the run's decoders may still do `work`
+    /// (see [`decoder_work`]); false returned when they may not.
+    pub(crate) fn decode(
+        &mut self,
+        max: usize,
+        left: &mut usize,
+        allow: &mut dyn FnMut(u64) -> bool,
+    ) -> bool {
+        let Some(enc) = self.encoding.as_deref() else { return true };
         let codings: Vec<String> = enc
             .split(',')
             .map(|c| c.trim().to_ascii_lowercase())
             .filter(|c| !c.is_empty() && c != "identity")
             .collect();
         if codings.is_empty() || self.bytes.is_empty() {
-            return;
+            return true;
         }
         if *left == 0 {
             self.decode_error = Some(
@@ -192,7 +207,7 @@ impl Body {
                  display"
                     .into(),
             );
-            return;
+            return true;
         }
         let max = max.min(*left);
         let mut data = self.bytes.clone();
@@ -200,6 +215,17 @@ impl Body {
         // Codings are listed in the order they were applied: undo the
         // last first (RFC 9110 §8.4).
         for coding in codings.iter().rev() {
+            // Asked before (is anything left?), charged after (what it
+            // cost: little for a body that decodes whole, its window for
+            // one cut short).
+            if !allow(0) {
+                self.decode_error = Some(
+                    "not decoded: the run's decoders already did as much work as it allows for \
+                     display"
+                        .into(),
+                );
+                return false;
+            }
             let (out, err) = match coding.as_str() {
                 "gzip" | "x-gzip" => {
                     bounded_read(flate2::read::MultiGzDecoder::new(&data[..]), max)
@@ -216,9 +242,11 @@ impl Body {
                 "br" => bounded_read(brotli::Decompressor::new(&data[..], 4096), max),
                 other => {
                     self.decode_error = Some(format!("content coding {other:?} is not decoded"));
-                    return;
+                    return true;
                 }
             };
+            let work = decoder_work(coding, &data, out.len(), matches!(err, Some(Stop::Limit)));
+            allow(work);
             data = out;
             match err {
                 Some(Stop::Limit) => {
@@ -243,6 +271,7 @@ impl Body {
         *left = left.saturating_sub(data.len());
         self.decode_error = error;
         self.decoded = Some(data);
+        true
     }
 
     /// Whether what is shown of the body (decoded, or as sent) is not all
@@ -250,6 +279,41 @@ impl Body {
     pub fn shown_in_part(&self) -> bool {
         self.truncated || self.decoded_cut
     }
+}
+
+/// The work, in bytes passed over, that decoding `data` by `coding` into
+/// `out` bytes took: the input and the output, and when it was cut short
+/// (more was to come), the decoder's window twice (two reads), which it
+/// fills before it gives anything: brotli's size is in the stream's first
+/// bits (RFC 7932 §9.1), deflate's is 32 KiB.
+fn decoder_work(coding: &str, data: &[u8], out: usize, cut: bool) -> u64 {
+    let whole = (data.len() + out) as u64;
+    if !cut {
+        return whole;
+    }
+    let window: u64 = if coding == "br" {
+        let b = u16::from_le_bytes([
+            data.first().copied().unwrap_or(0),
+            data.get(1).copied().unwrap_or(0),
+        ]);
+        let n = (b >> 1) & 7;
+        let m = (b >> 4) & 7;
+        let bits = if b & 1 == 0 {
+            16
+        } else if n != 0 {
+            17 + n
+        } else if m > 1 {
+            8 + m
+        } else {
+            // 17, or the large-window extension (up to 30), which the
+            // decoder refuses: counted as the largest standard window.
+            if m == 0 { 17 } else { 24 }
+        };
+        1 << bits.min(24)
+    } else {
+        32 << 10
+    };
+    2 * window + whole
 }
 
 /// Why a decoder stopped before the end.
@@ -263,25 +327,39 @@ enum Stop {
 /// Reads a decoder to the end or to `max` bytes: (output, why it stopped
 /// early).
 fn bounded_read(mut r: impl Read, max: usize) -> (Vec<u8>, Option<Stop>) {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 8192];
+    // Read straight into the output, one byte more than is kept (to know
+    // whether there is more), in as few calls as it takes: each call can
+    // cost a decoder a pass over its window (brotli's ring buffer), so
+    // small reads made a bomb's first 64 KiB cost megabytes of work.
+    let mut out = vec![0u8; max.saturating_add(1).min(MAX_READ_AHEAD)];
+    let mut have = 0;
     loop {
-        match r.read(&mut buf) {
-            Ok(0) => return (out, None),
-            Ok(n) => {
-                let chunk = buf.get(..n).unwrap_or_default();
-                let room = max.saturating_sub(out.len());
-                if chunk.len() > room {
-                    out.extend_from_slice(chunk.get(..room).unwrap_or_default());
-                    return (out, Some(Stop::Limit));
-                }
-                out.extend_from_slice(chunk);
+        if have == out.len() {
+            if have > max {
+                out.truncate(max);
+                return (out, Some(Stop::Limit));
             }
+            out.resize((2 * have).clamp(1, max.saturating_add(1)), 0);
+        }
+        match r.read(out.get_mut(have..).unwrap_or_default()) {
+            Ok(0) => {
+                out.truncate(have.min(max));
+                let stop = (have > max).then_some(Stop::Limit);
+                return (out, stop);
+            }
+            Ok(n) => have += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return (out, Some(Stop::Error(e.to_string()))),
+            Err(e) => {
+                out.truncate(have.min(max));
+                return (out, Some(Stop::Error(e.to_string())));
+            }
         }
     }
 }
+
+/// The most a decoder's output buffer starts at: a body that decodes to a
+/// few bytes does not get [`HttpOptions::max_decoded`] of memory at once.
+const MAX_READ_AHEAD: usize = 64 << 10;
 
 /// A header list: (name as sent, value).
 pub type Headers = Vec<(String, Vec<u8>)>;
@@ -400,6 +478,7 @@ impl Exchange {
     /// Keeps `h` as the list `which`, if the memory budget allows; else
     /// keeps none of it and says so.
     pub(crate) fn keep_headers(&mut self, which: List, h: Headers, cx: &mut Cx<'_>) {
+        let h = cx.within_header_limit(h, || self.describe(), which);
         let slot = match which {
             List::RequestHeaders => &mut self.request_headers,
             List::ResponseHeaders => &mut self.response_headers,
@@ -457,7 +536,19 @@ impl Exchange {
         for (name, b) in
             [("request", &mut self.request_body), ("response", &mut self.response_body)]
         {
-            b.decode(max, &mut left);
+            let mut allow = |n| cx.budget.take_decode_work(n);
+            if !b.decode(max, &mut left, &mut allow) && !cx.shown.work_noted {
+                cx.shown.work_noted = true;
+                cx.diag(
+                    Severity::Note,
+                    "http.decode_work",
+                    format!(
+                        "the {name} body of {what} and later ones are shown as sent, not \
+                         decoded: this run's decoders did as much work as it allows for display \
+                         (decompression bombs cost their whole window each)"
+                    ),
+                );
+            }
             if let Some(d) = &b.decoded
                 && !self.held.try_grow(d.capacity())
             {
@@ -604,6 +695,11 @@ pub(crate) struct Shown {
     decoded_noted: bool,
     /// A cut for the memory budget was said.
     budget_noted: bool,
+    /// Header bytes kept in exchanges.
+    headers: usize,
+    headers_noted: bool,
+    /// The run's decoding allowance was said to be used up.
+    work_noted: bool,
 }
 
 /// "request" or "response", by who sends it.
@@ -653,6 +749,39 @@ impl Cx<'_> {
                 ),
             );
         }
+    }
+
+    /// `h` as far as the connection may still keep header bytes: whole,
+    /// or past [`HttpOptions::max_headers_per_conn`] its pseudo-headers
+    /// only (said once per connection).
+    fn within_header_limit(
+        &mut self,
+        mut h: Headers,
+        what: impl FnOnce() -> String,
+        which: List,
+    ) -> Headers {
+        let size: usize = h.iter().map(|(n, v)| n.len() + v.len()).sum();
+        let max = self.opts.max_headers_per_conn;
+        if self.shown.headers.saturating_add(size) > max {
+            h.retain(|(n, _)| n.starts_with(':'));
+            h.shrink_to_fit();
+            if !self.shown.headers_noted {
+                self.shown.headers_noted = true;
+                self.diag(
+                    Severity::Note,
+                    "http.header_limit",
+                    format!(
+                        "this connection's header lists reached the {max} bytes kept per \
+                         connection at the {} of {}: from there on only pseudo-headers \
+                         (:method, :path, :status...) are kept",
+                        which.name(),
+                        what()
+                    ),
+                );
+            }
+        }
+        self.shown.headers += h.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>();
+        h
     }
 
     /// Passes raw bytes on, within the connection's budget.

@@ -283,7 +283,7 @@ fn bodies_are_decoded_for_display() {
     raw.write_all(&text).unwrap();
     let mut b =
         Body { bytes: raw.finish().unwrap(), encoding: Some("deflate".into()), ..Body::default() };
-    b.decode(1 << 20, &mut usize::MAX.clone());
+    b.decode(1 << 20, &mut usize::MAX.clone(), &mut |_| true);
     assert_eq!(b.decoded.as_deref(), Some(&text[..]));
 }
 
@@ -325,21 +325,65 @@ fn a_connection_of_decompression_bombs_decodes_a_bounded_amount_and_says_so() {
 }
 
 #[test]
+fn a_connection_keeps_header_lists_up_to_its_limit_then_pseudo_headers_only() {
+    let mut script_bytes = Vec::new();
+    for i in 0..10 {
+        let q = format!("GET /{i} HTTP/1.1\r\nHost: x\r\nCookie: {}\r\n\r\n", "c".repeat(1000));
+        script_bytes.push((q.into_bytes(), b"HTTP/1.1 204 No Content\r\n\r\n".to_vec()));
+    }
+    let script: Vec<(Dir, &[u8])> =
+        script_bytes.iter().flat_map(|(q, r)| [(C, &q[..]), (S, &r[..])]).collect();
+    let opts = HttpOptions { max_headers_per_conn: 5000, ..HttpOptions::default() };
+    let events = run(opts, &script);
+    let xs = exchanges(&events);
+    assert_eq!(xs.len(), 10);
+    let kept = xs.iter().filter(|x| !x.request_headers.is_empty()).count();
+    assert_eq!(kept, 4, "about 1 KiB each: four fit in 5000 bytes");
+    // What the exchanges are is still known.
+    assert!(xs.iter().all(|x| x.method.as_deref() == Some("GET") && x.status == Some(204)));
+    let notes: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            HttpEvent::Diagnostic(d) if d.code == "http.header_limit" => Some(d.message.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notes.len(), 1, "said once: {notes:?}");
+    assert!(notes[0].contains("request headers of GET /4"), "{notes:?}");
+}
+
+#[test]
+fn decoder_work_counts_a_cut_brotli_body_as_its_window_read_twice() {
+    for lgwin in [16u32, 18, 22, 24] {
+        let mut z = Vec::new();
+        {
+            let mut w = brotli::CompressorWriter::new(&mut z, 4096, 5, lgwin);
+            w.write_all(&[0u8; 1000]).unwrap();
+        }
+        let whole = (z.len() + 100) as u64;
+        assert_eq!(super::decoder_work("br", &z, 100, true), 2 * (1 << lgwin) + whole, "{lgwin}");
+        // Decoded whole: only what was passed over.
+        assert_eq!(super::decoder_work("br", &z, 100, false), whole);
+    }
+    assert_eq!(super::decoder_work("gzip", &[0; 10], 90, true), 2 * (32 << 10) + 100);
+}
+
+#[test]
 fn decoding_is_bounded_and_reports_problems() {
     // A decompression bomb stops at max_decoded.
     let zeros = vec![0u8; 10 << 20];
     let mut b = Body { bytes: gzip(&zeros), encoding: Some("gzip".into()), ..Body::default() };
-    b.decode(1 << 20, &mut usize::MAX.clone());
+    b.decode(1 << 20, &mut usize::MAX.clone(), &mut |_| true);
     assert_eq!(b.decoded.as_ref().map(Vec::len), Some(1 << 20));
     assert!(b.decoded_cut && b.shown_in_part(), "what is shown is not all of it");
     assert!(b.decode_error.as_deref().unwrap().contains("kept for display"));
     // What the connection may still decode bounds it too, and is used up.
     let mut left = 1000;
     let mut b = Body { bytes: gzip(&zeros), encoding: Some("gzip".into()), ..Body::default() };
-    b.decode(1 << 20, &mut left);
+    b.decode(1 << 20, &mut left, &mut |_| true);
     assert_eq!((b.decoded.as_ref().map(Vec::len), left, b.decoded_cut), (Some(1000), 0, true));
     let mut b = Body { bytes: gzip(b"small"), encoding: Some("gzip".into()), ..Body::default() };
-    b.decode(1 << 20, &mut left);
+    b.decode(1 << 20, &mut left, &mut |_| true);
     assert!(b.decoded.is_none() && b.decode_error.unwrap().contains("not decoded"));
     // A truncated body decodes to a prefix and says why.
     let text = b"abcdefghij".repeat(1000);
@@ -350,25 +394,25 @@ fn decoding_is_bounded_and_reports_problems() {
         truncated: true,
         ..Body::default()
     };
-    b.decode(1 << 20, &mut usize::MAX.clone());
+    b.decode(1 << 20, &mut usize::MAX.clone(), &mut |_| true);
     let d = b.decoded.unwrap();
     assert!(!d.is_empty() && text.starts_with(&d));
     assert!(b.decode_error.unwrap().contains("cut short"));
     // Unknown codings are named; stacked codings are undone in order.
     let mut b = Body { bytes: vec![1, 2, 3], encoding: Some("zstd".into()), ..Body::default() };
-    b.decode(100, &mut usize::MAX.clone());
+    b.decode(100, &mut usize::MAX.clone(), &mut |_| true);
     assert!(b.decode_error.unwrap().contains("zstd"));
     let mut b = Body {
         bytes: brotli(&gzip(b"twice")),
         encoding: Some("gzip, br".into()),
         ..Body::default()
     };
-    b.decode(100, &mut usize::MAX.clone());
+    b.decode(100, &mut usize::MAX.clone(), &mut |_| true);
     assert_eq!(b.decoded.as_deref(), Some(&b"twice"[..]));
     // Garbage is an error, not a panic.
     let mut b =
         Body { bytes: b"not gzip".to_vec(), encoding: Some("gzip".into()), ..Body::default() };
-    b.decode(100, &mut usize::MAX.clone());
+    b.decode(100, &mut usize::MAX.clone(), &mut |_| true);
     assert!(b.decode_error.is_some());
 }
 
