@@ -90,9 +90,6 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 pub fn budget_diagnostic(budget: &Budget) -> Option<tlsscope_scope::diag::Diagnostic> {
     use tlsscope_scope::diag::{Diagnostic, Location, Severity};
     let cuts = budget.cuts();
-    if std::env::var_os("TLSSCOPE_DEBUG_MEMORY").is_some() {
-        eprintln!("budget: peak {} used {} cuts {:?}", budget.peak(), budget.used(), cuts);
-    }
     if cuts.is_empty() {
         return None;
     }
