@@ -798,7 +798,7 @@ impl<O: Output> Analyzer<O> {
         let role = Self::role(st, dir);
         self.session(info, st, frame, ts);
         if let Some(c) = st.crypto.as_deref_mut() {
-            c.lost(role, frame);
+            c.record_cut(role, frame);
         }
     }
 
@@ -1521,7 +1521,7 @@ fn summary(c: &Crypto, s: &Session) -> Decryption {
             (c.counts[Dir::ClientToServer].records, c.counts[Dir::ClientToServer].decrypted),
             (c.counts[Dir::ServerToClient].records, c.counts[Dir::ServerToClient].decrypted),
         ]),
-        lost: PerDir([c.counts[Dir::ClientToServer].lost, c.counts[Dir::ServerToClient].lost]),
+        lost: PerDir([c.lost_records(Dir::ClientToServer), c.lost_records(Dir::ServerToClient)]),
         tls12: c.tls12_keys(),
         tls13: c.tls13_secrets().cloned(),
     }

@@ -788,9 +788,15 @@ impl Crypto {
     }
 
     /// A protected record from `dir` was cut by a gap in the capture.
-    pub fn lost(&mut self, dir: Dir, frame: u64) {
+    pub fn record_cut(&mut self, dir: Dir, frame: u64) {
         self.cut[dir] += 1;
         self.lost_frame[dir].get_or_insert(frame);
+    }
+
+    /// Protected records of `dir` known to be lost: skipped by the
+    /// sequence numbers, or cut by a gap (and none decrypted since).
+    pub fn lost_records(&self, dir: Dir) -> u64 {
+        self.counts[dir].lost + self.cut[dir]
     }
 
     /// The master secret of a TLS 1.2 session (to remember for resumption).
@@ -954,7 +960,7 @@ impl Crypto {
             }
         }
         for dir in [Dir::ClientToServer, Dir::ServerToClient] {
-            let lost = self.counts[dir].lost + self.cut[dir];
+            let lost = self.lost_records(dir);
             if lost > 0 {
                 let frame =
                     self.lost_frame[dir].map(|f| format!(" (from frame {f})")).unwrap_or_default();
@@ -1082,4 +1088,108 @@ fn view(r: Result<Plaintext<'_>, DecryptError>, base: usize) -> Result<View, Dec
         len: p.data.len(),
         padding: p.padding,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const C: Dir = Dir::ClientToServer;
+    const S: Dir = Dir::ServerToClient;
+    const SEEN: Seen = Seen { client_hello: true, server_hello: true };
+
+    /// A session's state after `records` protected records per side
+    /// ([client, server]) of which `decrypted` were decrypted.
+    fn after(records: [u64; 2], decrypted: [u64; 2]) -> Crypto {
+        let mut c = Crypto { found: true, ..Crypto::default() };
+        for (dir, i) in [(C, 0), (S, 1)] {
+            for _ in 0..records[i] {
+                c.protected(dir);
+            }
+            c.counts[dir].decrypted = decrypted[i];
+        }
+        c
+    }
+
+    #[test]
+    fn ok_only_when_every_record_of_both_sides_decrypted() {
+        assert_eq!(after([3, 4], [3, 4]).status(&SEEN), (Status::Ok, None));
+        let (status, reason) = after([3, 4], [3, 0]).status(&SEEN);
+        assert_eq!(status, Status::Partial);
+        assert!(reason.unwrap().starts_with("4 of the server's 4 encrypted records not decrypted"));
+        assert_eq!(after([3, 4], [0, 0]).status(&SEEN).0, Status::None);
+    }
+
+    #[test]
+    fn a_side_without_its_secret_is_named_with_the_label() {
+        let mut c = after([2, 5], [2, 1]);
+        c.missing_dir[S] =
+            Some("the key log lacks SERVER_TRAFFIC_SECRET_0 for this session".into());
+        assert_eq!(
+            c.status(&SEEN),
+            (
+                Status::Partial,
+                Some(
+                    "4 of the server's 5 encrypted records not decrypted: the key log lacks \
+                     SERVER_TRAFFIC_SECRET_0 for this session"
+                        .into()
+                )
+            )
+        );
+    }
+
+    #[test]
+    fn a_failed_record_says_where_and_how_many_after_it_decrypted() {
+        let mut c = after([0, 6], [0, 5]);
+        c.failure[S] = Some((24, DecryptError::TagMismatch.to_string()));
+        c.counts[S].decrypted_after_failure = 3;
+        let reason = c.status(&SEEN).1.unwrap();
+        assert!(reason.contains("the record at frame 24 failed: authentication tag mismatch"));
+        assert!(reason.ends_with("; 3 records after it decrypted"), "{reason}");
+        // None after it: the secrets are suspect.
+        c.counts[S].decrypted_after_failure = 0;
+        c.counts[S].decrypted = 0;
+        let (status, reason) = c.status(&SEEN);
+        assert_eq!(status, Status::None);
+        assert!(reason.unwrap().ends_with("none decrypted: wrong secrets for this session?"));
+    }
+
+    #[test]
+    fn the_same_reason_for_both_sides_is_said_once() {
+        let mut c = after([2, 3], [0, 0]);
+        c.found = false;
+        let seen = Seen { client_hello: false, server_hello: true };
+        let (status, reason) = c.status(&seen);
+        assert_eq!(status, Status::None);
+        assert_eq!(
+            reason.unwrap(),
+            "5 of the 5 encrypted records not decrypted (client 2 of 2, server 3 of 3): the \
+             ClientHello is not in the capture, so the key log cannot be searched for its \
+             client random"
+        );
+    }
+
+    #[test]
+    fn records_lost_in_gaps_keep_it_from_being_ok() {
+        let mut c = after([4, 4], [4, 4]);
+        c.record_cut(S, 37);
+        assert_eq!(c.lost_records(S), 1);
+        let (status, reason) = c.status(&SEEN);
+        assert_eq!(status, Status::Partial);
+        assert_eq!(
+            reason.unwrap(),
+            "1 record from the server lost in gaps in the capture (from frame 37)"
+        );
+    }
+
+    #[test]
+    fn nothing_encrypted_is_ok_only_when_keys_were_found() {
+        assert_eq!(after([0, 0], [0, 0]).status(&SEEN), (Status::Ok, None));
+        let mut c = Crypto::default();
+        c.missing = Some("no key log entry for this session's client random 00".into());
+        assert_eq!(
+            c.status(&SEEN),
+            (Status::None, Some("no key log entry for this session's client random 00".into()))
+        );
+    }
 }
