@@ -1185,8 +1185,10 @@ mod tests {
     #[test]
     fn nothing_encrypted_is_ok_only_when_keys_were_found() {
         assert_eq!(after([0, 0], [0, 0]).status(&SEEN), (Status::Ok, None));
-        let mut c = Crypto::default();
-        c.missing = Some("no key log entry for this session's client random 00".into());
+        let c = Crypto {
+            missing: Some("no key log entry for this session's client random 00".into()),
+            ..Crypto::default()
+        };
         assert_eq!(
             c.status(&SEEN),
             (Status::None, Some("no key log entry for this session's client random 00".into()))
