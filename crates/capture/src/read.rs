@@ -251,7 +251,7 @@ impl<R: Read> Read for Counting<R> {
 /// Inflated bytes past which a gzip-compressed capture must show it is not
 /// a decompression bomb: real captures compress a few times, rarely tens
 /// of times; deflate cannot do better than about 1032 to 1.
-pub const MAX_INFLATE_FREE: u64 = 256 << 20;
+pub const MAX_INFLATE_FREE: u64 = 32 << 20;
 
 /// The most inflated bytes per compressed byte past [`MAX_INFLATE_FREE`].
 pub const MAX_INFLATE_RATIO: u64 = 250;
