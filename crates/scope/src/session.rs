@@ -1257,7 +1257,8 @@ impl<O: Output> Analyzer<O> {
         let http = session_http(&mut st.http, s, &self.opts, &self.budget);
         let mut diags = Vec::new();
         let found = &mut s.http;
-        http.lose(role, len, Missing::NotDecrypted, &mut |ev| found.event(ev, &mut diags));
+        let at = (rec.frame, rec.ts);
+        http.lose(role, len, Missing::NotDecrypted, at, &mut |ev| found.event(ev, &mut diags));
         s.diags(diags);
     }
 

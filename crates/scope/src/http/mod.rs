@@ -658,7 +658,9 @@ impl Missing {
                 format!("{len} bytes{what} from the {sender} were not captured")
             }
             Missing::NotDecrypted => {
-                format!("about {len} bytes{what} from the {sender} could not be decrypted")
+                format!(
+                    "a record{what} from the {sender} could not be decrypted (about {len} bytes)"
+                )
             }
         }
     }
@@ -1054,13 +1056,22 @@ impl HttpConn {
 
     /// `len` bytes of direction `dir` were lost (a hole in the capture).
     pub fn gap(&mut self, dir: Dir, len: u64, out: &mut dyn FnMut(HttpEvent)) {
-        self.lose(dir, len, Missing::NotCaptured, out);
+        self.lose(dir, len, Missing::NotCaptured, self.last[dir], out);
     }
 
     /// About `len` bytes of direction `dir` are missing, for the reason
-    /// `why` (a hole in the capture, records not decrypted).
-    pub fn lose(&mut self, dir: Dir, len: u64, why: Missing, out: &mut dyn FnMut(HttpEvent)) {
-        let (frame, ts) = self.last[dir];
+    /// `why` (a hole in the capture, records not decrypted), at capture
+    /// frame `at` (its number and time): the frame of the record that could
+    /// not be decrypted, or the last frame seen before a hole.
+    pub fn lose(
+        &mut self,
+        dir: Dir,
+        len: u64,
+        why: Missing,
+        at: (u64, Timestamp),
+        out: &mut dyn FnMut(HttpEvent),
+    ) {
+        let (frame, ts) = at;
         let mut cx =
             Cx { opts: &self.opts, budget: &self.budget, out, shown: &mut self.shown, frame, ts };
         match &mut self.state {
