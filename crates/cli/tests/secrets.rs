@@ -130,6 +130,23 @@ fn cert_key_force_refuses_to_write_through_a_symbolic_link() {
 }
 
 #[test]
+fn cert_key_to_a_device_keeps_its_mode_and_does_not_claim_0600() {
+    let before = mode(Path::new("/dev/null"));
+    let out = tlsscope(&["cert", "key", "-o", "/dev/null", "--force"]);
+    let said = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(said.contains("wrote /dev/null: RSA 2048-bit private key, PKCS#8 PEM\n"), "{said}");
+    assert!(!said.contains("0600"), "{said}");
+    assert_eq!(mode(Path::new("/dev/null")), before);
+    // A file is said to be 0600, and is.
+    let dir = TempDir::new("secrets-cert-file");
+    let key = dir.join("server.key");
+    let out = tlsscope(&["cert", "key", "-o", key.to_str().unwrap()]);
+    assert!(text(&out.stdout).contains("PKCS#8 PEM, mode 0600"), "{}", text(&out.stdout));
+    assert_eq!(mode(&key), 0o600);
+}
+
+#[test]
 fn get_refuses_a_key_log_behind_a_symbolic_link() {
     let dir = TempDir::new("secrets-get-link");
     let server = serve();

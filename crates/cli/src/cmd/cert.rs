@@ -207,7 +207,7 @@ fn new(a: NewArgs, out: &Output) -> anyhow::Result<ExitCode> {
     files::write(&crt_path, signed.cert_pem.as_bytes(), Mode::Public, a.force)?;
 
     let mut r = Report::new(out);
-    r.wrote(&key_path, &key_summary(&key));
+    r.wrote(&key_path, &key_summary(&key, &key_path));
     r.wrote(&csr_path, &format!("certificate signing request for {}", signed.subject));
     r.wrote(&crt_path, &cert_summary(&signed));
     r.detail(&format!("subjectAltName: {}", cert::san_list_text(&signed.sans)));
@@ -222,7 +222,7 @@ fn key(a: KeyArgs, out: &Output) -> anyhow::Result<ExitCode> {
     let fixed = files::write(&a.out, key.serialize_pem().as_bytes(), Mode::Secret, a.force)?;
     warn_mode_fixed(out, fixed.as_ref());
     let mut r = Report::new(out);
-    r.wrote(&a.out, &key_summary(&key));
+    r.wrote(&a.out, &key_summary(&key, &a.out));
     r.detail(&format!("next: tlsscope cert csr --key {}", a.out.display()));
     r.finish()
 }
@@ -316,8 +316,14 @@ fn refuse_existing(path: &Path, force: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn key_summary(key: &cert::KeyPair) -> String {
-    format!("{} private key, PKCS#8 PEM, mode 0600", cert::describe_key(key))
+/// What was written to `path`: the key, and its mode when it is a file (a
+/// device or a pipe has the mode it had, which the key is not said to have).
+fn key_summary(key: &cert::KeyPair, path: &Path) -> String {
+    let mode = match path.metadata() {
+        Ok(m) if m.is_file() => ", mode 0600",
+        _ => "",
+    };
+    format!("{} private key, PKCS#8 PEM{mode}", cert::describe_key(key))
 }
 
 fn cert_summary(signed: &cert::Signed) -> String {
