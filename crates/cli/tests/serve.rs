@@ -244,6 +244,26 @@ fn quiet_prints_no_line_per_request_or_failed_handshake() {
 }
 
 #[test]
+fn accept_failures_are_warnings_on_stderr_even_when_quiet() {
+    // Few file descriptors: the server runs out of them after a few
+    // connections, and accepting the next one fails (EMFILE).
+    let mut cmd = Command::new("prlimit");
+    cmd.args(["--nofile=24", support_lab::bin(), "serve", "--quiet"])
+        .args(["--http", "127.0.0.1:0", "--https", "none"])
+        .env_remove("SSLKEYLOGFILE");
+    let server = Server::start_command(cmd);
+    let addr = server.http.expect("http listener");
+    let held: Vec<std::net::TcpStream> =
+        (0..40).filter_map(|_| std::net::TcpStream::connect(addr).ok()).collect();
+    assert!(!held.is_empty());
+    let log = server.wait_for_log("tlsscope: warning: accept failed: ");
+    assert!(log.contains("Too many open files"), "{log}");
+    drop(held);
+    let (status, log) = server.stop_and_log("TERM");
+    assert_eq!(status.code(), Some(0), "{log}");
+}
+
+#[test]
 fn tls13_only_server_refuses_a_tls12_client() {
     let dir = TempDir::new("serve-min13");
     let server = start(&dir, &["--tls-min", "1.3"]);

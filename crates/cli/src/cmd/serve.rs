@@ -3,8 +3,9 @@
 //! Prints where it listens (`listening on https://127.0.0.1:PORT`, with the
 //! port actually bound when 0 was asked for), the certificate's fingerprint
 //! and one line per request on stdout (`--quiet`: none, nor for failed
-//! handshakes, so a long run's output does not grow); stops cleanly on
-//! Ctrl-C or SIGTERM.
+//! handshakes, so a long run's output does not grow); the server's own
+//! trouble (accepting a connection failed) is a warning on stderr, quiet or
+//! not; stops cleanly on Ctrl-C or SIGTERM.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -106,12 +107,16 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         crate::output::warn_mode_fixed(out, server.keylog_mode_fixed());
         banner(&server);
         let quiet = args.quiet;
+        let err_out = out.clone();
         let sink: EventSink = Arc::new(move |event: &Event| {
-            if quiet && event.per_connection() {
-                return;
+            if !event.per_connection() {
+                // The server's own trouble (accepting failed): a warning on
+                // stderr, never dropped, never mixed into the request log.
+                crate::output::warn(&err_out, event);
+            } else if !quiet {
+                // A vanished log reader must not stop the server.
+                let _ = writeln!(std::io::stdout().lock(), "{event}");
             }
-            // A vanished log reader must not stop the server.
-            let _ = writeln!(std::io::stdout().lock(), "{event}");
         });
         server.run(sink, shutdown).await?;
         let _ = writeln!(std::io::stdout().lock(), "stopped");
