@@ -17,10 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use tlsscope_scope::frame::{self, Decoded, Frame, LinkType, TcpFlags};
 
-/// EtherType of IPv4.
-pub const ETHERTYPE_IPV4: u16 = 0x0800;
-/// EtherType of IPv6.
-pub const ETHERTYPE_IPV6: u16 = 0x86dd;
+pub use tlsscope_scope::frame::{ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 /// EtherType of ARP.
 pub const ETHERTYPE_ARP: u16 = 0x0806;
 
@@ -200,38 +197,8 @@ fn slice(link: LinkType, data: &[u8]) -> Option<(Option<u16>, LaxSlicedPacket<'_
             let s = LaxSlicedPacket::from_ethernet(data).ok()?;
             return Some((be16(data, 12), s));
         }
-        LinkType::NULL | LinkType::LOOP => {
-            let fam: [u8; 4] = data.get(..4)?.try_into().ok()?;
-            // See frame::decode: NULL is in the writer's byte order.
-            let v = if link == LinkType::LOOP {
-                u32::from_be_bytes(fam)
-            } else {
-                let le = u32::from_le_bytes(fam);
-                if le <= 0xffff { le } else { u32::from_be_bytes(fam) }
-            };
-            match v {
-                2 => (ETHERTYPE_IPV4, 4),
-                10 | 24 | 28 | 30 => (ETHERTYPE_IPV6, 4),
-                _ => return None,
-            }
-        }
-        LinkType::RAW | LinkType::RAW_BSD12 | LinkType::RAW_BSD14 => {
-            match data.first().map(|b| b >> 4) {
-                Some(4) => (ETHERTYPE_IPV4, 0),
-                Some(6) => (ETHERTYPE_IPV6, 0),
-                _ => return None,
-            }
-        }
-        LinkType::IPV4 => (ETHERTYPE_IPV4, 0),
-        LinkType::IPV6 => (ETHERTYPE_IPV6, 0),
-        LinkType::LINUX_SLL => (be16(data, 14)?, 16),
-        LinkType::LINUX_SLL2 => {
-            if data.len() < 20 {
-                return None;
-            }
-            (be16(data, 0)?, 20)
-        }
-        _ => return None,
+        // NULL, LOOP, raw IP, Linux cooked: as the analysis reads them.
+        _ => frame::link_payload(link, data).ok().flatten()?,
     };
     let rest = data.get(offset..)?;
     Some((Some(ether_type), LaxSlicedPacket::from_ether_type(EtherType(ether_type), rest)))

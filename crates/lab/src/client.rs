@@ -24,6 +24,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
+use tlsscope_scope::hostname::dns_name_matches;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -576,7 +577,7 @@ fn check_pinned(
         Ok(Some(san)) => {
             for n in &san.value.general_names {
                 match n {
-                    GeneralName::DNSName(d) => dns.push(d.to_ascii_lowercase()),
+                    GeneralName::DNSName(d) => dns.push((*d).to_string()),
                     GeneralName::IPAddress(b) => {
                         if let Ok(a) = <[u8; 4]>::try_from(*b) {
                             ips.push(a.into());
@@ -593,17 +594,14 @@ fn check_pinned(
                 if let Ok(s) = cn.as_str() {
                     match s.parse::<std::net::IpAddr>() {
                         Ok(ip) => ips.push(ip),
-                        Err(_) => dns.push(s.to_ascii_lowercase()),
+                        Err(_) => dns.push(s.to_string()),
                     }
                 }
             }
         }
     }
     let ok = match server_name {
-        ServerName::DnsName(d) => {
-            let host = d.as_ref().to_ascii_lowercase();
-            dns.iter().any(|n| dns_name_matches(n, &host))
-        }
+        ServerName::DnsName(d) => dns.iter().any(|n| dns_name_matches(n, d.as_ref())),
         ServerName::IpAddress(ip) => ips.contains(&std::net::IpAddr::from(*ip)),
         _ => false,
     };
@@ -611,20 +609,6 @@ fn check_pinned(
         Ok(())
     } else {
         Err(Some(rustls::Error::InvalidCertificate(CertificateError::NotValidForName)))
-    }
-}
-
-/// RFC 6125 §6.4: exact match, or a `*` as the whole left-most label.
-fn dns_name_matches(pattern: &str, host: &str) -> bool {
-    let pattern = pattern.trim_end_matches('.');
-    let host = host.trim_end_matches('.');
-    if let Some(rest) = pattern.strip_prefix("*.") {
-        match host.split_once('.') {
-            Some((first, tail)) => !first.is_empty() && tail == rest,
-            None => false,
-        }
-    } else {
-        pattern == host
     }
 }
 
@@ -1035,15 +1019,6 @@ mod tests {
         assert!(Target::parse("ftp://x/").unwrap_err().message().contains("ftp"));
         assert!(Target::parse("localhost:8443").is_err());
         assert!(Target::parse("not a url").unwrap_err().hint().is_some());
-    }
-
-    #[test]
-    fn wildcards_match_one_label_only() {
-        assert!(dns_name_matches("localhost", "localhost"));
-        assert!(dns_name_matches("*.example.org", "www.example.org"));
-        assert!(!dns_name_matches("*.example.org", "a.b.example.org"));
-        assert!(!dns_name_matches("*.example.org", "example.org"));
-        assert!(!dns_name_matches("localhost", "localhost2"));
     }
 
     #[test]

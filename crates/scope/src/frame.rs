@@ -12,6 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
+use crate::span::offset_in;
 use crate::time::Timestamp;
 
 /// A link-layer header type, by its LINKTYPE_ number
@@ -180,8 +181,10 @@ pub enum Decoded<'a> {
     Other,
 }
 
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// EtherType of IPv4.
+pub const ETHERTYPE_IPV4: u16 = 0x0800;
+/// EtherType of IPv6.
+pub const ETHERTYPE_IPV6: u16 = 0x86dd;
 
 fn malformed(layer: &'static str, offset: usize, reason: impl Into<String>) -> DecodeError {
     DecodeError::Malformed {
@@ -196,9 +199,12 @@ fn be16(data: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.first()?, *b.get(1)?]))
 }
 
-/// Finds the network layer: (ether type, offset of the network header).
-/// Ethernet frames are left to etherparse, which also strips VLAN tags.
-fn link_payload(link: LinkType, data: &[u8]) -> Result<Option<(u16, usize)>, DecodeError> {
+/// Finds the network layer of a frame of link type `link`: (its EtherType,
+/// the offset of the network header), `None` for a family or protocol that
+/// is not IP. Ethernet frames are `None` too: they are left to etherparse,
+/// which also strips VLAN tags. An unsupported link type or a link header
+/// cut short is an error.
+pub fn link_payload(link: LinkType, data: &[u8]) -> Result<Option<(u16, usize)>, DecodeError> {
     match link {
         LinkType::NULL | LinkType::LOOP => {
             let fam = data.get(..4).ok_or_else(|| malformed("null", 0, "shorter than 4 bytes"))?;
@@ -424,14 +430,6 @@ fn layer_name(layer: etherparse::err::Layer) -> &'static str {
         Layer::TcpHeader => "tcp",
         _ => "ip",
     }
-}
-
-/// Offset of `inner` within `outer`, if it lies inside it. Pointer
-/// arithmetic on addresses only; no unsafe code.
-fn offset_in(outer: &[u8], inner: &[u8]) -> Option<usize> {
-    let o = outer.as_ptr() as usize;
-    let i = inner.as_ptr() as usize;
-    (i >= o && i + inner.len() <= o + outer.len()).then(|| i - o)
 }
 
 #[cfg(test)]

@@ -3,7 +3,13 @@
 //! It is fed captured frames and emits values and events; it never opens a
 //! file or a socket. Data flows one way: [`frame`] (link/IP/TCP decode) →
 //! [`flow`] (TCP reassembly per direction, with a map from stream offsets
-//! back to frames) → TLS and HTTP (later stages).
+//! back to frames) → [`session`] (per connection: the [`tls`] record layer,
+//! handshake and decryption with the key log's secrets, then [`http`] on
+//! what was decrypted or sent in the clear) → sessions and plain flows
+//! handed to an output. [`verify`] checks a finished session's certificate,
+//! signatures and Finished messages, [`explain`] puts them in words (English
+//! and Japanese). Everything held between frames is counted against one
+//! memory [`budget`].
 //!
 //! Nothing in this crate panics on untrusted input: parser code denies
 //! `unwrap`, `expect`, `panic!` and slice indexing (see the lints below);
@@ -20,6 +26,7 @@ pub mod diag;
 pub mod explain;
 pub mod flow;
 pub mod frame;
+pub mod hostname;
 pub mod http;
 pub mod session;
 // Fuzz bodies (see docs/fuzzing.md): public for fuzz/ and for tests, not API.

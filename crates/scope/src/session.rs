@@ -7,7 +7,8 @@
 //! [`Analyzer`] is a [`StreamSink`] for the TCP reassembler; it hands each
 //! finished [`Session`] and each plain [`Flow`] to an [`Output`]. A session
 //! is finished when its connection ends or a new handshake starts on it, so
-//! memory is bounded by open connections, not by the capture.
+//! memory is bounded by open connections, not by the capture, and what they
+//! hold is counted against the run's [`Budget`].
 
 use std::net::SocketAddr;
 

@@ -168,6 +168,16 @@ fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// Where `inner` starts within `outer`, when it lies wholly inside it: for
+/// the slices a parser of another crate (etherparse, httparse, x509-parser)
+/// hands back borrowed from the bytes it was given, which carry no offset
+/// of their own. Compares addresses only; no unsafe code.
+pub fn offset_in(outer: &[u8], inner: &[u8]) -> Option<usize> {
+    let o = outer.as_ptr() as usize;
+    let i = (inner.as_ptr() as usize).checked_sub(o)?;
+    (i.checked_add(inner.len())? <= outer.len()).then_some(i)
+}
+
 impl<'a> Reader<'a> {
     /// A reader over a whole unit.
     pub fn new(data: &'a [u8]) -> Self {
@@ -334,6 +344,16 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offset_in_finds_a_slice_inside_and_nothing_outside() {
+        let outer = b"0123456789";
+        assert_eq!(offset_in(outer, &outer[3..7]), Some(3));
+        assert_eq!(offset_in(outer, &outer[10..]), Some(10));
+        assert_eq!(offset_in(&outer[2..], &outer[..4]), None, "starts before");
+        assert_eq!(offset_in(&outer[..5], &outer[3..7]), None, "ends after");
+        assert_eq!(offset_in(outer, b"elsewhere"), None);
+    }
 
     #[test]
     fn reads_fields_with_spans() {

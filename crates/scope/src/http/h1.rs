@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 
 use crate::diag::Severity;
 use crate::flow::{Dir, PerDir};
-use crate::span::Span;
+use crate::span::{self, Span};
 use crate::time::Timestamp;
 use crate::tree::Field;
 
@@ -1213,9 +1213,10 @@ fn parser_config() -> httparse::ParserConfig {
     c
 }
 
+/// Offset of `part` within `base` (see [`span::offset_in`]); 0 for a part
+/// that is not inside it (httparse hands back slices of what it was given).
 fn offset_in(base: &[u8], part: &[u8]) -> u32 {
-    let o = (part.as_ptr() as usize).saturating_sub(base.as_ptr() as usize);
-    u32::try_from(o).unwrap_or(u32::MAX)
+    span::offset_in(base, part).map_or(0, |o| u32::try_from(o).unwrap_or(u32::MAX))
 }
 
 fn leaf(key: &'static str, label: String, span: Span, value: String) -> Field {

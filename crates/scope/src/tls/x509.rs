@@ -10,7 +10,7 @@ use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::public_key::PublicKey;
 use x509_parser::x509::X509Name;
 
-use crate::span::Span;
+use crate::span::{self, Span};
 use crate::tree::{Tree, hex, hex_short};
 
 /// What a certificate says, for summaries and JSON.
@@ -159,11 +159,9 @@ fn general_name(n: &GeneralName<'_>) -> String {
     }
 }
 
-/// Offset of `inner` within `outer`.
+/// Offset of `inner` within `outer` (see [`span::offset_in`]).
 fn offset_in(outer: &[u8], inner: &[u8]) -> Option<u32> {
-    let o = outer.as_ptr() as usize;
-    let i = inner.as_ptr() as usize;
-    (i >= o && i + inner.len() <= o + outer.len()).then(|| u32::try_from(i - o).unwrap_or(u32::MAX))
+    span::offset_in(outer, inner).map(|o| u32::try_from(o).unwrap_or(u32::MAX))
 }
 
 /// The DER elements (header + content) directly inside a SEQUENCE's
