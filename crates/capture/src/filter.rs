@@ -21,11 +21,6 @@
 //! numbers only. Everything else (`ether`, `vlan`, `tcp[13]`, `less`...) is a
 //! [`FilterError`] that names the token and its column.
 
-#![cfg_attr(
-    not(test),
-    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
-
 use std::fmt;
 use std::net::IpAddr;
 

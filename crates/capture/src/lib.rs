@@ -6,6 +6,13 @@
 // memory) may use unsafe code, and say why each block is sound; every
 // other module is safe Rust.
 #![deny(unsafe_code)]
+// Nothing here panics on what it reads (capture files, packets from the
+// kernel, filter expressions): no unwrap, expect, panic or slice indexing
+// outside tests, as in the scope crate.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod bpf;
 pub mod filter;

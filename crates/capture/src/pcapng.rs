@@ -20,11 +20,6 @@
 //!
 //! [draft-ietf-opsawg-pcapng]: https://datatracker.ietf.org/doc/draft-ietf-opsawg-pcapng/
 
-#![cfg_attr(
-    not(test),
-    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
-
 use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 

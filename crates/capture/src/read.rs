@@ -408,7 +408,7 @@ impl CaptureReader {
         let mut counted = Counting { inner: r, count: progress.clone() };
         let mut head = [0u8; 2];
         let n = read_full(&mut counted, &mut head)?;
-        let prefix = std::io::Cursor::new(head[..n].to_vec());
+        let prefix = std::io::Cursor::new(head.get(..n).unwrap_or_default().to_vec());
         let chained = prefix.chain(counted);
         let (src, compressed): (Box<dyn Read + Send>, bool) = if n == 2 && head == GZIP_MAGIC {
             let inflate = flate2::read::MultiGzDecoder::new(chained);
