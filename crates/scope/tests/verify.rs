@@ -29,7 +29,31 @@ use tlsscope_scope::flow::{Chunk, ConnInfo, Dir, EndReason, Limits, Reassembler,
 use tlsscope_scope::session::{Analyzer, ConnState, Flow, Options, Output, Resumption, Session};
 use tlsscope_scope::time::Timestamp;
 use tlsscope_scope::tls::decrypt::{Bulk, CipherSpec, Decryptor, RecordKeys, Side};
-use tlsscope_scope::verify::{Check, Kind, Outcome, Trust, check_session, render_text};
+use tlsscope_scope::verify::{Check, Kind, Outcome, Trust, check_session};
+
+/// The checks as text, for failure messages: one line per check (`ok`,
+/// `FAILED`, `n/a`), then its reason and details indented.
+fn render_text(checks: &[Check]) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    for c in checks {
+        let mark = match c.outcome {
+            Outcome::Ok => "ok",
+            Outcome::Failed(_) => "FAILED",
+            Outcome::NotPossible(_) => "n/a",
+        };
+        let frame = c.frame.map(|f| format!("  (frame {f})")).unwrap_or_default();
+        let _ = writeln!(s, "[{mark:^6}] {}{frame}", c.title);
+        if let Some(r) = c.outcome.reason() {
+            let why = if matches!(c.outcome, Outcome::Failed(_)) { "why" } else { "not possible" };
+            let _ = writeln!(s, "         {why}: {r}");
+        }
+        for (_, label, value) in &c.details {
+            let _ = writeln!(s, "         {label}: {value}");
+        }
+    }
+    s
+}
 
 // ---------------------------------------------------------------------------
 // Captures in, sessions out
