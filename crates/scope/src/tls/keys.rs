@@ -32,6 +32,7 @@ use md5::Md5;
 use sha1::Sha1;
 use sha2::Digest;
 
+pub use super::rsa_key::RsaError;
 use super::rsa_key::{self, NotRsaKey};
 use super::secret::Secret;
 
@@ -739,36 +740,6 @@ pub fn exporter(
 
 // ---------------------------------------------------------------------------
 // Static RSA key exchange
-
-/// Why an RSA premaster secret could not be recovered.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RsaError {
-    /// The key is not an RSA private key in PKCS#8 or PKCS#1 (PEM or DER)
-    /// that can decrypt: what it is instead.
-    NotAKey(NotRsaKey),
-    /// The key is passphrase-protected.
-    Encrypted,
-    /// PKCS#1 v1.5 decryption failed: the ciphertext was not made for this
-    /// key (or was changed).
-    DecryptFailed,
-    /// The decrypted premaster secret is not 48 bytes.
-    BadPremasterLength(usize),
-}
-
-impl fmt::Display for RsaError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RsaError::NotAKey(found) => write!(f, "not a usable RSA private key: it is {found}"),
-            RsaError::Encrypted => f.write_str("the private key is encrypted (decrypt it first: openssl pkey -in KEY -out KEY.plain)"),
-            RsaError::DecryptFailed => {
-                f.write_str("RSA decryption failed: the premaster was encrypted to another key")
-            }
-            RsaError::BadPremasterLength(n) => write!(f, "decrypted premaster is {n} bytes, not 48"),
-        }
-    }
-}
-
-impl std::error::Error for RsaError {}
 
 /// Decrypts the premaster secret of a static-RSA ClientKeyExchange
 /// ([RFC 5246 §7.4.7.1](https://www.rfc-editor.org/rfc/rfc5246#section-7.4.7.1)),

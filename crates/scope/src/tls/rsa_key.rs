@@ -15,7 +15,35 @@ use aws_lc_rs::error::KeyRejected;
 use aws_lc_rs::rsa::{KeyPair, PrivateDecryptingKey};
 use zeroize::Zeroizing;
 
-use super::keys::RsaError;
+/// Why an RSA premaster secret could not be recovered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RsaError {
+    /// The key is not an RSA private key in PKCS#8 or PKCS#1 (PEM or DER)
+    /// that can decrypt: what it is instead.
+    NotAKey(NotRsaKey),
+    /// The key is passphrase-protected.
+    Encrypted,
+    /// PKCS#1 v1.5 decryption failed: the ciphertext was not made for this
+    /// key (or was changed).
+    DecryptFailed,
+    /// The decrypted premaster secret is not 48 bytes.
+    BadPremasterLength(usize),
+}
+
+impl fmt::Display for RsaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RsaError::NotAKey(found) => write!(f, "not a usable RSA private key: it is {found}"),
+            RsaError::Encrypted => f.write_str("the private key is encrypted (decrypt it first: openssl pkey -in KEY -out KEY.plain)"),
+            RsaError::DecryptFailed => {
+                f.write_str("RSA decryption failed: the premaster was encrypted to another key")
+            }
+            RsaError::BadPremasterLength(n) => write!(f, "decrypted premaster is {n} bytes, not 48"),
+        }
+    }
+}
+
+impl std::error::Error for RsaError {}
 
 /// What a file given as an RSA private key holds instead of one we can
 /// decrypt with. Its display completes "the file is ...".
