@@ -30,9 +30,9 @@ use tlsscope_scope::session::{self, Analyzer, ConnState, Flow, Options, Session}
 use tlsscope_scope::time::Timestamp;
 use tlsscope_scope::tls::crypto::{Keyring, Shared};
 
-use crate::cmd::inspect::Render;
 use crate::input::CaptureFile;
 use crate::keys::KeyFiles;
+use crate::render::session::Render;
 
 /// The most parts a capture is split into.
 pub const MAX_PARTS: usize = 8;

@@ -4,15 +4,14 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use tlsscope_scope::diag::{Collector, Diagnostic, Severity};
-use tlsscope_scope::explain::{self, Lang};
 use tlsscope_scope::session::{self, Analyzer, Flow, Options, Session};
 use tlsscope_scope::time::Timestamp;
-use tlsscope_scope::verify::{self, Kind, Outcome, Trust};
 
 use crate::input::{CaptureFile, Source, SourceArgs};
 use crate::keys::KeyArgs;
 use crate::output::{EXIT_OK, EXIT_PROBLEMS, Format, LangChoice, Output};
-use crate::render::{explain as explain_text, json, text};
+use crate::render::session::Render;
+use crate::render::text;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -60,64 +59,6 @@ fn gzip(path: Option<&std::path::Path>) -> bool {
 /// Files from this size on are analysed on several threads by default.
 const SPLIT_MIN_BYTES: u64 = 16 << 20;
 
-/// How sessions and connections are written: by the sink of a
-/// single-threaded analysis and by each part of a split one alike.
-#[derive(Clone)]
-pub struct Render {
-    pub format: Format,
-    pub style: text::Style,
-    /// `--explain`: the language, and what the checks judge against.
-    pub explain: Option<(Lang, Trust)>,
-}
-
-impl Render {
-    /// Writes a session (`start`: the capture's first frame). Returns how
-    /// many problems it shows (warnings, checks that failed) and how the
-    /// writing went.
-    pub fn session(
-        &self,
-        w: &mut impl Write,
-        s: &Session,
-        start: Timestamp,
-    ) -> (u64, std::io::Result<()>) {
-        let mut problems = 0;
-        if s.diagnostics.iter().any(|d| d.severity >= Severity::Warning) {
-            problems += 1;
-        }
-        let checks = self.explain.as_ref().map(|(_, trust)| verify::check_session(s, trust));
-        // A signature or Finished that does not verify is a problem in the
-        // capture; an untrusted root (every lab certificate) is not.
-        if checks.iter().flatten().any(|c| {
-            matches!(c.outcome, Outcome::Failed(_)) && !matches!(c.kind, Kind::TrustAnchor)
-        }) {
-            problems += 1;
-        }
-        let r = match (self.format, checks, &self.explain) {
-            (Format::Json, checks, _) => {
-                json::write_session(&mut *w, s, start, checks.map(|c| json::checks(&c)))
-                    .map_err(std::io::Error::from)
-                    .and_then(|()| w.write_all(b"\n"))
-            }
-            (Format::Text, Some(checks), Some((lang, _))) => {
-                let x = explain::explain(s, checks, *lang);
-                explained(w, s, &x, self.style, start)
-            }
-            (Format::Text, _, _) => text::session(w, s, self.style, start),
-        };
-        (problems, r)
-    }
-
-    /// Writes a connection that was not TLS.
-    pub fn flow(&self, w: &mut impl Write, f: &Flow, start: Timestamp) -> std::io::Result<()> {
-        match self.format {
-            Format::Json => json::write_flow(&mut *w, f, start)
-                .map_err(std::io::Error::from)
-                .and_then(|()| w.write_all(b"\n")),
-            Format::Text => text::flow(w, f, self.style, start),
-        }
-    }
-}
-
 struct Sink<W: Write> {
     w: W,
     render: Render,
@@ -159,23 +100,6 @@ impl<W: Write> session::Output for Sink<W> {
 
 /// A session with its explanation: summary, ladder diagram, each step,
 /// then the application data and HTTP.
-fn explained(
-    w: &mut impl Write,
-    s: &Session,
-    x: &explain::Explained,
-    style: text::Style,
-    start: Timestamp,
-) -> std::io::Result<()> {
-    text::header(w, s, style)?;
-    writeln!(w)?;
-    explain_text::ladder(w, s, style, start, x.lang)?;
-    explain_text::explained(w, s, x, style, start)?;
-    text::app_data(w, s, style, start)?;
-    text::http(w, &s.http, style)?;
-    text::diagnostics(w, s, style)?;
-    writeln!(w)
-}
-
 pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     // Split over threads: a file (not a live capture) written as JSON, by
     // default when it is large enough for the threads to pay off.
