@@ -17,6 +17,7 @@ mod output;
 mod render;
 mod report;
 mod shard;
+mod shared_sessions;
 
 /// See inside HTTPS: make certificates, serve and fetch "Hello World!",
 /// capture, dissect, decrypt and explain TLS.

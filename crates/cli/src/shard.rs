@@ -28,11 +28,12 @@ use tlsscope_scope::diag::{Collector, Diagnostic};
 use tlsscope_scope::flow::{Chunk, ConnInfo, Dir, EndReason, Reassembler, StreamSink};
 use tlsscope_scope::session::{self, Analyzer, ConnState, Flow, Options, Session};
 use tlsscope_scope::time::Timestamp;
-use tlsscope_scope::tls::crypto::{Keyring, Shared};
+use tlsscope_scope::tls::crypto::Keyring;
 
 use crate::input::CaptureFile;
 use crate::keys::KeyFiles;
 use crate::render::session::Render;
+use crate::shared_sessions::{PartMemory, Shared};
 
 /// The most parts a capture is split into.
 pub const MAX_PARTS: usize = 8;
@@ -721,7 +722,8 @@ pub fn analyse<W: Write>(
             let read = files.read_into(&mut ring, &mut diags);
             if read.is_ok() {
                 for (me, tx) in key_senders.iter().enumerate() {
-                    let _ = tx.send(ring.for_part(shared.clone(), me));
+                    let _ =
+                        tx.send(ring.with_memory(Box::new(PartMemory::new(shared.clone(), me))));
                 }
             }
             (read, diags)

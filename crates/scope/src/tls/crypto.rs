@@ -58,28 +58,46 @@ pub const MAX_CERTIFICATES_COMPARED: usize = 1024;
 /// very old session is then reported as missing keys).
 pub const MAX_REMEMBERED_SESSIONS: usize = 100_000;
 
-/// What finds a remembered session.
-#[derive(Clone, Copy)]
-enum By {
+/// What finds a remembered session: its session ID, or the ticket it
+/// issued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum By {
+    /// The session ID a TLS 1.2 ServerHello echoes.
     SessionId,
+    /// A TLS 1.2 session ticket (RFC 5077).
     Ticket,
 }
 
 impl By {
     /// Of the map by session ID and the map by ticket, the one for `self`.
-    fn pick<'a, T>(self, by_session_id: &'a mut T, by_ticket: &'a mut T) -> &'a mut T {
+    pub fn pick<'a, T>(self, by_session_id: &'a mut T, by_ticket: &'a mut T) -> &'a mut T {
         match self {
             By::SessionId => by_session_id,
             By::Ticket => by_ticket,
         }
     }
 
-    fn pick_ref<'a, T>(self, by_session_id: &'a T, by_ticket: &'a T) -> &'a T {
+    /// [`By::pick`], to read.
+    pub fn pick_ref<'a, T>(self, by_session_id: &'a T, by_ticket: &'a T) -> &'a T {
         match self {
             By::SessionId => by_session_id,
             By::Ticket => by_ticket,
         }
     }
+}
+
+/// Where a keyring keeps the master secrets of earlier sessions when it
+/// does not keep them itself: an analysis split over threads shares them
+/// between its parts (the CLI's `shard` module), and decides what a part
+/// may see at each step. This module never waits or locks for it.
+pub trait SessionMemory: Send {
+    /// Remembers `master` under `key` (a session ID or a ticket).
+    fn remember(&mut self, by: By, key: &[u8], master: &Secret);
+    /// The master secret remembered under `key`, if any.
+    fn recall(&self, by: By, key: &[u8]) -> Option<Secret>;
+    /// The analysis is about to analyse step `step` of a capture split in
+    /// parts; `before` is how many steps each part had been given before it.
+    fn at_step(&mut self, step: u64, before: &[u64]);
 }
 
 /// Master secrets by session ID and by ticket.
@@ -89,9 +107,8 @@ enum Remembered {
         by_session_id: foldhash::HashMap<Vec<u8>, Secret>,
         by_ticket: foldhash::HashMap<Vec<u8>, Secret>,
     },
-    /// Those of a capture whose connections are analysed on several
-    /// threads: see [`Shared`].
-    Shared { shared: Arc<Shared>, me: usize, at: Position },
+    /// Kept elsewhere: see [`SessionMemory`].
+    Elsewhere(Box<dyn SessionMemory>),
 }
 
 impl Default for Remembered {
@@ -100,117 +117,11 @@ impl Default for Remembered {
     }
 }
 
-/// Where the analysis of one part of a capture stands: the number of the
-/// step (a connection event, in the order of the capture) being analysed,
-/// and how many steps each part had been given before it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Position {
-    /// The step's number, counted over all parts.
-    pub step: u64,
-    /// Steps given to each part before this one.
-    pub before: Vec<u64>,
-}
-
-/// The sessions remembered by the analyses of one capture split over
-/// threads (each analysing its own share of the connections). A session
-/// resumed in one part may have been learned in another: a lookup at step
-/// S waits until every other part has analysed all its steps before S, then
-/// sees exactly what a single analysis would have learned by then (the
-/// newest entry learned before S).
-pub struct Shared {
-    maps: std::sync::Mutex<SharedMaps>,
-    /// Steps each part has analysed.
-    done: Vec<std::sync::atomic::AtomicU64>,
-}
-
-#[derive(Default)]
-struct SharedMaps {
-    by_session_id: foldhash::HashMap<Vec<u8>, Vec<(u64, Secret)>>,
-    by_ticket: foldhash::HashMap<Vec<u8>, Vec<(u64, Secret)>>,
-}
-
-impl Shared {
-    /// For a capture split into `parts`.
-    pub fn new(parts: usize) -> Arc<Shared> {
-        Arc::new(Shared {
-            maps: std::sync::Mutex::new(SharedMaps::default()),
-            done: (0..parts).map(|_| std::sync::atomic::AtomicU64::new(0)).collect(),
-        })
-    }
-
-    /// Part `part` has analysed `steps` steps.
-    pub fn set_done(&self, part: usize, steps: u64) {
-        if let Some(d) = self.done.get(part) {
-            d.store(steps, std::sync::atomic::Ordering::Release);
-        }
-    }
-
-    /// Waits until every part other than `me` has analysed the steps it
-    /// was given before `at`.
-    fn wait_for_others(&self, me: usize, at: &Position) {
-        let mut spins = 0u32;
-        for (part, (done, before)) in self.done.iter().zip(&at.before).enumerate() {
-            if part == me {
-                continue;
-            }
-            while done.load(std::sync::atomic::Ordering::Acquire) < *before {
-                spins += 1;
-                if spins < 64 {
-                    std::hint::spin_loop();
-                } else if spins < 1024 {
-                    std::thread::yield_now();
-                } else {
-                    std::thread::sleep(std::time::Duration::from_micros(50));
-                }
-            }
-        }
-    }
-
-    fn maps(&self) -> std::sync::MutexGuard<'_, SharedMaps> {
-        // A part that panicked left the maps as they were: still usable.
-        self.maps.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-/// Adds `(step, master)` under `key`; past [`MAX_REMEMBERED_SESSIONS`] keys,
-/// the older half is forgotten.
-fn remember_shared(
-    map: &mut foldhash::HashMap<Vec<u8>, Vec<(u64, Secret)>>,
-    key: &[u8],
-    step: u64,
-    master: &Secret,
-) {
-    if map.len() >= MAX_REMEMBERED_SESSIONS && !map.contains_key(key) {
-        let mut newest: Vec<u64> =
-            map.values().filter_map(|v| v.iter().map(|(s, _)| *s).max()).collect();
-        let mid = newest.len() / 2;
-        let (_, median, _) = newest.select_nth_unstable(mid);
-        let median = *median;
-        map.retain(|_, v| v.iter().any(|(s, _)| *s >= median));
-    }
-    let entries = map.entry(key.to_vec()).or_default();
-    // Entries from before the earliest step any part may still look up
-    // from cannot matter once a newer one exists; keep the list short.
-    if entries.len() >= 8 {
-        entries.remove(0);
-    }
-    entries.push((step, master.clone()));
-}
-
-/// The newest entry learned at or before `step`.
-fn recall_shared(
-    map: &foldhash::HashMap<Vec<u8>, Vec<(u64, Secret)>>,
-    key: &[u8],
-    step: u64,
-) -> Option<Secret> {
-    map.get(key)?.iter().rev().find(|(s, _)| *s <= step).map(|(_, m)| m.clone())
-}
-
 impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (sessions, tickets) = match &self.remembered {
             Remembered::Own { by_session_id, by_ticket } => (by_session_id.len(), by_ticket.len()),
-            Remembered::Shared { .. } => (0, 0),
+            Remembered::Elsewhere(_) => (0, 0),
         };
         f.debug_struct("Keyring")
             .field("keylog", &self.keylog)
@@ -222,24 +133,23 @@ impl fmt::Debug for Keyring {
 }
 
 impl Keyring {
-    /// A keyring for part `me` of a capture split over threads: the same
-    /// key log and RSA keys (shared, not copied), remembered sessions
-    /// through `shared`.
-    pub fn for_part(&self, shared: Arc<Shared>, me: usize) -> Keyring {
+    /// A keyring with the same key log and RSA keys (shared, not copied)
+    /// that remembers sessions in `memory`: for a part of a capture split
+    /// over threads.
+    pub fn with_memory(&self, memory: Box<dyn SessionMemory>) -> Keyring {
         Keyring {
             keylog: self.keylog.clone(),
             rsa_keys: self.rsa_keys.clone(),
-            remembered: Remembered::Shared { shared, me, at: Position::default() },
+            remembered: Remembered::Elsewhere(memory),
             rsa_use: self.rsa_use.clone(),
         }
     }
 
-    /// Part of a split capture: the step about to be analysed.
+    /// Part of a split capture: the step about to be analysed (see
+    /// [`SessionMemory::at_step`]).
     pub fn set_position(&mut self, step: u64, before: &[u64]) {
-        if let Remembered::Shared { at, .. } = &mut self.remembered {
-            at.step = step;
-            at.before.clear();
-            at.before.extend_from_slice(before);
+        if let Remembered::Elsewhere(m) = &mut self.remembered {
+            m.at_step(step, before);
         }
     }
 
@@ -265,11 +175,7 @@ impl Keyring {
                 }
                 map.insert(key.to_vec(), master.clone());
             }
-            Remembered::Shared { shared, at, .. } => {
-                let mut maps = shared.maps();
-                let SharedMaps { by_session_id, by_ticket } = &mut *maps;
-                remember_shared(by.pick(by_session_id, by_ticket), key, at.step, master);
-            }
+            Remembered::Elsewhere(m) => m.remember(by, key, master),
         }
     }
 
@@ -280,11 +186,7 @@ impl Keyring {
             Remembered::Own { by_session_id, by_ticket } => {
                 by.pick_ref(by_session_id, by_ticket).get(key).cloned()
             }
-            Remembered::Shared { shared, me, at } => {
-                shared.wait_for_others(*me, at);
-                let maps = shared.maps();
-                recall_shared(by.pick_ref(&maps.by_session_id, &maps.by_ticket), key, at.step)
-            }
+            Remembered::Elsewhere(m) => m.recall(by, key),
         }
     }
 
