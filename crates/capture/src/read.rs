@@ -986,12 +986,11 @@ impl CaptureReader {
                     let parsed = parse_block(le, self.avail().get(..blen).unwrap_or_default());
                     let found = match parsed {
                         Some(Block::DecryptionSecrets(dsb)) => {
-                            let base = self.avail().as_ptr() as usize;
-                            let off = (dsb.data.as_ptr() as usize).checked_sub(base);
-                            // `data` runs to the padded end; the secrets are
-                            // `secrets_len` bytes of it.
+                            // `data` starts where the format puts it and runs
+                            // to the padded end; the secrets are `secrets_len`
+                            // bytes of it.
                             let len = (dsb.secrets_len as usize).min(dsb.data.len());
-                            off.map(|o| (dsb.secrets_type.0, o, len))
+                            Some((dsb.secrets_type.0, DSB_SECRETS_AT, len))
                         }
                         _ => None,
                     };
@@ -1085,6 +1084,10 @@ impl CaptureReader {
         self.eof = true;
     }
 }
+
+/// Where a Decryption Secrets Block's secrets start within the block: after
+/// its type, total length, secrets type and secrets length (pcapng §4.7).
+const DSB_SECRETS_AT: usize = 16;
 
 fn parse_block(le: bool, b: &[u8]) -> Option<Block<'_>> {
     let r = if le { parse_block_le(b) } else { parse_block_be(b) };
