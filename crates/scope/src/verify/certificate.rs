@@ -2,7 +2,19 @@
 //! capture and now, the server name against the leaf, and the path to a
 //! trust anchor.
 
+use std::net::IpAddr;
+
+use x509_parser::asn1_rs::FromDer;
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
+
 use super::*;
+use crate::flow::Dir;
+use crate::hostname::dns_name_matches;
+use crate::session::Session;
+use crate::tls::handshake::{Body, kind};
+use crate::tls::registry;
+use crate::tree::hex;
 
 /// The short form of a name for titles: its CN, else the whole name.
 pub(super) fn short_name(name: &x509_parser::x509::X509Name<'_>) -> String {

@@ -2,6 +2,11 @@
 //! for each side.
 
 use super::*;
+use crate::flow::Dir;
+use crate::session::Session;
+use crate::tls::handshake::Body;
+use crate::tls::keys;
+use crate::tree::hex;
 
 pub(super) fn finished_check(s: &Session, msgs: &[Msg<'_>], from: Dir) -> Check {
     let kind = Kind::Finished { from };

@@ -2,6 +2,11 @@
 //! before) and CertificateVerify (TLS 1.3, and client certificates).
 
 use super::*;
+use crate::flow::Dir;
+use crate::session::Session;
+use crate::tls::handshake::{Body, Kx};
+use crate::tls::registry;
+use crate::tree::{hex, hex_short};
 
 pub(super) fn server_key_exchange_check(s: &Session, msgs: &[Msg<'_>]) -> Option<Check> {
     let sh = s.server_hello.as_deref()?;

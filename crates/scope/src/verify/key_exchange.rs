@@ -1,7 +1,14 @@
 //! The (EC)DHE key exchange: public keys valid for their group, and the
 //! shared secret where the secrets allow.
 
+use aws_lc_rs::agreement;
+use num_bigint::BigUint;
+
 use super::*;
+use crate::session::Session;
+use crate::tls::handshake::{Body, ClientKeyExchange, Kx, ServerParams};
+use crate::tls::registry;
+use crate::tree::hex_short;
 
 /// Checks that an (EC)DHE public key is one aws-lc-rs accepts for the group:
 /// an uncompressed point on the curve ([RFC 8446 §4.2.8.2](https://www.rfc-editor.org/rfc/rfc8446#section-4.2.8.2)),

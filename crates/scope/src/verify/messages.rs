@@ -1,7 +1,15 @@
 //! The session's handshake messages as the checks read them: who sent
 //! each, where, and the transcripts the signatures and Finished cover.
 
-use super::*;
+use std::borrow::Cow;
+
+use crate::flow::Dir;
+use crate::session::{Protection, Resumption, Session};
+use crate::tls::decrypt::CipherSpec;
+use crate::tls::handshake::{self, Body, Ctx, kind};
+use crate::tls::keys::{self, HashAlg};
+use crate::tls::registry;
+use crate::tree::Tree;
 
 /// A handshake message of the session with who sent it and where.
 pub(super) struct Msg<'a> {

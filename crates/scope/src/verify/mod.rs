@@ -23,36 +23,14 @@
 //! `finished`, `key_exchange`; beneath them `signature` (hashes, keys,
 //! schemes, verification with details), `rsa_display` (the display
 //! arithmetic) and `messages` (the handshake as the checks read it). This
-//! module holds what they share: the imports, the check types and
+//! module holds what they share: the check types and
 //! [`check_session`]. Rendering the checks as text is the CLI's.
 
-use std::borrow::Cow;
 use std::fmt;
-use std::net::IpAddr;
-
-use aws_lc_rs::agreement;
-use aws_lc_rs::signature::{self as sig, UnparsedPublicKey, VerificationAlgorithm};
-use md5::Md5;
-use num_bigint::BigUint;
-use sha1::Sha1;
-use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
-use x509_parser::asn1_rs::{FromDer, Integer, Sequence};
-use x509_parser::certificate::X509Certificate;
-use x509_parser::error::X509Error;
-use x509_parser::extensions::{GeneralName, ParsedExtension};
-use x509_parser::public_key::RSAPublicKey;
-use x509_parser::signature_algorithm::RsaSsaPssParams;
-use x509_parser::x509::{AlgorithmIdentifier, SubjectPublicKeyInfo};
 
 use crate::flow::Dir;
-use crate::hostname::dns_name_matches;
-use crate::session::{Protection, Resumption, Session};
+use crate::session::Session;
 use crate::time::Timestamp;
-use crate::tls::decrypt::CipherSpec;
-use crate::tls::handshake::{self, Body, ClientKeyExchange, Ctx, Kx, ServerParams, kind};
-use crate::tls::keys::{self, HashAlg};
-use crate::tls::registry;
-use crate::tree::{Tree, hex, hex_short};
 
 mod certificate;
 mod finished;

@@ -2,7 +2,12 @@
 //! out of it (`hash_b`), shown beside the hash of the signed bytes
 //! (`hash_a`). The verdict is never taken from here.
 
-use super::*;
+use num_bigint::BigUint;
+use x509_parser::asn1_rs::{FromDer, Sequence};
+use x509_parser::error::X509Error;
+use x509_parser::x509::AlgorithmIdentifier;
+
+use crate::tree::hex;
 
 /// The largest RSA modulus the display arithmetic takes (aws-lc-rs stops
 /// at 8192 bits for verdicts).

@@ -1,7 +1,19 @@
 //! Signatures: the hashes, keys and schemes a signature may use, and
 //! verification with aws-lc-rs with the values behind the verdict.
 
+use aws_lc_rs::signature::{self as sig, UnparsedPublicKey, VerificationAlgorithm};
+use md5::Md5;
+use num_bigint::BigUint;
+use sha1::Sha1;
+use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
+use x509_parser::asn1_rs::{FromDer, Integer, Sequence};
+use x509_parser::public_key::RSAPublicKey;
+use x509_parser::signature_algorithm::RsaSsaPssParams;
+use x509_parser::x509::{AlgorithmIdentifier, SubjectPublicKeyInfo};
+
 use super::*;
+use crate::tls::registry;
+use crate::tree::{hex, hex_short};
 
 /// A hash a signature may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

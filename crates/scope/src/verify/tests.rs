@@ -1,9 +1,15 @@
 //! Unit tests of the checks' arithmetic and signature handling (the
 //! whole checks are tested from outside in tests/verify.rs).
 
-use super::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use sha2::{Digest, Sha384};
+use x509_parser::asn1_rs::FromDer;
+use x509_parser::x509::SubjectPublicKeyInfo;
+
+use super::*;
+use crate::tree::hex;
 
 /// A scratch directory for openssl's files, removed on drop.
 struct TempDir(PathBuf);
