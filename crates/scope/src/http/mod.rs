@@ -184,14 +184,9 @@ impl Body {
 
     /// Decodes `bytes` by `encoding` for display, at most `max` bytes
     /// (taken from `left`, what the connection may still decode).
-    /// `allow(work)` says whether the run's decoders may still do `work`
-    /// (see [`decoder_work`]); false returned when they may not.
-    pub(crate) fn decode(
-        &mut self,
-        max: usize,
-        left: &mut usize,
-        allow: &mut dyn FnMut(u64) -> bool,
-    ) -> bool {
+    /// The work each decoder does (see [`decoder_work`]) is charged to
+    /// `budget`'s allowance; false returned when it was used up before.
+    pub(crate) fn decode(&mut self, max: usize, left: &mut usize, budget: &Budget) -> bool {
         let Some(enc) = self.encoding.as_deref() else { return true };
         let codings: Vec<String> = enc
             .split(',')
@@ -218,7 +213,7 @@ impl Body {
             // Asked before (is anything left?), charged after (what it
             // cost: little for a body that decodes whole, its window for
             // one cut short).
-            if !allow(0) {
+            if !budget.take_decode_work(0) {
                 self.decode_error = Some(
                     "not decoded: the run's decoders already did as much work as it allows for \
                      display"
@@ -246,7 +241,7 @@ impl Body {
                 }
             };
             let work = decoder_work(coding, &data, out.len(), matches!(err, Some(Stop::Limit)));
-            allow(work);
+            budget.take_decode_work(work);
             data = out;
             match err {
                 Some(Stop::Limit) => {
@@ -536,8 +531,7 @@ impl Exchange {
         for (name, b) in
             [("request", &mut self.request_body), ("response", &mut self.response_body)]
         {
-            let mut allow = |n| cx.budget.take_decode_work(n);
-            if !b.decode(max, &mut left, &mut allow) && !cx.shown.work_noted {
+            if !b.decode(max, &mut left, cx.budget) && !cx.shown.work_noted {
                 cx.shown.work_noted = true;
                 cx.diag(
                     Severity::Note,

@@ -283,7 +283,7 @@ fn bodies_are_decoded_for_display() {
     raw.write_all(&text).unwrap();
     let mut b =
         Body { bytes: raw.finish().unwrap(), encoding: Some("deflate".into()), ..Body::default() };
-    b.decode(1 << 20, &mut usize::MAX.clone(), &mut |_| true);
+    b.decode(1 << 20, &mut usize::MAX.clone(), &Budget::default());
     assert_eq!(b.decoded.as_deref(), Some(&text[..]));
 }
 
@@ -373,17 +373,17 @@ fn decoding_is_bounded_and_reports_problems() {
     // A decompression bomb stops at max_decoded.
     let zeros = vec![0u8; 10 << 20];
     let mut b = Body { bytes: gzip(&zeros), encoding: Some("gzip".into()), ..Body::default() };
-    b.decode(1 << 20, &mut usize::MAX.clone(), &mut |_| true);
+    b.decode(1 << 20, &mut usize::MAX.clone(), &Budget::default());
     assert_eq!(b.decoded.as_ref().map(Vec::len), Some(1 << 20));
     assert!(b.decoded_cut && b.shown_in_part(), "what is shown is not all of it");
     assert!(b.decode_error.as_deref().unwrap().contains("kept for display"));
     // What the connection may still decode bounds it too, and is used up.
     let mut left = 1000;
     let mut b = Body { bytes: gzip(&zeros), encoding: Some("gzip".into()), ..Body::default() };
-    b.decode(1 << 20, &mut left, &mut |_| true);
+    b.decode(1 << 20, &mut left, &Budget::default());
     assert_eq!((b.decoded.as_ref().map(Vec::len), left, b.decoded_cut), (Some(1000), 0, true));
     let mut b = Body { bytes: gzip(b"small"), encoding: Some("gzip".into()), ..Body::default() };
-    b.decode(1 << 20, &mut left, &mut |_| true);
+    b.decode(1 << 20, &mut left, &Budget::default());
     assert!(b.decoded.is_none() && b.decode_error.unwrap().contains("not decoded"));
     // A truncated body decodes to a prefix and says why.
     let text = b"abcdefghij".repeat(1000);
@@ -394,25 +394,25 @@ fn decoding_is_bounded_and_reports_problems() {
         truncated: true,
         ..Body::default()
     };
-    b.decode(1 << 20, &mut usize::MAX.clone(), &mut |_| true);
+    b.decode(1 << 20, &mut usize::MAX.clone(), &Budget::default());
     let d = b.decoded.unwrap();
     assert!(!d.is_empty() && text.starts_with(&d));
     assert!(b.decode_error.unwrap().contains("cut short"));
     // Unknown codings are named; stacked codings are undone in order.
     let mut b = Body { bytes: vec![1, 2, 3], encoding: Some("zstd".into()), ..Body::default() };
-    b.decode(100, &mut usize::MAX.clone(), &mut |_| true);
+    b.decode(100, &mut usize::MAX.clone(), &Budget::default());
     assert!(b.decode_error.unwrap().contains("zstd"));
     let mut b = Body {
         bytes: brotli(&gzip(b"twice")),
         encoding: Some("gzip, br".into()),
         ..Body::default()
     };
-    b.decode(100, &mut usize::MAX.clone(), &mut |_| true);
+    b.decode(100, &mut usize::MAX.clone(), &Budget::default());
     assert_eq!(b.decoded.as_deref(), Some(&b"twice"[..]));
     // Garbage is an error, not a panic.
     let mut b =
         Body { bytes: b"not gzip".to_vec(), encoding: Some("gzip".into()), ..Body::default() };
-    b.decode(100, &mut usize::MAX.clone(), &mut |_| true);
+    b.decode(100, &mut usize::MAX.clone(), &Budget::default());
     assert!(b.decode_error.is_some());
 }
 
