@@ -421,6 +421,7 @@ mod tests {
                     link: LinkType::ETHERNET,
                     data: &d,
                     orig_len: 0,
+                    file_offset: None,
                 };
                 let user = f.matches_headers(&Headers::of(&frame));
                 let kernel = interpret(&prog, &d, &Meta::default()) > 0;
@@ -447,6 +448,7 @@ mod tests {
                 link: LinkType::ETHERNET,
                 data: &d,
                 orig_len: 0,
+                file_offset: None,
             };
             let user = f.matches(&frame);
             let got = interpret(&prog, &d[14..], &Meta { protocol: proto, ..Meta::default() });

@@ -843,8 +843,14 @@ mod tests {
 
     fn m(filter: &str, data: &[u8]) -> bool {
         let f = Filter::parse(filter).unwrap_or_else(|e| panic!("{filter}: {e}"));
-        let frame =
-            Frame { number: 1, ts: Timestamp(0), link: LinkType::ETHERNET, data, orig_len: 0 };
+        let frame = Frame {
+            number: 1,
+            ts: Timestamp(0),
+            link: LinkType::ETHERNET,
+            data,
+            orig_len: 0,
+            file_offset: None,
+        };
         f.matches(&frame)
     }
 
@@ -982,7 +988,8 @@ mod tests {
             ts: Timestamp(0),
             link: LinkType::ETHERNET,
             data: &web(),
-            orig_len: 0
+            orig_len: 0,
+            file_offset: None,
         })));
     }
 

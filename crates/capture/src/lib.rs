@@ -39,3 +39,34 @@ impl Source for read::CaptureReader {
         self.next()
     }
 }
+
+/// A mapped capture file, as the threaded analysis reads frames in place.
+impl tlsscope_scope::pipeline::FileBytes for mapped::Mapping {
+    fn bytes(&self) -> &[u8] {
+        mapped::Mapping::bytes(self)
+    }
+
+    fn prefetch(&self, range: std::ops::Range<usize>) {
+        mapped::Mapping::prefetch(self, range);
+    }
+
+    fn release(&self, range: std::ops::Range<usize>) {
+        mapped::Mapping::release(self, range);
+    }
+}
+
+impl<'a> read::Event<'a> {
+    /// What the event gives the analysis ([`tlsscope_scope::pipeline`]);
+    /// None for comments, which it does not read.
+    pub fn input(self) -> Option<tlsscope_scope::pipeline::Input<'a>> {
+        use tlsscope_scope::pipeline::Input;
+        match self {
+            read::Event::Frame(f) => Some(Input::Frame(f)),
+            read::Event::Secrets { kind, data, file_offset } => {
+                Some(Input::Secrets { kind, data, file_offset: Some(file_offset) })
+            }
+            read::Event::Problem(d) => Some(Input::Problem(d)),
+            read::Event::Comment { .. } => None,
+        }
+    }
+}

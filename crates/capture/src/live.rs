@@ -500,6 +500,7 @@ impl LiveCapture {
                         link: self.link,
                         data,
                         orig_len: got.orig_len,
+                        file_offset: None,
                     };
                     f.matches(&frame)
                 }
@@ -523,6 +524,7 @@ impl LiveCapture {
             link: self.link,
             data,
             orig_len: l.orig_len,
+            file_offset: None,
         })
     }
 

@@ -148,7 +148,7 @@ pub enum Event<'a> {
         kind: u32,
         /// The secrets, as stored.
         data: &'a [u8],
-        /// Where the block starts in the (decompressed) file.
+        /// Where `data` starts in the (decompressed) file.
         file_offset: u64,
     },
     /// A comment from a section header or a packet block.
@@ -163,7 +163,7 @@ pub enum Event<'a> {
 }
 
 /// Secrets type of a TLS key log in a Decryption Secrets Block.
-pub const SECRETS_TLS_KEY_LOG: u32 = 0x544c_534b;
+pub use tlsscope_scope::pipeline::SECRETS_TLS_KEY_LOG;
 
 /// Why a capture could not be opened at all.
 #[derive(Debug, thiserror::Error)]
@@ -657,10 +657,18 @@ impl CaptureReader {
             State::PcapNg { .. } => self.step_pcapng(),
         };
         match step {
-            Step::Frame { at, len, ts, link, orig_len } => {
+            Step::Frame { at, len, ts, link, orig_len, file_offset } => {
                 self.frames += 1;
                 let data = self.data().get(at..at + len).unwrap_or_default();
-                Some(Event::Frame(Frame { number: self.frames, ts, link, data, orig_len }))
+                let file_offset = Some(file_offset);
+                Some(Event::Frame(Frame {
+                    number: self.frames,
+                    ts,
+                    link,
+                    data,
+                    orig_len,
+                    file_offset,
+                }))
             }
             Step::Secrets { kind, at, len, file_offset } => {
                 let data = self.data().get(at..at + len).unwrap_or_default();
@@ -713,11 +721,12 @@ impl CaptureReader {
             return self.truncated_tail("pcap record");
         }
         let at = self.start + 16;
+        let file_offset = self.pos + 16;
         self.consume(total);
         self.last_ts_secs = Some(ts_sec);
         let nanos_part = if nanos { ts_frac } else { ts_frac.saturating_mul(1000) };
         let ts = Timestamp::from_parts(i64::from(ts_sec), nanos_part);
-        Step::Frame { at, len: caplen as usize, ts, link, orig_len: orig.max(caplen) }
+        Step::Frame { at, len: caplen as usize, ts, link, orig_len: orig.max(caplen), file_offset }
     }
 
     /// Looks for the next record header that is plausible and followed by
@@ -929,6 +938,7 @@ impl CaptureReader {
                         ts,
                         link: iface.link,
                         orig_len: orig.max(caplen),
+                        file_offset: file_offset + 28,
                     };
                 }
                 SPB => {
@@ -967,6 +977,7 @@ impl CaptureReader {
                         ts: Timestamp(0),
                         link: iface.link,
                         orig_len: orig,
+                        file_offset: file_offset + 12,
                     };
                 }
                 ISB => {
@@ -997,6 +1008,7 @@ impl CaptureReader {
                     self.consume(blen);
                     return match found {
                         Some((kind, off, len)) => {
+                            let file_offset = file_offset + off as u64;
                             Step::Secrets { kind, at: block_at + off, len, file_offset }
                         }
                         None => Step::Problem(
@@ -1135,9 +1147,26 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 /// One step of the reader, as indices into its buffer (so the borrow of
 /// the buffer is taken only once, when the event is built).
 enum Step {
-    Frame { at: usize, len: usize, ts: Timestamp, link: LinkType, orig_len: u32 },
-    Secrets { kind: u32, at: usize, len: usize, file_offset: u64 },
-    Comment { at: usize, len: usize },
+    /// `at` indexes the buffer; `file_offset` is where the frame's bytes
+    /// lie in the (decompressed) file.
+    Frame {
+        at: usize,
+        len: usize,
+        ts: Timestamp,
+        link: LinkType,
+        orig_len: u32,
+        file_offset: u64,
+    },
+    Secrets {
+        kind: u32,
+        at: usize,
+        len: usize,
+        file_offset: u64,
+    },
+    Comment {
+        at: usize,
+        len: usize,
+    },
     Problem(Event<'static>),
     End,
 }

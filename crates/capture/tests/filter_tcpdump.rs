@@ -188,6 +188,7 @@ fn ours(filter: &str, packets: &[Vec<u8>]) -> Vec<u64> {
                 link: LinkType::ETHERNET,
                 data: d,
                 orig_len: d.len() as u32,
+                file_offset: None,
             })
         })
         .map(|(n, _)| n)

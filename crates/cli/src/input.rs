@@ -4,6 +4,8 @@
 //! `-c`. A live capture goes through a short delay line so that a key log
 //! the capturing programs are still writing (`--keylog`, re-read as it
 //! grows) has the secrets of a handshake by the time its records are read.
+//! Either way what is read goes to the library's analysis
+//! ([`tlsscope_scope::pipeline`]) as its inputs.
 
 use std::collections::VecDeque;
 use std::io::{IsTerminal, Read, Seek, SeekFrom};
@@ -12,11 +14,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use tlsscope_capture::read::{CaptureReader, Event, SECRETS_TLS_KEY_LOG};
+use tlsscope_capture::read::{CaptureReader, Event};
 use tlsscope_scope::budget::Budget;
-use tlsscope_scope::flow::Reassembler;
 use tlsscope_scope::frame::{Frame, LinkType};
-use tlsscope_scope::session::{self, Analyzer, ConnState};
+use tlsscope_scope::pipeline::{Input, Pipeline, Stage};
 use tlsscope_scope::time::Timestamp;
 
 /// Files smaller than this are read without a progress bar.
@@ -107,19 +108,6 @@ pub fn budget_diagnostic(budget: &Budget) -> Option<tlsscope_scope::diag::Diagno
     ))
 }
 
-/// What the source hands to the analysis.
-pub enum Input<'a> {
-    /// An event of the capture.
-    Capture(Event<'a>),
-    /// New lines of a key log that is being followed (live capture).
-    KeyLog {
-        /// The bytes appended since the last read.
-        data: &'a [u8],
-        /// The file, for diagnostics.
-        name: &'a str,
-    },
-}
-
 /// An opened capture file.
 pub struct CaptureFile {
     pub reader: CaptureReader,
@@ -152,9 +140,9 @@ impl CaptureFile {
         Ok(CaptureFile { reader, path: path.to_path_buf(), size })
     }
 
-    /// Calls `f` for every event of the file, showing progress when the
-    /// file is large and stderr is a terminal.
-    pub fn for_each(&mut self, mut f: impl FnMut(Event<'_>)) {
+    /// Calls `f` for every input the file holds for the analysis, showing
+    /// progress when the file is large and stderr is a terminal.
+    pub fn for_each(&mut self, mut f: impl FnMut(Input<'_>)) {
         let bar = (self.size >= PROGRESS_MIN_BYTES && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(self.size);
             bar.set_style(
@@ -173,7 +161,9 @@ impl CaptureFile {
         let progress = self.reader.progress();
         let mut n: u32 = 0;
         while let Some(ev) = self.reader.next() {
-            f(ev);
+            if let Some(input) = ev.input() {
+                f(input);
+            }
             n = n.wrapping_add(1);
             if n.is_multiple_of(4096)
                 && let Some(b) = &bar
@@ -314,55 +304,19 @@ impl Source {
         }
     }
 
-    /// Calls `f` for every event until the file ends or the capture stops.
-    pub fn for_each(&mut self, mut f: impl FnMut(Input<'_>)) {
+    /// Calls `f` for every input until the file ends or the capture stops.
+    pub fn for_each(&mut self, f: impl FnMut(Input<'_>)) {
         match self {
-            Source::File(file) => file.for_each(|ev| f(Input::Capture(ev))),
+            Source::File(file) => file.for_each(f),
             #[cfg(target_os = "linux")]
             Source::Live(live) => live.for_each(f),
         }
     }
 
-    /// Runs the TLS analysis over every event: frames through TCP
-    /// reassembly into `analyzer`, key log lines (a followed key log, the
-    /// capture's Decryption Secrets Blocks) into its key store, problems to
-    /// its output's diagnostics; then ends every connection. `first_frame`
-    /// gets the first frame's time (times are shown relative to it).
-    pub fn analyse<O: session::Output>(
-        &mut self,
-        analyzer: &mut Analyzer<O>,
-        mut first_frame: impl FnMut(&mut O, Timestamp),
-    ) {
-        let dsb_name = format!("{}: Decryption Secrets Block", self.name().display());
-        let mut tcp: Reassembler<ConnState> = Reassembler::default().with_budget(analyzer.budget());
-        let mut first = true;
-        self.for_each(|ev| match ev {
-            Input::KeyLog { data, name } => {
-                for d in analyzer.keys.keylog.parse(data, name) {
-                    analyzer.out.diagnostic(d);
-                }
-            }
-            Input::Capture(Event::Frame(f)) => {
-                if first {
-                    first_frame(&mut analyzer.out, f.ts);
-                    first = false;
-                }
-                tcp.push_frame(analyzer, &f);
-            }
-            Input::Capture(Event::Problem(d)) => analyzer.out.diagnostic(d),
-            Input::Capture(Event::Secrets { kind, data, .. }) => {
-                if kind == SECRETS_TLS_KEY_LOG {
-                    for d in analyzer.keys.keylog.parse(data, &dsb_name) {
-                        analyzer.out.diagnostic(d);
-                    }
-                    for d in analyzer.keys.keylog.finish() {
-                        analyzer.out.diagnostic(d);
-                    }
-                }
-            }
-            Input::Capture(Event::Comment { .. }) => {}
-        });
-        tcp.finish_all(analyzer);
+    /// Feeds everything the source gives to `pipeline`, then ends it.
+    pub fn feed<S: Stage<T>, T: Default>(&mut self, mut pipeline: Pipeline<S, T>) -> S {
+        self.for_each(|input| pipeline.push(input));
+        pipeline.finish()
     }
 }
 
@@ -400,8 +354,9 @@ impl Live {
                     link: h.link,
                     data: &h.data,
                     orig_len: h.orig_len,
+                    file_offset: None,
                 };
-                f(Input::Capture(Event::Frame(frame)));
+                f(Input::Frame(frame));
             }
         };
         loop {
@@ -425,10 +380,11 @@ impl Live {
                         orig_len: fr.orig_len,
                     });
                 }
-                Some(Event::Secrets { kind, data, file_offset }) => {
-                    f(Input::Capture(Event::Secrets { kind, data, file_offset }));
+                Some(other) => {
+                    if let Some(input) = other.input() {
+                        f(input);
+                    }
                 }
-                Some(other) => f(Input::Capture(other)),
                 None => break,
             }
             if last_read.elapsed() >= DELAY / 3 {
@@ -444,6 +400,5 @@ impl Live {
             "tlsscope: {} packets captured, {} dropped by the kernel",
             st.captured, st.dropped
         );
-        let _ = SECRETS_TLS_KEY_LOG;
     }
 }

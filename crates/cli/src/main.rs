@@ -16,8 +16,6 @@ mod keys;
 mod output;
 mod render;
 mod report;
-mod shard;
-mod shared_sessions;
 
 /// See inside HTTPS: make certificates, serve and fetch "Hello World!",
 /// capture, dissect, decrypt and explain TLS.

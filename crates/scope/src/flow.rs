@@ -205,6 +205,9 @@ pub struct Chunk<'a> {
     pub frame_offset: u32,
     /// When that frame was captured.
     pub ts: Timestamp,
+    /// Where `data` lies in the capture file, when the bytes are the
+    /// frame's own as read from a file (not a copy the reassembler held).
+    pub file_offset: Option<u64>,
 }
 
 /// Why a connection is reported as ended.
@@ -546,11 +549,13 @@ impl<U: Default> Reassembler<U> {
         frame_len: u32,
         seg: &TcpSegment<'_>,
     ) {
-        self.push_in(sink, frame, ts, frame_len, seg, &[]);
+        self.push_in(sink, frame, ts, frame_len, seg, None, &[]);
     }
 
-    /// [`Reassembler::push`] of a segment whose payload may lie in `file`
-    /// (see [`Reassembler::push_frame_in`]).
+    /// [`Reassembler::push`] of a segment whose payload lies at
+    /// `payload_at` in the capture file, which the caller may hold whole in
+    /// `file` (see [`Reassembler::push_frame_in`]).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn push_in<S: StreamSink<U>>(
         &mut self,
         sink: &mut S,
@@ -558,6 +563,7 @@ impl<U: Default> Reassembler<U> {
         ts: Timestamp,
         frame_len: u32,
         seg: &TcpSegment<'_>,
+        payload_at: Option<u64>,
         file: &[u8],
     ) {
         self.frames_seen += 1;
@@ -657,6 +663,8 @@ impl<U: Default> Reassembler<U> {
             limits: &limits,
             budget: self.held.budget(),
             file,
+            payload_at,
+            payload_offset: seg.payload_offset,
         };
         state.segment(sink, conn, dir, frame, ts, seg);
         if Self::is_closed(conn) {
@@ -698,7 +706,9 @@ impl<U: Default> Reassembler<U> {
     ) -> bool {
         match decode(frame) {
             Ok(Decoded::Tcp(seg)) => {
-                self.push_in(sink, frame.number, frame.ts, frame.orig_len, &seg, file);
+                let payload_at =
+                    frame.file_offset.and_then(|f| f.checked_add(u64::from(seg.payload_offset)));
+                self.push_in(sink, frame.number, frame.ts, frame.orig_len, &seg, payload_at, file);
                 true
             }
             Ok(Decoded::Other) => false,
@@ -782,6 +792,8 @@ impl<U: Default> Reassembler<U> {
                     limits: &limits,
                     budget: &budget,
                     file: &[],
+                    payload_at: None,
+                    payload_offset: 0,
                 };
                 for dir in [Dir::ClientToServer, Dir::ServerToClient] {
                     let last_frame = conn.info.last_frame;
@@ -860,6 +872,10 @@ struct PushState<'a> {
     budget: &'a Budget,
     /// The capture file, when the caller holds it whole (else empty).
     file: &'a [u8],
+    /// Where the segment's payload lies in the capture file, if known.
+    payload_at: Option<u64>,
+    /// Where the segment's payload starts in its frame.
+    payload_offset: u32,
 }
 
 impl PushState<'_> {
@@ -1003,7 +1019,18 @@ impl PushState<'_> {
                     sink,
                     conn,
                     dir,
-                    Chunk { offset: start, data: payload, frame, frame_offset, ts },
+                    Chunk {
+                        offset: start,
+                        data: payload,
+                        frame,
+                        frame_offset,
+                        ts,
+                        file_offset: self.payload_at.and_then(|at| {
+                            at.checked_add(u64::from(
+                                frame_offset.checked_sub(self.payload_offset)?,
+                            ))
+                        }),
+                    },
                     self.file,
                 );
             }
@@ -1167,6 +1194,7 @@ impl PushState<'_> {
                 frame: p.frame,
                 frame_offset: p.frame_offset.saturating_add(u32::try_from(skip).unwrap_or(0)),
                 ts: p.ts,
+                file_offset: None,
             };
             deliver(sink, conn, dir, chunk, &[]);
         }
@@ -1305,14 +1333,17 @@ fn deliver<U, S: StreamSink<U>>(
     let half = &mut conn.halves[dir];
     let len = chunk.data.len() as u64;
     if let Some(slot) = half.recent.get_mut(half.recent_pos) {
-        // Where the bytes lie in `file`, if they do (compared by address).
-        let at = (chunk.data.as_ptr() as usize).wrapping_sub(file.as_ptr() as usize);
-        let in_file =
-            !file.is_empty() && at.checked_add(chunk.data.len()).is_some_and(|e| e <= file.len());
+        // Where the bytes lie in `file`, if they do and it is held.
+        let in_file = chunk.file_offset.and_then(|at| usize::try_from(at).ok()).filter(|&at| {
+            !file.is_empty() && at.checked_add(chunk.data.len()).is_some_and(|e| e <= file.len())
+        });
         *slot = Recent {
             start: chunk.offset,
             len: u32::try_from(len).unwrap_or(0),
-            first: if in_file { FirstCopy::InFile(at) } else { FirstCopy::Sum(hash(chunk.data)) },
+            first: match in_file {
+                Some(at) => FirstCopy::InFile(at),
+                None => FirstCopy::Sum(hash(chunk.data)),
+            },
         };
     }
     half.recent_pos = (half.recent_pos + 1) % RECENT;
@@ -1456,7 +1487,7 @@ mod tests {
             };
             let len = 54 + payload.len() as u32 + missing;
             let ts = Timestamp(self.frame as i64 * 1000);
-            self.r.push_in(&mut self.sink, self.frame, ts, len, &seg, &self.file);
+            self.r.push_in(&mut self.sink, self.frame, ts, len, &seg, None, &self.file);
         }
         fn handshake(&mut self, cisn: u32, sisn: u32) {
             self.seg(C, S, cisn, 0, TcpFlags::SYN, b"");
@@ -1712,7 +1743,7 @@ mod tests {
                     payload_missing: 0,
                 };
                 let ts = Timestamp(f.frame as i64 * 1000);
-                f.r.push_in(&mut f.sink, f.frame, ts, 1054, &seg, &f.file);
+                f.r.push_in(&mut f.sink, f.frame, ts, 1054, &seg, Some(start as u64), &f.file);
             };
             seg(&mut f, 0);
             let recent = f.r.conns.values().find_map(|c| match c {
@@ -1977,7 +2008,14 @@ mod tests {
         let data = [0u8; 40];
         for number in 1..=50 {
             let link = LinkType(if number == 30 { 4243 } else { 4242 });
-            let f = Frame { number, ts: Timestamp::default(), link, data: &data, orig_len: 40 };
+            let f = Frame {
+                number,
+                ts: Timestamp::default(),
+                link,
+                data: &data,
+                orig_len: 40,
+                file_offset: None,
+            };
             assert!(!r.push_frame(&mut out, &f));
         }
         r.finish_all(&mut out);

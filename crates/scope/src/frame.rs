@@ -82,6 +82,12 @@ pub struct Frame<'a> {
     pub data: &'a [u8],
     /// The frame's length on the wire.
     pub orig_len: u32,
+    /// Where `data` starts in the capture file it was read from (in the
+    /// decompressed bytes of a compressed file); `None` for a frame
+    /// captured live. Carried by the reader, so that a caller holding the
+    /// file whole (mapped) finds the bytes again without comparing
+    /// addresses.
+    pub file_offset: Option<u64>,
 }
 
 /// TCP header flags.
@@ -449,7 +455,14 @@ mod tests {
     }
 
     fn frame(link: LinkType, data: &[u8]) -> Frame<'_> {
-        Frame { number: 1, ts: Timestamp(0), link, data, orig_len: data.len() as u32 }
+        Frame {
+            number: 1,
+            ts: Timestamp(0),
+            link,
+            data,
+            orig_len: data.len() as u32,
+            file_offset: None,
+        }
     }
 
     #[test]

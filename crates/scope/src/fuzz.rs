@@ -74,7 +74,14 @@ mod tests {
             assert_eq!(seeds.len(), 10);
             for s in &seeds {
                 let link = FRAME_LINK_TYPES[usize::from(s[0]) % FRAME_LINK_TYPES.len()];
-                let f = Frame { number: 1, ts: Timestamp(0), link, data: &s[1..], orig_len: 0 };
+                let f = Frame {
+                    number: 1,
+                    ts: Timestamp(0),
+                    link,
+                    data: &s[1..],
+                    orig_len: 0,
+                    file_offset: None,
+                };
                 let seg = checked_decode(&f).unwrap_or_else(|| panic!("{link} (v6 {v6})"));
                 assert_eq!(seg.payload, b"hello", "{link}");
                 frame_decode(s);

@@ -28,6 +28,7 @@ pub mod flow;
 pub mod frame;
 pub mod hostname;
 pub mod http;
+pub mod pipeline;
 pub mod session;
 // Fuzz bodies (see docs/fuzzing.md): public for fuzz/ and for tests, not API.
 #[doc(hidden)]

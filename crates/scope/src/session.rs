@@ -537,6 +537,9 @@ pub trait Output {
     /// [`Session::id`] (a connection split over threads numbers its
     /// sessions in the order they began over the whole capture).
     fn session_started(&mut self, _id: u64) {}
+    /// The capture's first frame came at `first_frame` (times are shown
+    /// relative to it); told before any session or flow.
+    fn start(&mut self, _first_frame: Timestamp) {}
     /// Decrypted application data of `session`, from `from`, in order.
     fn plaintext(
         &mut self,

@@ -453,7 +453,14 @@ mod tests {
     use tlsscope_scope::frame::LinkType;
 
     fn frame(data: &[u8], number: u64, ts: i64, orig: u32) -> Frame<'_> {
-        Frame { number, ts: Timestamp(ts), link: LinkType::ETHERNET, data, orig_len: orig }
+        Frame {
+            number,
+            ts: Timestamp(ts),
+            link: LinkType::ETHERNET,
+            data,
+            orig_len: orig,
+            file_offset: None,
+        }
     }
 
     #[test]

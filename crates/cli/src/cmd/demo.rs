@@ -12,17 +12,17 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use owo_colors::OwoColorize;
-use tlsscope_capture::read::{CaptureReader, Event};
+use tlsscope_capture::read::CaptureReader;
 use tlsscope_lab::client::{self, GetOptions, HttpChoice, Observer, Verify};
 use tlsscope_lab::files::{self, Mode};
 use tlsscope_lab::record::{self, Recorder};
 use tlsscope_lab::server::{Identity, ServeOptions, Server};
 use tlsscope_lab::tls::{TlsChoices, TlsVersion};
 use tlsscope_lab::{cert, cert_show};
-use tlsscope_scope::diag::Diagnostic;
 use tlsscope_scope::explain::{self, Lang};
-use tlsscope_scope::flow::{Chunk, ConnInfo, Dir, EndReason, PerDir, Reassembler, StreamSink};
-use tlsscope_scope::session::{self, Analyzer, ConnState, Flow, Options, Session};
+use tlsscope_scope::flow::{Chunk, ConnInfo, Dir, EndReason, PerDir, StreamSink};
+use tlsscope_scope::pipeline::{Collect, Input, Pipeline, Stage};
+use tlsscope_scope::session::Options;
 use tlsscope_scope::time::Timestamp;
 use tlsscope_scope::tls::record::{self as tls_record, Deframer};
 use tlsscope_scope::verify;
@@ -74,26 +74,6 @@ impl Observer for Body {
     fn body(&mut self, data: &[u8]) -> std::io::Result<()> {
         self.0.extend_from_slice(data);
         Ok(())
-    }
-}
-
-/// What the analysis found in the recording.
-#[derive(Default)]
-struct Found {
-    sessions: Vec<Session>,
-    flows: Vec<Flow>,
-    diags: Vec<Diagnostic>,
-}
-
-impl session::Output for Found {
-    fn session(&mut self, s: Session) {
-        self.sessions.push(s);
-    }
-    fn flow(&mut self, f: Flow) {
-        self.flows.push(f);
-    }
-    fn diagnostic(&mut self, d: Diagnostic) {
-        self.diags.push(d);
     }
 }
 
@@ -397,33 +377,21 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
 
 /// Reads the recording back with the analysis `inspect` uses: with the
 /// secrets it carries (`decrypt`), or as a capture without keys shows it.
-fn analyse(pcap: &Path, decrypt: bool, trees: bool) -> anyhow::Result<Found> {
+fn analyse(pcap: &Path, decrypt: bool, trees: bool) -> anyhow::Result<Collect> {
     let mut reader = CaptureReader::open(pcap)
         .with_context(|| format!("{}: cannot read it back", pcap.display()))?;
-    let mut analyzer = Analyzer::new(
-        Options { trees, keep_messages: true, decrypt, http: true },
-        Found::default(),
-    );
-    let mut tcp: Reassembler<ConnState> = Reassembler::default();
+    let opts = Options { trees, keep_messages: true, decrypt, http: true };
+    let mut analysis =
+        Pipeline::analysis(opts, Collect::default()).named(&pcap.display().to_string());
     while let Some(ev) = reader.next() {
-        match ev {
-            Event::Frame(f) => {
-                tcp.push_frame(&mut analyzer, &f);
-            }
-            Event::Problem(d) => analyzer.out.diags.push(d),
-            Event::Secrets { kind, data, .. } => {
-                if decrypt && kind == tlsscope_capture::read::SECRETS_TLS_KEY_LOG {
-                    let name = format!("{}: Decryption Secrets Block", pcap.display());
-                    let mut d = analyzer.keys.keylog.parse(data, &name);
-                    d.extend(analyzer.keys.keylog.finish());
-                    analyzer.out.diags.extend(d);
-                }
-            }
-            Event::Comment { .. } => {}
+        match ev.input() {
+            // Without them, the recording reads as a capture without keys.
+            Some(Input::Secrets { .. }) if !decrypt => {}
+            Some(input) => analysis.push(input),
+            None => {}
         }
     }
-    tcp.finish_all(&mut analyzer);
-    let mut found = analyzer.out;
+    let mut found = analysis.finish().out;
     found.sessions.sort_by_key(|s| s.first_frame);
     found.flows.sort_by_key(|f| f.info.first_frame);
     Ok(found)
@@ -459,18 +427,18 @@ impl StreamSink<PerDir<Deframer>> for FirstRecords {
     fn close(&mut self, _: &ConnInfo, _: PerDir<Deframer>, _: EndReason) {}
 }
 
+impl Stage<PerDir<Deframer>> for FirstRecords {}
+
 fn first_records(
     pcap: &Path,
 ) -> anyhow::Result<std::collections::HashMap<(u64, usize, u64), Vec<u8>>> {
     let mut reader = CaptureReader::open(pcap)
         .with_context(|| format!("{}: cannot read it back", pcap.display()))?;
-    let mut sink = FirstRecords::default();
-    let mut tcp: Reassembler<PerDir<Deframer>> = Reassembler::default();
+    let mut records = Pipeline::new(FirstRecords::default());
     while let Some(ev) = reader.next() {
-        if let Event::Frame(f) = ev {
-            tcp.push_frame(&mut sink, &f);
+        if let Some(input @ Input::Frame(_)) = ev.input() {
+            records.push(input);
         }
     }
-    tcp.finish_all(&mut sink);
-    Ok(sink.0)
+    Ok(records.finish().0)
 }

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde::Serialize;
-use tlsscope_capture::read::Event;
 use tlsscope_scope::budget::Budget;
 use tlsscope_scope::diag::{Collector, Diagnostic, Severity};
-use tlsscope_scope::flow::{Chunk, ConnInfo, Dir, EndReason, Reassembler, Roles, StreamSink};
+use tlsscope_scope::flow::{Chunk, ConnInfo, Dir, EndReason, Roles, StreamSink};
+use tlsscope_scope::pipeline::{Input, Pipeline, Stage};
 use tlsscope_scope::time::Timestamp;
 
 use crate::input::CaptureFile;
@@ -146,6 +146,13 @@ impl<W: Write> StreamSink<()> for Sink<W> {
     }
 }
 
+/// Connections only: times from the first frame, secrets change nothing.
+impl<W: Write> Stage<()> for Sink<W> {
+    fn start(&mut self, ts: Timestamp) {
+        self.capture_start = Some(ts);
+    }
+}
+
 pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let mut file = CaptureFile::open(&args.file)?;
     let stdout = std::io::stdout();
@@ -164,21 +171,14 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     if args.format == Format::Text {
         print_head(&mut sink.w, out.color)?;
     }
-    let mut tcp: Reassembler<()> = Reassembler::default()
-        .with_budget(&Budget::new(usize::try_from(args.max_memory).unwrap_or(usize::MAX)));
+    let budget = Budget::new(usize::try_from(args.max_memory).unwrap_or(usize::MAX));
+    let mut pipeline = Pipeline::new(sink).with_budget(&budget);
     let mut frames = 0u64;
-    file.for_each(|ev| match ev {
-        Event::Frame(f) => {
-            frames += 1;
-            sink.capture_start.get_or_insert(f.ts);
-            tcp.push_frame(&mut sink, &f);
-        }
-        Event::Problem(d) => {
-            sink.diags.push(d);
-        }
-        Event::Secrets { .. } | Event::Comment { .. } => {}
+    file.for_each(|input| {
+        frames += u64::from(matches!(input, Input::Frame(_)));
+        pipeline.push(input);
     });
-    tcp.finish_all(&mut sink);
+    let mut sink = pipeline.finish();
     // Nothing should be held now; write anything that is, in order.
     for row in std::mem::take(&mut sink.held).into_values() {
         sink.write_row(&row);

@@ -6,12 +6,12 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use tlsscope_capture::read::Event;
 use tlsscope_scope::diag::{Collector, Diagnostic, Severity};
-use tlsscope_scope::flow::{Chunk, ConnInfo, Dir, EndReason, Reassembler, StreamSink};
-use tlsscope_scope::session::{self, Analyzer, Flow, Options, Session};
+use tlsscope_scope::flow::{Chunk, ConnInfo, Dir, EndReason, StreamSink};
+use tlsscope_scope::pipeline::{Pipeline, Stage};
+use tlsscope_scope::session::{self, Flow, Options, Session};
 
-use crate::input::{Input, Source, SourceArgs};
+use crate::input::{Source, SourceArgs};
 use crate::keys::KeyArgs;
 use crate::output::{EXIT_OK, EXIT_PROBLEMS, Output};
 
@@ -170,6 +170,9 @@ impl<W: Write> StreamSink<()> for Sink<W> {
     }
 }
 
+/// TCP streams as captured: secrets change nothing.
+impl<W: Write> Stage<()> for Sink<W> {}
+
 pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     if !args.tcp {
         return run_tls(args, out);
@@ -177,7 +180,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let mut file = Source::open(&args.source, &args.keys.keylog)?;
     let name = file.name();
     let stdout = std::io::stdout();
-    let mut sink = Sink {
+    let sink = Sink {
         w: std::io::BufWriter::with_capacity(1 << 16, stdout.lock()),
         only: args.stream,
         format: args.format,
@@ -185,17 +188,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         io_error: None,
         streams: 0,
     };
-    let mut tcp: Reassembler<()> = Reassembler::default().with_budget(&args.source.budget());
-    file.for_each(|ev| match ev {
-        Input::Capture(Event::Frame(f)) => {
-            tcp.push_frame(&mut sink, &f);
-        }
-        Input::Capture(Event::Problem(d)) => {
-            sink.diags.push(d);
-        }
-        _ => {}
-    });
-    tcp.finish_all(&mut sink);
+    let mut sink = file.feed(Pipeline::new(sink).with_budget(&args.source.budget()));
     if let Some(e) = sink.io_error.take() {
         return Err(e.into());
     }
@@ -305,11 +298,13 @@ fn run_tls(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     };
     let opts = Options { trees: false, keep_messages: false, decrypt: true, http: false };
     let budget = args.source.budget();
-    let mut analyzer = Analyzer::new(opts, sink).with_budget(&budget);
+    let mut analysis =
+        Pipeline::analysis_within(opts, sink, &budget).named(&name.display().to_string());
+    let rsa_use = analysis.keys().rsa_use.clone();
+    let analyzer = analysis.stage_mut();
     args.keys.load(&mut analyzer.keys, &mut analyzer.out.diags)?;
-    file.analyse(&mut analyzer, |_, _| {});
-    let mut sink = analyzer.out;
-    sink.diags.extend(crate::keys::rsa_key_report(&args.keys, &analyzer.keys.rsa_use));
+    let mut sink = file.feed(analysis).out;
+    sink.diags.extend(crate::keys::rsa_key_report(&args.keys, &rsa_use));
     sink.diags.extend(crate::input::budget_diagnostic(&budget));
     if let Some(e) = sink.io_error.take() {
         return Err(e.into());

@@ -2,13 +2,18 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use tlsscope_scope::budget::Budget;
 use tlsscope_scope::diag::{Collector, Diagnostic, Severity};
-use tlsscope_scope::session::{self, Analyzer, Flow, Options, Session};
+use tlsscope_scope::pipeline::threads::{Engine, Merge};
+use tlsscope_scope::pipeline::{FileBytes, Pipeline};
+use tlsscope_scope::session::{self, Flow, Options, Session};
 use tlsscope_scope::time::Timestamp;
+use tlsscope_scope::tls::crypto::Keyring;
 
 use crate::input::{CaptureFile, Source, SourceArgs};
-use crate::keys::KeyArgs;
+use crate::keys::{KeyArgs, KeyFiles};
 use crate::output::{EXIT_OK, EXIT_PROBLEMS, Format, LangChoice, Output};
 use crate::render::session::Render;
 use crate::render::text;
@@ -96,6 +101,109 @@ impl<W: Write> session::Output for Sink<W> {
     fn diagnostic(&mut self, d: Diagnostic) {
         self.diags.push(d);
     }
+
+    fn start(&mut self, first_frame: Timestamp) {
+        self.start = first_frame;
+    }
+}
+
+/// What the analysis threads rendered, written in the order of a single
+/// analysis.
+impl<W: Write> Merge<(Vec<u8>, u64)> for Sink<W> {
+    fn session(&mut self, number: Option<u64>, local: u64, (text, problems): (Vec<u8>, u64)) {
+        self.sessions += 1;
+        self.session_problems += problems;
+        if self.error.is_some() {
+            return;
+        }
+        let r = match number {
+            Some(n) => write_numbered(&mut self.w, &text, local, n),
+            None => self.w.write_all(&text),
+        };
+        if let Err(e) = r {
+            self.error = Some(e);
+        }
+    }
+
+    fn flow(&mut self, (text, _): (Vec<u8>, u64)) {
+        self.flows += 1;
+        if self.error.is_none()
+            && let Err(e) = self.w.write_all(&text)
+        {
+            self.error = Some(e);
+        }
+    }
+
+    fn diagnostic(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+}
+
+/// Writes a session rendered by an analysis thread with its number there
+/// (`local`) as the capture-wide `number`: the number is the value of the
+/// JSON object's second member.
+fn write_numbered(w: &mut impl Write, text: &[u8], local: u64, number: u64) -> std::io::Result<()> {
+    const PREFIX: &[u8] = b"{\"type\":\"session\",\"session\":";
+    let digits = local.to_string();
+    let at = PREFIX.len() + digits.len();
+    match text.get(..at) {
+        Some(head) if head.starts_with(PREFIX) && head.ends_with(digits.as_bytes()) => {
+            w.write_all(PREFIX)?;
+            write!(w, "{number}")?;
+            w.write_all(text.get(at..).unwrap_or_default())
+        }
+        // Not the shape the JSON renderer writes: written as it is.
+        _ => w.write_all(text),
+    }
+}
+
+/// Analyses `file` on `threads` threads ([`tlsscope_scope::pipeline::threads`]),
+/// writing what a single analysis would to `sink`. The key logs are read
+/// on a thread of their own while the capture is read.
+fn analyse_split<W: Write>(
+    file: &mut CaptureFile,
+    threads: usize,
+    opts: Options,
+    budget: &Budget,
+    (mut ring, files): (Keyring, KeyFiles),
+    sink: &mut Sink<W>,
+) -> anyhow::Result<()> {
+    let source = file.path.display().to_string();
+    let mapped = file.reader.mapping().map(|m| -> Arc<dyn FileBytes> { m });
+    let (mut engine, keys) = Engine::start(threads, opts, budget, &sink.render, &source, mapped)?;
+    let has_keylog = files.has_keylog();
+    let load = move || {
+        let mut diags = Collector::default();
+        let read = files.read_into(&mut ring, &mut diags);
+        if read.is_ok() {
+            keys.give(ring);
+        }
+        (read, diags)
+    };
+    let loading = if has_keylog {
+        Err(std::thread::Builder::new().name("keylog".into()).spawn(load)?)
+    } else {
+        // Only RSA keys (already read), or nothing.
+        Ok(load())
+    };
+    let before = std::mem::take(&mut sink.diags);
+    file.for_each(|input| engine.push(input, sink));
+    let finished = engine.finish(sink);
+    let (read, keylog_diags) = match loading {
+        Ok(loaded) => loaded,
+        Err(h) => h.join().map_err(|_| anyhow::anyhow!("reading the key logs stopped"))?,
+    };
+    // The key logs' diagnostics come first, as when they are read before.
+    let analysed = std::mem::replace(&mut sink.diags, before);
+    sink.diags.append(keylog_diags);
+    sink.diags.append(analysed);
+    read?;
+    if let Err(e) = finished
+        && sink.error.is_none()
+    {
+        sink.error = Some(std::io::Error::other(e));
+    }
+    Ok(())
 }
 
 /// A session with its explanation: summary, ladder diagram, each step,
@@ -146,36 +254,23 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         error: None,
     };
     let budget = args.source.budget();
-    let mut analyzer = Analyzer::new(opts, sink).with_budget(&budget);
     let key_files = args.keys.open()?;
-    let rsa_use = analyzer.keys.rsa_use.clone();
+    let mut keys = Keyring::default();
+    keys.keylog.set_budget(&budget);
+    let rsa_use = keys.rsa_use.clone();
     let mut sink = match &mut file {
         Source::File(f) if split => {
-            let Analyzer { keys, out: mut sink, .. } = analyzer;
-            let totals = crate::shard::analyse(
-                f,
-                threads,
-                opts,
-                &budget,
-                keys,
-                key_files,
-                &sink.render,
-                &mut sink.w,
-                &mut sink.diags,
-            );
-            if let Some(e) = totals.keys_error {
-                return Err(e);
-            }
-            sink.sessions = totals.sessions;
-            sink.flows = totals.flows;
-            sink.session_problems = totals.session_problems;
-            sink.error = totals.error;
+            let mut sink = sink;
+            analyse_split(f, threads, opts, &budget, (keys, key_files), &mut sink)?;
             sink
         }
         _ => {
+            let mut analysis =
+                Pipeline::analysis_within(opts, sink, &budget).named(&name.display().to_string());
+            *analysis.keys() = keys;
+            let analyzer = analysis.stage_mut();
             key_files.read_into(&mut analyzer.keys, &mut analyzer.out.diags)?;
-            file.analyse(&mut analyzer, |sink, ts| sink.start = ts);
-            analyzer.out
+            file.feed(analysis).out
         }
     };
     if let Some(e) = sink.error.take() {

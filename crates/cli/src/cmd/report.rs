@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use tlsscope_scope::diag::{Collector, Diagnostic, Severity};
-use tlsscope_scope::session::{self, Analyzer, Flow, Options, Session};
+use tlsscope_scope::pipeline::Pipeline;
+use tlsscope_scope::session::{self, Flow, Options, Session};
+use tlsscope_scope::time::Timestamp;
 
 use crate::input::{Source, SourceArgs};
 use crate::keys::KeyArgs;
@@ -53,6 +55,10 @@ impl session::Output for Sink {
         self.builder.diagnostic(&d);
         self.diags.push(d);
     }
+
+    fn start(&mut self, first_frame: Timestamp) {
+        self.builder.set_start(first_frame);
+    }
 }
 
 pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
@@ -70,15 +76,18 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let opts = Options { trees: true, keep_messages: true, decrypt: args.keys.any(), http: true };
     let sink = Sink { builder: Builder::new(settings), diags: Collector::default(), problems: 0 };
     let budget = args.source.budget();
-    let mut analyzer = Analyzer::new(opts, sink).with_budget(&budget);
-    args.keys.load(&mut analyzer.keys, &mut analyzer.out.diags)?;
-    let Sink { builder, diags, .. } = &mut analyzer.out;
-    for d in diags.kept() {
-        builder.diagnostic(d);
+    let mut analysis =
+        Pipeline::analysis_within(opts, sink, &budget).named(&name.display().to_string());
+    let rsa_use = analysis.keys().rsa_use.clone();
+    let mut key_diags = Collector::default();
+    args.keys.load(analysis.keys(), &mut key_diags)?;
+    let sink = analysis.out();
+    for d in key_diags.kept() {
+        sink.builder.diagnostic(d);
     }
-    file.analyse(&mut analyzer, |sink, ts| sink.builder.set_start(ts));
-    let mut sink = analyzer.out;
-    sink.diags.extend(crate::keys::rsa_key_report(&args.keys, &analyzer.keys.rsa_use));
+    sink.diags = key_diags;
+    let mut sink = file.feed(analysis).out;
+    sink.diags.extend(crate::keys::rsa_key_report(&args.keys, &rsa_use));
     sink.diags.extend(crate::input::budget_diagnostic(&budget));
     let decrypted = sink.builder.has_decrypted_content();
     let report = sink.builder.finish(report::now());

@@ -1,11 +1,12 @@
 //! One session or plain connection as `inspect` writes it (text, JSON, or
 //! explained), the same for the single-threaded analysis's sink and for
-//! each part of a split one (`shard`).
+//! each part of one split over threads (the [`Work`] each part does).
 
 use std::io::Write;
 
 use tlsscope_scope::diag::Severity;
 use tlsscope_scope::explain::{self, Lang};
+use tlsscope_scope::pipeline::threads::Work;
 use tlsscope_scope::session::{Flow, Session};
 use tlsscope_scope::time::Timestamp;
 use tlsscope_scope::verify::{self, Kind, Outcome, Trust};
@@ -86,4 +87,26 @@ fn explained(
     text::http(w, &s.http, style)?;
     text::diagnostics(w, s, style)?;
     writeln!(w)
+}
+
+/// Each part of an analysis split over threads renders what it finds (the
+/// costly part of the output) itself: a session becomes its text and the
+/// number of problems it shows.
+impl Work for Render {
+    type Found = (Vec<u8>, u64);
+
+    fn session(&mut self, s: Session, start: Timestamp) -> (Vec<u8>, u64) {
+        let mut text = Vec::with_capacity(4096);
+        // Writing into memory does not fail; if rendering did, what was
+        // written is what a single analysis would have written before
+        // failing too.
+        let (problems, _) = Render::session(self, &mut text, &s, start);
+        (text, problems)
+    }
+
+    fn flow(&mut self, f: Flow, start: Timestamp) -> (Vec<u8>, u64) {
+        let mut text = Vec::with_capacity(1024);
+        let _ = Render::flow(self, &mut text, &f, start);
+        (text, 0)
+    }
 }

@@ -31,6 +31,7 @@ pub fn frame_decode(data: &[u8]) {
         link,
         data: bytes,
         orig_len: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
+        file_offset: None,
     };
     checked_decode(&frame);
 }

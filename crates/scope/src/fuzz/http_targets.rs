@@ -386,6 +386,7 @@ pub fn http_capture_seeds(frames: &[(LinkType, Vec<u8>)], h2: bool, max: usize) 
             link: *link,
             data,
             orig_len: u32::try_from(data.len()).unwrap_or(u32::MAX),
+            file_offset: None,
         };
         r.push_frame(&mut sink, &f);
     }

@@ -475,6 +475,7 @@ pub(super) fn run_script(data: &[u8], in_file: bool) -> CheckingSink {
     let none: &[u8] = &[];
     for (i, src, dst, seq, ack, flags, bytes, missing, ts) in segs {
         let len = bytes.len();
+        let start = bytes.start;
         let seg = TcpSegment {
             src,
             dst,
@@ -489,7 +490,8 @@ pub(super) fn run_script(data: &[u8], in_file: bool) -> CheckingSink {
         let frame = i as u64 + 1;
         sink.record_frame(frame, Some(FrameRecord::of(&seg, ts)));
         let frame_len = 54 + len as u32 + missing;
-        r.push_in(&mut sink, frame, ts, frame_len, &seg, if in_file { &file } else { none });
+        let (at, file) = if in_file { (Some(start as u64), &file[..]) } else { (None, none) };
+        r.push_in(&mut sink, frame, ts, frame_len, &seg, at, file);
         sink.check_bounds(&r, &limits);
     }
     r.finish_all(&mut sink);

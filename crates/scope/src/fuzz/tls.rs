@@ -411,6 +411,7 @@ pub fn tls_capture_seeds(frames: &[(LinkType, Vec<u8>)], keylog: &[u8]) -> TlsSe
             link,
             data,
             orig_len: len32(data.len()),
+            file_offset: None,
         }
     }
     // The connections' streams.

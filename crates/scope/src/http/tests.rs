@@ -1135,6 +1135,7 @@ fn decode_capture(name: &str, opts: HttpOptions) -> Vec<HttpEvent> {
             link: LinkType::ETHERNET,
             data: &data,
             orig_len: data.len() as u32,
+            file_offset: None,
         };
         r.push_frame(&mut sink, &f);
     }
@@ -1311,6 +1312,7 @@ fn captures_decode_the_same_byte_by_byte() {
                 link: LinkType::ETHERNET,
                 data: &data,
                 orig_len: data.len() as u32,
+                file_offset: None,
             };
             r.push_frame(&mut sink, &f);
         }

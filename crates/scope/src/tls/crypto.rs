@@ -88,7 +88,7 @@ impl By {
 
 /// Where a keyring keeps the master secrets of earlier sessions when it
 /// does not keep them itself: an analysis split over threads shares them
-/// between its parts (the CLI's `shard` module), and decides what a part
+/// between its parts ([`crate::pipeline::threads`]), and decides what a part
 /// may see at each step. This module never waits or locks for it.
 pub trait SessionMemory: Send {
     /// Remembers `master` under `key` (a session ID or a ticket).

@@ -664,7 +664,14 @@ mod tests {
         let mut out = Vec::new();
         let mut offset = 0;
         for (frame, data) in chunks {
-            let chunk = Chunk { offset, data, frame: *frame, frame_offset: 100, ts: Timestamp(0) };
+            let chunk = Chunk {
+                offset,
+                data,
+                frame: *frame,
+                frame_offset: 100,
+                ts: Timestamp(0),
+                file_offset: None,
+            };
             offset += data.len() as u64;
             d.push(&chunk, &mut |t| keep_app || t != content::APPLICATION_DATA, &mut |ev| {
                 out.push(match ev {
@@ -835,8 +842,14 @@ mod tests {
         d.gap(30, &mut |e| events.push(format!("{e:?}")));
         assert!(events[0].starts_with("Lost"));
         // Feed the rest after the gap: garbage tail of record 1, then record 2.
-        let chunk =
-            Chunk { offset: 60, data: &bytes[60..], frame: 5, frame_offset: 0, ts: Timestamp(0) };
+        let chunk = Chunk {
+            offset: 60,
+            data: &bytes[60..],
+            frame: 5,
+            frame_offset: 0,
+            ts: Timestamp(0),
+            file_offset: None,
+        };
         d.push(&chunk, &mut |_| true, &mut |ev| {
             out.push(match ev {
                 Event::Resync { offset, skipped, .. } => Got::Resync(offset, skipped),
@@ -891,8 +904,14 @@ mod tests {
                     d.gap(3, &mut |_| {});
                     offset += 3;
                 }
-                let chunk =
-                    Chunk { offset, data: c, frame: i as u64, frame_offset: 0, ts: Timestamp(0) };
+                let chunk = Chunk {
+                    offset,
+                    data: c,
+                    frame: i as u64,
+                    frame_offset: 0,
+                    ts: Timestamp(0),
+                    file_offset: None,
+                };
                 offset += c.len() as u64;
                 d.push(&chunk, &mut |_| true, &mut |_| {});
             }

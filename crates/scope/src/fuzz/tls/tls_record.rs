@@ -301,6 +301,7 @@ pub(super) fn run_deframer(mask: u8, steps: &[RecordStep], bytewise: bool) -> De
                         frame,
                         frame_offset,
                         ts: Timestamp(frame as i64),
+                        file_offset: None,
                     };
                     run.end += piece.len() as u64;
                     d.push(&chunk, &mut |t| keeps(mask, t), &mut |ev| run.event(&ev, mask));

@@ -1,39 +1,36 @@
 //! One capture analysed on several threads, with the output of one.
 //!
-//! The main thread reads the file, decodes the frames and reassembles TCP
-//! as a single analysis does; what the reassembler hands on for a
-//! connection (its bytes, gaps, ends) becomes a numbered *step* sent to
-//! the part that analyses the connection (the least busy one when the
-//! connection began).
-//! Each part runs the TLS and HTTP analysis of its connections and renders
-//! what they give. The main thread writes it all in step order, which is
-//! the order a single analysis would have written it in, with sessions
-//! numbered in the order they began over the whole capture: the output is
-//! the same byte for byte, whatever the number of parts.
+//! The caller's thread reads the capture and pushes its [`Input`]s to an
+//! [`Engine`], which reassembles TCP as a single [`Pipeline`] does; what
+//! the reassembler hands on for a connection (its bytes, gaps, ends)
+//! becomes a numbered *step* sent to the part that analyses the
+//! connection (the least busy one when the connection began). Each part
+//! runs the TLS and HTTP analysis of its connections and does the
+//! caller's [`Work`] on what they give (rendering a session, say). The
+//! engine hands the results to the caller's [`Merge`] in step order,
+//! which is the order a single analysis would have found them in, with
+//! sessions numbered in the order they began over the whole capture: the
+//! output is the same, whatever the number of parts.
 //!
 //! What parts share: the key log and RSA keys (read-only), and the master
-//! secrets learned for resumption ([`Shared`]): a part that looks one up
-//! waits until the others have analysed every step before its own.
+//! secrets learned for resumption ([`super::shared`]): a part that looks
+//! one up waits until the others have analysed every step before its own.
+//! The analysis core knows nothing of this: it sees a
+//! [`crate::tls::crypto::SessionMemory`].
 
 use std::collections::{HashMap, VecDeque};
-use std::io::Write;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::mpsc;
 
-use tlsscope_capture::mapped::Mapping;
-use tlsscope_capture::read::{Event, SECRETS_TLS_KEY_LOG};
-use tlsscope_scope::budget::Budget;
-use tlsscope_scope::diag::{Collector, Diagnostic};
-use tlsscope_scope::flow::{Chunk, ConnInfo, Dir, EndReason, Reassembler, StreamSink};
-use tlsscope_scope::session::{self, Analyzer, ConnState, Flow, Options, Session};
-use tlsscope_scope::time::Timestamp;
-use tlsscope_scope::tls::crypto::Keyring;
-
-use crate::input::CaptureFile;
-use crate::keys::KeyFiles;
-use crate::render::session::Render;
-use crate::shared_sessions::{PartMemory, Shared};
+use super::shared::{PartMemory, Shared};
+use super::{FileBytes, Input, Pipeline, Stage};
+use crate::budget::Budget;
+use crate::diag::Diagnostic;
+use crate::flow::{Chunk, ConnInfo, Dir, EndReason, StreamSink};
+use crate::session::{self, Analyzer, ConnState, Flow, Options, Session};
+use crate::time::Timestamp;
+use crate::tls::crypto::Keyring;
 
 /// The most parts a capture is split into.
 pub const MAX_PARTS: usize = 8;
@@ -46,8 +43,38 @@ const BATCH_BYTES: usize = 256 << 10;
 /// Steps gathered before they are sent, whatever their bytes.
 const BATCH_STEPS: usize = 1024;
 
-/// Batches waiting for a part before the main thread waits for it.
+/// Batches waiting for a part before the reading thread waits for it.
 const QUEUED_BATCHES: usize = 4;
+
+/// How many steps ahead a part prefetches the bytes of mapped frames.
+const PREFETCH_STEPS: usize = 2;
+
+/// What each part does with what its analysis finds, on its own thread.
+/// Each part gets a clone.
+pub trait Work: Clone + Send + 'static {
+    /// What a session or connection becomes.
+    type Found: Send + 'static;
+    /// A finished TLS session (its [`Session::id`] is the part's own
+    /// number for it; [`Merge::session`] gets the capture-wide one).
+    /// `start` is the capture's first frame time.
+    fn session(&mut self, session: Session, start: Timestamp) -> Self::Found;
+    /// A finished connection that was not TLS.
+    fn flow(&mut self, flow: Flow, start: Timestamp) -> Self::Found;
+}
+
+/// What the reading thread does with the parts' findings, in the order a
+/// single analysis would have found them.
+pub trait Merge<F> {
+    /// A session: `number` is its number over the whole capture (as a
+    /// single analysis numbers them), `local` the number it was given in
+    /// its part ([`Session::id`] when the work was done). `number` is None
+    /// only for a session whose start was never reported.
+    fn session(&mut self, number: Option<u64>, local: u64, found: F);
+    /// A connection that was not TLS.
+    fn flow(&mut self, found: F);
+    /// A problem not tied to one session.
+    fn diagnostic(&mut self, diag: Diagnostic);
+}
 
 /// What a part is told to do.
 enum Step {
@@ -76,9 +103,12 @@ enum Step {
         info: ConnInfo,
         reason: EndReason,
     },
-    /// Key log lines from a Decryption Secrets Block (every part gets them).
+    /// Key log text (every part gets it); `whole` as for
+    /// [`Stage::key_log`].
     Secrets {
         bytes: Bytes,
+        name: Arc<str>,
+        whole: bool,
     },
 }
 
@@ -86,8 +116,8 @@ enum Step {
 enum Bytes {
     /// In the batch.
     Batch(Range<usize>),
-    /// In the mapped capture file (read in place, not copied).
-    Mapped(Range<usize>),
+    /// In the capture file held whole (read in place, not copied).
+    InFile(Range<usize>),
 }
 
 /// Steps for one part, with the bytes they carry.
@@ -105,26 +135,23 @@ struct Batch {
 
 /// What a part gives back: what it found, in the order it found it, and
 /// how many steps it has analysed.
-struct Done {
+struct Done<F> {
     part: usize,
-    found: Vec<(u64, Found)>,
+    found: Vec<(u64, Found<F>)>,
     steps: u64,
 }
 
-enum Found {
+enum Found<F> {
     /// A session began; its number in the part is `.0`.
     Started(u64),
-    /// A session, rendered, with its number in the part.
-    Session {
-        id: u64,
-        text: Vec<u8>,
-        problems: u64,
-    },
-    Flow(Vec<u8>),
+    /// A session, with its number in the part.
+    Session(u64, F),
+    Flow(F),
     Diagnostic(Diagnostic),
 }
 
-/// What the main thread hands the reassembler: each call becomes a step.
+/// What the reading thread's reassembler hands on: each call becomes a
+/// step.
 struct Dispatch {
     parts: usize,
     batches: Vec<Batch>,
@@ -143,8 +170,8 @@ struct Dispatch {
     spare: mpsc::Receiver<Batch>,
     batch_bytes: usize,
     batch_steps: usize,
-    /// The capture file, when it is mapped: (address, length).
-    mapped: Option<(usize, usize)>,
+    /// The length of the capture file, when it is held whole.
+    file_len: Option<usize>,
 }
 
 impl Dispatch {
@@ -160,17 +187,17 @@ impl Dispatch {
 
     fn push(&mut self, part: usize, step: Step) {
         let n = self.next_step;
-        self.next_step += 1;
+        self.next_step = self.next_step.saturating_add(1);
         let Some(b) = self.batches.get_mut(part) else { return };
         b.steps.push((n, step));
         b.before.extend_from_slice(&self.given);
         if let Some(g) = self.given.get_mut(part) {
-            *g += 1;
+            *g = g.saturating_add(1);
         }
         if let Some(p) = self.pending.get_mut(part) {
             p.push_back(n);
         }
-        self.batch_steps += 1;
+        self.batch_steps = self.batch_steps.saturating_add(1);
     }
 
     /// Copies `data` into `part`'s batch.
@@ -178,8 +205,16 @@ impl Dispatch {
         let Some(b) = self.batches.get_mut(part) else { return 0..0 };
         let at = b.bytes.len();
         b.bytes.extend_from_slice(data);
-        self.batch_bytes += data.len();
+        self.batch_bytes = self.batch_bytes.saturating_add(data.len());
         at..b.bytes.len()
+    }
+
+    /// Where `len` bytes at `file_offset` lie in the capture file held
+    /// whole, if they do.
+    fn in_file(&self, file_offset: Option<u64>, len: usize) -> Option<Range<usize>> {
+        let at = usize::try_from(file_offset?).ok()?;
+        let end = at.checked_add(len)?;
+        (end <= self.file_len?).then_some(at..end)
     }
 
     fn full(&self) -> bool {
@@ -195,34 +230,12 @@ impl Dispatch {
             let empty = self.spare.try_recv().unwrap_or_default();
             let mut full = std::mem::replace(b, empty);
             full.start = self.start;
-            // A part that stopped (it panicked) is reported when joined.
+            // A part that stopped (it panicked, or got no keys) is
+            // reported when joined.
             let _ = tx.send(full);
         }
         self.batch_bytes = 0;
         self.batch_steps = 0;
-    }
-
-    fn broadcast_secrets(&mut self, data: &[u8]) {
-        for part in 0..self.parts {
-            // Read where they lie in the mapped file, when they do: a
-            // block can be megabytes, and every part reads it.
-            let bytes = match self.in_mapping(data) {
-                Some(r) => Bytes::Mapped(r),
-                None => Bytes::Batch(self.bytes(part, data)),
-            };
-            self.push(part, Step::Secrets { bytes });
-        }
-    }
-
-    /// Where `data` lies in the mapped capture file, if it does.
-    fn in_mapping(&self, data: &[u8]) -> Option<Range<usize>> {
-        let at = data.as_ptr() as usize;
-        match self.mapped {
-            Some((base, len)) if at >= base && at - base + data.len() <= len => {
-                Some(at - base..at - base + data.len())
-            }
-            _ => None,
-        }
     }
 }
 
@@ -235,13 +248,13 @@ impl StreamSink<u8> for Dispatch {
 
     fn data(&mut self, info: &ConnInfo, part: &mut u8, dir: Dir, chunk: Chunk<'_>) {
         let part = usize::from(*part);
-        // Bytes of a frame lie in the mapped file: the part reads them
+        // Bytes of a frame lie in the file held whole: the part reads them
         // there. Those the reassembler held (they came out of order) are
         // copied.
-        let bytes = match self.in_mapping(chunk.data) {
+        let bytes = match self.in_file(chunk.file_offset, chunk.data.len()) {
             Some(r) => {
-                self.batch_bytes += chunk.data.len();
-                Bytes::Mapped(r)
+                self.batch_bytes = self.batch_bytes.saturating_add(chunk.data.len());
+                Bytes::InFile(r)
             }
             None => Bytes::Batch(self.bytes(part, chunk.data)),
         };
@@ -282,35 +295,60 @@ impl StreamSink<u8> for Dispatch {
 
     fn diagnostic(&mut self, diag: Diagnostic) {
         let n = self.next_step;
-        self.next_step += 1;
+        self.next_step = self.next_step.saturating_add(1);
         self.own.push_back((n, diag));
     }
 }
 
-/// A part's output: what its analysis reports, rendered, with the step it
-/// came from.
-struct PartOut {
-    render: Render,
-    start: Timestamp,
-    step: u64,
-    found: Vec<(u64, Found)>,
+impl Stage<u8> for Dispatch {
+    fn start(&mut self, ts: Timestamp) {
+        self.start = ts;
+    }
+
+    fn key_log(&mut self, data: &[u8], name: &str, whole: bool) {
+        self.secrets(data, None, name, whole);
+    }
+
+    fn secrets_block(&mut self, data: &[u8], file_offset: Option<u64>, name: &str) {
+        self.secrets(data, file_offset, name, true);
+    }
 }
 
-impl session::Output for PartOut {
+impl Dispatch {
+    /// Key log text for every part, read where it lies in the file when it
+    /// does (a block can be megabytes, and every part reads it).
+    fn secrets(&mut self, data: &[u8], file_offset: Option<u64>, name: &str, whole: bool) {
+        let name: Arc<str> = name.into();
+        let in_file = self.in_file(file_offset, data.len());
+        for part in 0..self.parts {
+            let bytes = match &in_file {
+                Some(r) => Bytes::InFile(r.clone()),
+                None => Bytes::Batch(self.bytes(part, data)),
+            };
+            self.push(part, Step::Secrets { bytes, name: name.clone(), whole });
+        }
+    }
+}
+
+/// A part's output: what its analysis reports, with the work done on it
+/// and the step it came from.
+struct PartOut<W: Work> {
+    work: W,
+    start: Timestamp,
+    step: u64,
+    found: Vec<(u64, Found<W::Found>)>,
+}
+
+impl<W: Work> session::Output for PartOut<W> {
     fn session(&mut self, s: Session) {
-        let mut text = Vec::with_capacity(4096);
-        let (problems, r) = self.render.session(&mut text, &s, self.start);
-        // Writing into memory does not fail; if rendering did, what was
-        // written is what a single analysis would have written before
-        // failing too.
-        let _ = r;
-        self.found.push((self.step, Found::Session { id: s.id, text, problems }));
+        let id = s.id;
+        let found = self.work.session(s, self.start);
+        self.found.push((self.step, Found::Session(id, found)));
     }
 
     fn flow(&mut self, f: Flow) {
-        let mut text = Vec::with_capacity(1024);
-        let _ = self.render.flow(&mut text, &f, self.start);
-        self.found.push((self.step, Found::Flow(text)));
+        let found = self.work.flow(f, self.start);
+        self.found.push((self.step, Found::Flow(found)));
     }
 
     fn diagnostic(&mut self, diag: Diagnostic) {
@@ -322,32 +360,27 @@ impl session::Output for PartOut {
     }
 }
 
-/// How many steps ahead a part prefetches the bytes of mapped frames.
-const PREFETCH_STEPS: usize = 2;
-
 /// A part: the analysis of the connections it owns.
 struct Part {
     me: usize,
     parts: usize,
     shared: Arc<Shared>,
-    /// Names the key log lines of Decryption Secrets Blocks in diagnostics.
-    dsb_name: String,
-    /// The capture file, when it is mapped.
-    mapping: Option<Arc<Mapping>>,
+    /// The capture file, when it is held whole.
+    file: Option<Arc<dyn FileBytes>>,
 }
 
 /// Where a part's keys and batches come from and go back to.
-struct PartIo {
+struct PartIo<F> {
     /// The keys, once the key logs are read.
     keys: mpsc::Receiver<Keyring>,
     batches: mpsc::Receiver<Batch>,
-    done: mpsc::Sender<Done>,
+    done: mpsc::Sender<Done<F>>,
     spare: mpsc::Sender<Batch>,
 }
 
-fn part(p: Part, mut analyzer: Analyzer<PartOut>, io: PartIo) {
-    let Part { me, parts, shared, dsb_name, mapping } = p;
-    let file = mapping.as_deref().map(Mapping::bytes).unwrap_or_default();
+fn part<W: Work>(p: Part, mut analyzer: Analyzer<PartOut<W>>, io: PartIo<W::Found>) {
+    let Part { me, parts, shared, file } = p;
+    let file_bytes = file.as_deref().map(FileBytes::bytes).unwrap_or_default();
     let PartIo { keys, batches, done, spare } = io;
     // The key logs may still be being read: nothing is analysed before.
     let Ok(keys) = keys.recv() else { return };
@@ -365,17 +398,17 @@ fn part(p: Part, mut analyzer: Analyzer<PartOut>, io: PartIo) {
             // The bytes of the steps just ahead are loaded while this one
             // is analysed: they were last read from memory long ago, by
             // the reading thread, if at all.
-            if let (Some(m), Some((_, Step::Data { bytes: Bytes::Mapped(r), .. }))) =
-                (mapping.as_deref(), batch.steps.get(i + PREFETCH_STEPS))
+            if let (Some(f), Some((_, Step::Data { bytes: Bytes::InFile(r), .. }))) =
+                (file.as_deref(), batch.steps.get(i.saturating_add(PREFETCH_STEPS)))
             {
-                m.prefetch(r.clone());
+                f.prefetch(r.clone());
             }
             analyzer.out.step = n;
             analyzer.keys.set_position(n, before.next().unwrap_or_default());
             let range = |r: &Range<usize>| batch.bytes.get(r.clone()).unwrap_or_default();
             let bytes = |b: &Bytes| match b {
                 Bytes::Batch(r) => range(r),
-                Bytes::Mapped(r) => file.get(r.clone()).unwrap_or_default(),
+                Bytes::InFile(r) => file_bytes.get(r.clone()).unwrap_or_default(),
             };
             match step {
                 Step::Open(info) => {
@@ -391,6 +424,7 @@ fn part(p: Part, mut analyzer: Analyzer<PartOut>, io: PartIo) {
                             frame: *frame,
                             frame_offset: *at,
                             ts: *ts,
+                            file_offset: None,
                         };
                         analyzer.data(info, st, *dir, chunk);
                         // Reported: nothing more can come of it (what the
@@ -419,13 +453,15 @@ fn part(p: Part, mut analyzer: Analyzer<PartOut>, io: PartIo) {
                         analyzer.close(info, c.st, *reason);
                     }
                 }
-                Step::Secrets { bytes: r } => {
-                    let mut d = analyzer.keys.keylog.parse(bytes(r), &dsb_name);
-                    d.extend(analyzer.keys.keylog.finish());
+                Step::Secrets { bytes: r, name, whole } => {
+                    let mut d = analyzer.keys.keylog.parse(bytes(r), name);
+                    if *whole {
+                        d.extend(analyzer.keys.keylog.finish());
+                    }
                     // A block can be megabytes of the file, read again
                     // here after the reader let go of its pages.
-                    if let (Some(m), Bytes::Mapped(range)) = (mapping.as_deref(), r) {
-                        m.release(range.clone());
+                    if let (Some(f), Bytes::InFile(range)) = (file.as_deref(), r) {
+                        f.release(range.clone());
                     }
                     // Every part reads them; one reports their problems.
                     if me == 0 {
@@ -434,7 +470,7 @@ fn part(p: Part, mut analyzer: Analyzer<PartOut>, io: PartIo) {
                     }
                 }
             }
-            steps += 1;
+            steps = steps.saturating_add(1);
             shared.set_done(me, steps);
         }
         mind_budget(&mut analyzer, &mut conns, &mut evicted);
@@ -445,7 +481,7 @@ fn part(p: Part, mut analyzer: Analyzer<PartOut>, io: PartIo) {
         batch.steps.clear();
         batch.before.clear();
         batch.bytes.clear();
-        // Kept by the main thread only as long as it reads.
+        // Kept by the reading thread only as long as it reads.
         let _ = spare.send(batch);
     }
 }
@@ -468,12 +504,12 @@ impl PartConn {
 /// The state of the connection a step (number `n`) is about; made anew
 /// when bytes come for one ended early for the budget (as a single
 /// analysis picks it up as a new connection: its end alone is nothing).
-fn conn<'a>(
+fn conn<'a, W: Work>(
     conns: &'a mut foldhash::HashMap<u64, PartConn>,
     evicted: &foldhash::HashSet<u64>,
     info: &ConnInfo,
     n: u64,
-    analyzer: &mut Analyzer<PartOut>,
+    analyzer: &mut Analyzer<PartOut<W>>,
     bytes: bool,
 ) -> Option<&'a mut ConnState> {
     if bytes && evicted.contains(&info.id) && !conns.contains_key(&info.id) {
@@ -488,11 +524,11 @@ fn conn<'a>(
 
 /// When the run holds more than the memory budget allows, a part ends its
 /// longest-idle connections (reported as they stand) until the total is
-/// settled again, as a single analysis's reassembler does: the main
+/// settled again, as a single analysis's reassembler does: the reading
 /// thread's cannot, the memory being given back only when a part gets to
 /// the close. Done after each batch.
-fn mind_budget(
-    analyzer: &mut Analyzer<PartOut>,
+fn mind_budget<W: Work>(
+    analyzer: &mut Analyzer<PartOut<W>>,
     conns: &mut foldhash::HashMap<u64, PartConn>,
     evicted: &mut foldhash::HashSet<u64>,
 ) {
@@ -516,46 +552,164 @@ fn mind_budget(
     }
 }
 
-/// The key logs read (whether it worked, what was wrong in them), or
-/// being read.
-enum Loading {
-    Done(Loaded),
-    Later(std::thread::JoinHandle<Loaded>),
+/// Hands each part its keys, once they are read (on any thread). Dropped
+/// without [`Keys::give`], the parts analyse nothing.
+pub struct Keys {
+    senders: Vec<mpsc::SyncSender<Keyring>>,
+    shared: Arc<Shared>,
 }
 
-/// Whether the key logs could be read, and what was wrong in them.
-type Loaded = (anyhow::Result<()>, Collector);
-
-/// What the analysis wrote and found.
-#[derive(Default)]
-pub struct Totals {
-    pub sessions: u64,
-    pub flows: u64,
-    pub session_problems: u64,
-    pub error: Option<std::io::Error>,
-    /// The key logs could not be read (nothing was analysed).
-    pub keys_error: Option<anyhow::Error>,
+impl Keys {
+    /// Every part gets `ring`'s key logs and RSA keys; the sessions they
+    /// remember for resumption are shared between them.
+    pub fn give(self, ring: Keyring) {
+        for (me, tx) in self.senders.iter().enumerate() {
+            let _ = tx.send(ring.with_memory(Box::new(PartMemory::new(self.shared.clone(), me))));
+        }
+    }
 }
 
-/// Puts the parts' findings back in step order and writes them.
-struct Merger<'w, W: Write> {
-    w: &'w mut W,
-    diags: &'w mut Collector,
-    /// Findings received and not yet written, per part.
-    found: Vec<VecDeque<(u64, Found)>>,
+/// A part's thread stopped unexpectedly (it panicked).
+#[derive(Debug)]
+pub struct Stopped;
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an analysis thread stopped unexpectedly")
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+/// The analysis of one capture over several threads: push its inputs
+/// (from one thread), then [`Engine::finish`].
+pub struct Engine<W: Work> {
+    pipeline: Pipeline<Dispatch, u8>,
+    done: mpsc::Receiver<Done<W::Found>>,
+    handles: Vec<std::thread::JoinHandle<()>>,
+    merger: Merger<W::Found>,
+}
+
+/// The parts' findings not yet merged, and the sessions' numbers.
+struct Merger<F> {
+    /// Findings received and not yet merged, per part.
+    found: Vec<VecDeque<(u64, Found<F>)>>,
     /// Session numbers over the capture, by (part, number in the part).
     numbers: HashMap<(usize, u64), u64>,
     next_number: u64,
-    totals: Totals,
 }
 
-impl<W: Write> Merger<'_, W> {
-    fn take(&mut self, d: Done, dispatch: &mut Dispatch) {
+impl<W: Work> Engine<W> {
+    /// Starts `parts` analysis threads (1 to [`MAX_PARTS`]), each with
+    /// `opts`, `budget` and a clone of `work`. `source` names the capture
+    /// in diagnostics; `file` is the capture file when the caller holds it
+    /// whole (frames are then read where they lie). The parts wait for
+    /// their keys: give them with the returned [`Keys`].
+    pub fn start(
+        parts: usize,
+        opts: Options,
+        budget: &Budget,
+        work: &W,
+        source: &str,
+        file: Option<Arc<dyn FileBytes>>,
+    ) -> std::io::Result<(Self, Keys)> {
+        let parts = parts.clamp(1, MAX_PARTS);
+        let shared = Shared::new(parts);
+        let (done_tx, done) = mpsc::channel::<Done<W::Found>>();
+        let (spare_tx, spare) = mpsc::channel::<Batch>();
+        let mut senders = Vec::new();
+        let mut key_senders = Vec::new();
+        let mut handles = Vec::new();
+        for me in 0..parts {
+            let (tx, rx) = mpsc::sync_channel::<Batch>(QUEUED_BATCHES);
+            senders.push(tx);
+            let (keys_tx, keys_rx) = mpsc::sync_channel::<Keyring>(1);
+            key_senders.push(keys_tx);
+            let out = PartOut {
+                work: work.clone(),
+                start: Timestamp::default(),
+                step: 0,
+                found: Vec::new(),
+            };
+            let analyzer = Analyzer::new(opts, out).with_budget(budget);
+            let p = Part { me, parts, shared: shared.clone(), file: file.clone() };
+            let io = PartIo {
+                keys: keys_rx,
+                batches: rx,
+                done: done_tx.clone(),
+                spare: spare_tx.clone(),
+            };
+            let h = std::thread::Builder::new()
+                .name(format!("analysis-{me}"))
+                .spawn(move || part(p, analyzer, io))?;
+            handles.push(h);
+        }
+        let dispatch = Dispatch {
+            parts,
+            batches: (0..parts).map(|_| Batch::default()).collect(),
+            start: Timestamp::default(),
+            next_step: 0,
+            given: vec![0; parts],
+            pending: vec![VecDeque::new(); parts],
+            own: VecDeque::new(),
+            senders,
+            spare,
+            batch_bytes: 0,
+            batch_steps: 0,
+            file_len: file.as_deref().map(|f| f.bytes().len()),
+        };
+        let mut pipeline = Pipeline::new(dispatch).with_budget(budget).named(source);
+        if let Some(f) = file {
+            pipeline = pipeline.in_file(f);
+        }
+        let merger = Merger {
+            found: (0..parts).map(|_| VecDeque::new()).collect(),
+            numbers: HashMap::new(),
+            next_number: 0,
+        };
+        Ok((Engine { pipeline, done, handles, merger }, Keys { senders: key_senders, shared }))
+    }
+
+    /// Analyses one input; hands `merge` whatever is ready.
+    pub fn push(&mut self, input: Input<'_>, merge: &mut impl Merge<W::Found>) {
+        self.pipeline.push(input);
+        let dispatch = self.pipeline.stage_mut();
+        if dispatch.full() {
+            dispatch.flush();
+            while let Ok(d) = self.done.try_recv() {
+                self.merger.take(d, dispatch);
+            }
+            self.merger.merge_ready(dispatch, merge, false);
+        }
+    }
+
+    /// Ends every connection (the input is over), waits for the parts and
+    /// hands `merge` the rest.
+    pub fn finish(self, merge: &mut impl Merge<W::Found>) -> Result<(), Stopped> {
+        let Engine { pipeline, done, handles, mut merger } = self;
+        let mut dispatch = pipeline.finish();
+        dispatch.flush();
+        // The parts stop when their batches end.
+        dispatch.senders.clear();
+        for d in done {
+            merger.take(d, &mut dispatch);
+            merger.merge_ready(&mut dispatch, merge, false);
+        }
+        let mut stopped = false;
+        for h in handles {
+            stopped |= h.join().is_err();
+        }
+        merger.merge_ready(&mut dispatch, merge, true);
+        if stopped { Err(Stopped) } else { Ok(()) }
+    }
+}
+
+impl<F> Merger<F> {
+    fn take(&mut self, d: Done<F>, dispatch: &mut Dispatch) {
         if let Some(p) = dispatch.pending.get_mut(d.part) {
-            let analysed = d.steps;
             // Steps are analysed in order: drop those now done.
             let given = dispatch.given.get(d.part).copied().unwrap_or(0);
-            let left = usize::try_from(given.saturating_sub(analysed)).unwrap_or(0);
+            let left = usize::try_from(given.saturating_sub(d.steps)).unwrap_or(0);
             while p.len() > left {
                 p.pop_front();
             }
@@ -565,15 +719,16 @@ impl<W: Write> Merger<'_, W> {
         }
     }
 
-    /// Writes everything from steps that no part can still add to.
-    fn write_ready(&mut self, dispatch: &mut Dispatch, all: bool) {
+    /// Hands `merge` everything from steps that no part can still add to
+    /// (`all`: everything).
+    fn merge_ready(&mut self, dispatch: &mut Dispatch, merge: &mut impl Merge<F>, all: bool) {
         let limit = if all {
             u64::MAX
         } else {
             dispatch.pending.iter().filter_map(|p| p.front().copied()).min().unwrap_or(u64::MAX)
         };
         loop {
-            // The earliest of the parts' findings and the main thread's own.
+            // The earliest of the parts' findings and the reading thread's own.
             let mut best: Option<(u64, Option<usize>)> =
                 dispatch.own.front().map(|(n, _)| (*n, None));
             for (i, q) in self.found.iter().enumerate() {
@@ -590,234 +745,30 @@ impl<W: Write> Merger<'_, W> {
             match from {
                 None => {
                     if let Some((_, d)) = dispatch.own.pop_front() {
-                        self.diags.push(d);
+                        merge.diagnostic(d);
                     }
                 }
                 Some(i) => {
                     if let Some((_, f)) = self.found.get_mut(i).and_then(VecDeque::pop_front) {
-                        self.write(i, f);
+                        self.merge_one(merge, i, f);
                     }
                 }
             }
         }
     }
 
-    fn write(&mut self, part: usize, f: Found) {
+    fn merge_one(&mut self, merge: &mut impl Merge<F>, part: usize, f: Found<F>) {
         match f {
             Found::Started(id) => {
                 self.numbers.insert((part, id), self.next_number);
-                self.next_number += 1;
+                self.next_number = self.next_number.saturating_add(1);
             }
-            Found::Session { id, text, problems } => {
-                self.totals.sessions += 1;
-                self.totals.session_problems += problems;
+            Found::Session(id, found) => {
                 let number = self.numbers.remove(&(part, id));
-                if self.totals.error.is_none() {
-                    let r = match number {
-                        Some(n) => write_numbered(self.w, &text, id, n),
-                        None => self.w.write_all(&text),
-                    };
-                    if let Err(e) = r {
-                        self.totals.error = Some(e);
-                    }
-                }
+                merge.session(number, id, found);
             }
-            Found::Flow(text) => {
-                self.totals.flows += 1;
-                if self.totals.error.is_none()
-                    && let Err(e) = self.w.write_all(&text)
-                {
-                    self.totals.error = Some(e);
-                }
-            }
-            Found::Diagnostic(d) => {
-                self.diags.push(d);
-            }
+            Found::Flow(found) => merge.flow(found),
+            Found::Diagnostic(d) => merge.diagnostic(d),
         }
     }
-}
-
-/// Writes a session rendered by a part with its number in the part
-/// (`local`) as the capture-wide `number`: the number is the value of the
-/// JSON object's second member.
-fn write_numbered(w: &mut impl Write, text: &[u8], local: u64, number: u64) -> std::io::Result<()> {
-    const PREFIX: &[u8] = b"{\"type\":\"session\",\"session\":";
-    let digits = local.to_string();
-    let at = PREFIX.len() + digits.len();
-    match text.get(..at) {
-        Some(head) if head.starts_with(PREFIX) && head.ends_with(digits.as_bytes()) => {
-            w.write_all(PREFIX)?;
-            write!(w, "{number}")?;
-            w.write_all(text.get(at..).unwrap_or_default())
-        }
-        // Not the shape this module renders: written as it is.
-        _ => w.write_all(text),
-    }
-}
-
-/// Analyses `file` in `parts` parts (1 to [`MAX_PARTS`]) and writes what a single
-/// analysis with `opts`, `keys` (after reading `files` into it) and `render`
-/// would write, to `w`, its diagnostics to `diags`. The key logs are read on
-/// a thread of their own while the capture is read.
-#[allow(clippy::too_many_arguments)]
-pub fn analyse<W: Write>(
-    file: &mut CaptureFile,
-    parts: usize,
-    opts: Options,
-    budget: &Budget,
-    keys: Keyring,
-    files: KeyFiles,
-    render: &Render,
-    w: &mut W,
-    diags: &mut Collector,
-) -> Totals {
-    let parts = parts.clamp(1, MAX_PARTS);
-    let shared = Shared::new(parts);
-    let dsb_name = format!("{}: Decryption Secrets Block", file.path.display());
-    let mapping = file.reader.mapping();
-    let (done_tx, done_rx) = mpsc::channel::<Done>();
-    let (spare_tx, spare) = mpsc::channel::<Batch>();
-    let mut senders = Vec::new();
-    let mut key_senders = Vec::new();
-    let mut handles = Vec::new();
-    for me in 0..parts {
-        let (tx, rx) = mpsc::sync_channel::<Batch>(QUEUED_BATCHES);
-        senders.push(tx);
-        let (keys_tx, keys_rx) = mpsc::sync_channel::<Keyring>(1);
-        key_senders.push(keys_tx);
-        let out = PartOut {
-            render: render.clone(),
-            start: Timestamp::default(),
-            step: 0,
-            found: Vec::new(),
-        };
-        let analyzer = Analyzer::new(opts, out).with_budget(budget);
-        let p = Part {
-            me,
-            parts,
-            shared: shared.clone(),
-            dsb_name: dsb_name.clone(),
-            mapping: mapping.clone(),
-        };
-        let io =
-            PartIo { keys: keys_rx, batches: rx, done: done_tx.clone(), spare: spare_tx.clone() };
-        let h = std::thread::Builder::new()
-            .name(format!("analysis-{me}"))
-            .spawn(move || part(p, analyzer, io));
-        match h {
-            Ok(h) => handles.push(h),
-            Err(e) => {
-                return Totals { error: Some(e), ..Totals::default() };
-            }
-        }
-    }
-    drop(done_tx);
-    drop(spare_tx);
-    // Each part gets its keyring once the key logs are read (a part
-    // without keys stops: the key logs could not be read).
-    let give_keys = {
-        let shared = shared.clone();
-        move |mut ring: Keyring, files: KeyFiles| {
-            let mut diags = Collector::default();
-            let read = files.read_into(&mut ring, &mut diags);
-            if read.is_ok() {
-                for (me, tx) in key_senders.iter().enumerate() {
-                    let _ =
-                        tx.send(ring.with_memory(Box::new(PartMemory::new(shared.clone(), me))));
-                }
-            }
-            (read, diags)
-        }
-    };
-    let loading = if files.has_keylog() {
-        let h =
-            std::thread::Builder::new().name("keylog".into()).spawn(move || give_keys(keys, files));
-        match h {
-            Ok(h) => Loading::Later(h),
-            Err(e) => return Totals { error: Some(e), ..Totals::default() },
-        }
-    } else {
-        // Only RSA keys (already read), or nothing.
-        Loading::Done(give_keys(keys, files))
-    };
-    let before = std::mem::take(diags);
-    let mut dispatch = Dispatch {
-        parts,
-        batches: (0..parts).map(|_| Batch::default()).collect(),
-        start: Timestamp::default(),
-        next_step: 0,
-        given: vec![0; parts],
-        pending: vec![VecDeque::new(); parts],
-        own: VecDeque::new(),
-        senders,
-        spare,
-        batch_bytes: 0,
-        batch_steps: 0,
-        mapped: mapping.as_deref().map(|m| (m.bytes().as_ptr() as usize, m.bytes().len())),
-    };
-    let mut merger = Merger {
-        w,
-        diags,
-        found: (0..parts).map(|_| VecDeque::new()).collect(),
-        numbers: HashMap::new(),
-        next_number: 0,
-        totals: Totals::default(),
-    };
-    let mut tcp: Reassembler<u8> = Reassembler::default().with_budget(budget);
-    let file_bytes = mapping.as_deref().map(Mapping::bytes).unwrap_or_default();
-    let mut first = true;
-    file.for_each(|ev| {
-        match ev {
-            Event::Frame(f) => {
-                if first {
-                    dispatch.start = f.ts;
-                    first = false;
-                }
-                tcp.push_frame_in(&mut dispatch, &f, file_bytes);
-            }
-            Event::Problem(d) => dispatch.diagnostic(d),
-            Event::Secrets { kind, data, .. } => {
-                if kind == SECRETS_TLS_KEY_LOG {
-                    dispatch.broadcast_secrets(data);
-                }
-            }
-            Event::Comment { .. } => {}
-        }
-        if dispatch.full() {
-            dispatch.flush();
-            while let Ok(d) = done_rx.try_recv() {
-                merger.take(d, &mut dispatch);
-            }
-            merger.write_ready(&mut dispatch, false);
-        }
-    });
-    tcp.finish_all(&mut dispatch);
-    dispatch.flush();
-    dispatch.senders.clear();
-    for d in done_rx {
-        merger.take(d, &mut dispatch);
-        merger.write_ready(&mut dispatch, false);
-    }
-    let mut panicked = false;
-    for h in handles {
-        panicked |= h.join().is_err();
-    }
-    let (read, keylog_diags) = match loading {
-        Loading::Done(loaded) => loaded,
-        Loading::Later(h) => h.join().unwrap_or_else(|_| {
-            panicked = true;
-            (Ok(()), Collector::default())
-        }),
-    };
-    merger.write_ready(&mut dispatch, true);
-    let mut totals = merger.totals;
-    // The key logs' diagnostics come first, as when they were read before.
-    let analysed = std::mem::replace(diags, before);
-    diags.append(keylog_diags);
-    diags.append(analysed);
-    totals.keys_error = read.err();
-    if panicked && totals.error.is_none() {
-        totals.error = Some(std::io::Error::other("an analysis thread stopped unexpectedly"));
-    }
-    totals
 }

@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use tlsscope_scope::tls::crypto::{By, MAX_REMEMBERED_SESSIONS, SessionMemory};
-use tlsscope_scope::tls::secret::Secret;
+use crate::tls::crypto::{By, MAX_REMEMBERED_SESSIONS, SessionMemory};
+use crate::tls::secret::Secret;
 
 /// Where the analysis of one part of a capture stands: the number of the
 /// step (a connection event, in the order of the capture) being analysed,
