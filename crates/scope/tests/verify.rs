@@ -25,8 +25,9 @@ use std::process::Command;
 use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use tlsscope_capture::read::{CaptureReader, Event};
 use tlsscope_scope::diag::Diagnostic;
-use tlsscope_scope::flow::{Chunk, ConnInfo, Dir, EndReason, Limits, Reassembler, StreamSink};
-use tlsscope_scope::session::{Analyzer, ConnState, Flow, Options, Output, Resumption, Session};
+use tlsscope_scope::flow::{Chunk, ConnInfo, Dir, EndReason, StreamSink};
+use tlsscope_scope::pipeline::{Input, Pipeline, Stage};
+use tlsscope_scope::session::{Flow, Options, Output, Resumption, Session};
 use tlsscope_scope::time::Timestamp;
 use tlsscope_scope::tls::decrypt::{Bulk, CipherSpec, Decryptor, RecordKeys, Side};
 use tlsscope_scope::verify::{Check, Kind, Outcome, Trust, check_session};
@@ -79,19 +80,17 @@ impl Output for Found {
 fn analyse(pcap: &[u8], keys: Option<&[u8]>) -> Vec<Session> {
     let mut reader = CaptureReader::from_reader(Cursor::new(pcap.to_vec())).unwrap();
     let opts = Options { trees: false, keep_messages: true, decrypt: true, http: false };
-    let mut analyzer = Analyzer::new(opts, Found::default());
+    let mut analysis = Pipeline::analysis(opts, Found::default());
     if let Some(k) = keys {
-        assert!(analyzer.keys.keylog.parse(k, "test.keys").is_empty());
-        analyzer.keys.keylog.finish();
+        assert!(analysis.keys().keylog.parse(k, "test.keys").is_empty());
+        analysis.keys().keylog.finish();
     }
-    let mut tcp: Reassembler<ConnState> = Reassembler::default();
     while let Some(ev) = reader.next() {
         if let Event::Frame(f) = ev {
-            tcp.push_frame(&mut analyzer, &f);
+            analysis.push(Input::Frame(f));
         }
     }
-    tcp.finish_all(&mut analyzer);
-    let mut sessions = analyzer.out.0;
+    let mut sessions = analysis.finish().out.0;
     sessions.sort_by_key(|s| s.first_frame);
     sessions
 }
@@ -557,17 +556,17 @@ impl StreamSink<()> for Streams {
     fn close(&mut self, _: &ConnInfo, _: (), _: EndReason) {}
 }
 
+impl Stage<()> for Streams {}
+
 fn streams(pcap: &[u8]) -> BTreeMap<u64, [Vec<u8>; 2]> {
     let mut reader = CaptureReader::from_reader(Cursor::new(pcap.to_vec())).unwrap();
-    let mut r = Reassembler::<()>::new(Limits::default());
-    let mut sink = Streams::default();
+    let mut streams = Pipeline::new(Streams::default());
     while let Some(ev) = reader.next() {
         if let Event::Frame(f) = ev {
-            r.push_frame(&mut sink, &f);
+            streams.push(Input::Frame(f));
         }
     }
-    r.finish_all(&mut sink);
-    sink.0
+    streams.finish().0
 }
 
 /// The TLS records of a stream: header and body.
