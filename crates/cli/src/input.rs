@@ -7,6 +7,15 @@
 //! Either way what is read goes to the library's analysis
 //! ([`tlsscope_scope::pipeline`]) as its inputs.
 
+// What is read here comes from files and interfaces the user names:
+// nothing in it may panic, and lengths are added with checked arithmetic
+// (as in the capture and scope crates).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use std::collections::VecDeque;
 use std::io::{IsTerminal, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -199,7 +208,7 @@ impl Follower {
         }
         // At most 16 MiB per read: a key log is lines of ~200 bytes.
         if f.take(16 << 20).read_to_end(buf).is_ok() {
-            self.offset += buf.len() as u64;
+            self.offset = self.offset.saturating_add(buf.len() as u64);
         }
     }
 }
@@ -272,7 +281,7 @@ impl Source {
                 if !(s.is_finite() && s > 0.0) {
                     anyhow::bail!("--duration {s}: give a number of seconds above 0");
                 }
-                cap.set_deadline(Some(Instant::now() + Duration::from_secs_f64(s.min(1e9))));
+                cap.set_deadline(Instant::now().checked_add(Duration::from_secs_f64(s.min(1e9))));
             }
             eprintln!(
                 "tlsscope: capturing on {iface} (Ctrl-C stops and prints what is still open)"
@@ -328,7 +337,7 @@ impl Live {
         let mut held_bytes = 0usize;
         let mut seen = 0u64;
         let mut buf = Vec::new();
-        let mut last_read = Instant::now() - DELAY;
+        let mut last_read = Instant::now().checked_sub(DELAY).unwrap_or_else(Instant::now);
         let refresh =
             |followers: &mut Vec<Follower>, f: &mut dyn FnMut(Input<'_>), buf: &mut Vec<u8>| {
                 for fl in followers.iter_mut() {
@@ -347,7 +356,7 @@ impl Live {
                     break;
                 }
                 let Some(h) = line.pop_front() else { break };
-                *held -= h.data.len();
+                *held = held.saturating_sub(h.data.len());
                 let frame = Frame {
                     number: h.number,
                     ts: h.ts,
@@ -369,8 +378,8 @@ impl Live {
             // `next` waits at most a tick, then gives None only when stopped.
             match self.cap.next() {
                 Some(Event::Frame(fr)) => {
-                    seen += 1;
-                    held_bytes += fr.data.len();
+                    seen = seen.saturating_add(1);
+                    held_bytes = held_bytes.saturating_add(fr.data.len());
                     line.push_back(Held {
                         at: Instant::now(),
                         number: fr.number,
@@ -387,7 +396,7 @@ impl Live {
                 }
                 None => break,
             }
-            if last_read.elapsed() >= DELAY / 3 {
+            if last_read.elapsed() >= DELAY.div_f64(3.0) {
                 last_read = Instant::now();
                 refresh(&mut self.followers, &mut f, &mut buf);
             }

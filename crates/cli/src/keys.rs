@@ -1,6 +1,15 @@
 //! `--keylog` and `--rsa-key`: the secrets the analysis commands decrypt
 //! with, besides those a pcapng brings in Decryption Secrets Blocks.
 
+// What is read here comes from files and interfaces the user names:
+// nothing in it may panic, and lengths are added with checked arithmetic
+// (as in the capture and scope crates).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 

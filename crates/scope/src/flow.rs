@@ -21,6 +21,8 @@
 //! [`Limits`], and hitting one turns the pending hole into a gap with a
 //! diagnostic instead of growing. Nothing here panics on any input.
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -499,8 +501,9 @@ impl<U: Default> Reassembler<U> {
         if self.held.budget().limit().is_none() {
             return;
         }
-        let per_conn = std::mem::size_of::<Conn<()>>() + ITEM_COST;
-        self.held.set(self.buffered_total + self.conns.len() * per_conn);
+        let per_conn = std::mem::size_of::<Conn<()>>().saturating_add(ITEM_COST);
+        self.held
+            .set(self.buffered_total.saturating_add(self.conns.len().saturating_mul(per_conn)));
         if !self.held.budget().over() || !sink.frees_at_once() {
             return;
         }
@@ -525,7 +528,8 @@ impl<U: Default> Reassembler<U> {
             if let Some(slot) = self.conns.remove(&key) {
                 self.finish(sink, slot, EndReason::Evicted);
             }
-            self.held.set(self.buffered_total + self.conns.len() * per_conn);
+            self.held
+                .set(self.buffered_total.saturating_add(self.conns.len().saturating_mul(per_conn)));
         }
     }
 
@@ -566,7 +570,7 @@ impl<U: Default> Reassembler<U> {
         payload_at: Option<u64>,
         file: &[u8],
     ) {
-        self.frames_seen += 1;
+        self.frames_seen = self.frames_seen.saturating_add(1);
         self.expire_closed(sink, ts);
         let key = Key::new(seg.src, seg.dst);
         let is_new_syn = seg.flags.syn() && !seg.flags.ack();
@@ -622,7 +626,7 @@ impl<U: Default> Reassembler<U> {
                     fin: PerDir::default(),
                     rst: false,
                 };
-                self.next_id += 1;
+                self.next_id = self.next_id.saturating_add(1);
                 let slot = v.insert(Slot::Open(Box::new(Conn {
                     info,
                     halves: Default::default(),
@@ -655,7 +659,7 @@ impl<U: Default> Reassembler<U> {
         };
         let dir =
             if seg.src == conn.info.client { Dir::ClientToServer } else { Dir::ServerToClient };
-        conn.frames += 1;
+        conn.frames = conn.frames.saturating_add(1);
         count_frame(&mut conn.info, dir, frame, ts, frame_len);
 
         let mut state = PushState {
@@ -723,7 +727,7 @@ impl<U: Default> Reassembler<U> {
             }
             Err(DecodeError::UnsupportedLinkType(link)) => {
                 if let Some(seen) = self.unsupported_links.iter_mut().find(|(l, ..)| *l == link) {
-                    seen.2 += 1;
+                    seen.2 = seen.2.saturating_add(1);
                 } else if self.unsupported_links.len() < 16 {
                     self.unsupported_links.push((link, frame.number, 1));
                     sink.diagnostic(Diagnostic::new(
@@ -859,8 +863,8 @@ fn count_frame(info: &mut ConnInfo, dir: Dir, frame: u64, ts: Timestamp, frame_l
     info.last = ts;
     info.last_frame = frame;
     let st = &mut info.stats[dir];
-    st.frames += 1;
-    st.bytes += u64::from(frame_len);
+    st.frames = st.frames.saturating_add(1);
+    st.bytes = st.bytes.saturating_add(u64::from(frame_len));
 }
 
 /// Borrowed pieces of the reassembler that segment handling needs, split
@@ -948,10 +952,10 @@ impl PushState<'_> {
         }
 
         let captured = seg.payload.len() as u64;
-        let full_len = captured + u64::from(seg.payload_missing);
+        let full_len = captured.saturating_add(u64::from(seg.payload_missing));
         if seg.flags.fin() && half.fin_at.is_none() {
             if !ended {
-                half.fin_at = Some(start + full_len);
+                half.fin_at = Some(start.saturating_add(full_len));
             }
             conn.info.fin[dir] = true;
         }
@@ -994,8 +998,8 @@ impl PushState<'_> {
         ts: Timestamp,
     ) {
         let next = conn.halves[dir].next;
-        let end = start + payload.len() as u64;
-        let full_end = start + full_len;
+        let end = start.saturating_add(payload.len() as u64);
+        let full_end = start.saturating_add(full_len);
 
         if full_end <= next {
             // Entirely seen before: a retransmission.
@@ -1005,12 +1009,14 @@ impl PushState<'_> {
         if start < next {
             // Partly seen: compare nothing (no exact match possible), keep
             // the new tail only.
-            conn.info.stats[dir].retransmissions += 1;
-            let skip = usize::try_from(next - start).unwrap_or(usize::MAX);
+            conn.info.stats[dir].retransmissions =
+                conn.info.stats[dir].retransmissions.saturating_add(1);
+            let skip = usize::try_from(next.saturating_sub(start)).unwrap_or(usize::MAX);
             let tail = payload.get(skip..).unwrap_or_default();
             let cut = u64::try_from(skip.min(payload.len())).unwrap_or(0);
             let off = frame_offset.saturating_add(u32::try_from(cut).unwrap_or(u32::MAX));
-            return self.data(sink, conn, dir, next, tail, full_end - next, frame, off, ts);
+            let rest = full_end.saturating_sub(next);
+            return self.data(sink, conn, dir, next, tail, rest, frame, off, ts);
         }
         if start == next {
             // In order: hand the frame's bytes straight through.
@@ -1041,7 +1047,7 @@ impl PushState<'_> {
                     conn,
                     dir,
                     end,
-                    full_end - end,
+                    full_end.saturating_sub(end),
                     frame,
                     "cut by the capture's snapshot length",
                 );
@@ -1056,33 +1062,38 @@ impl PushState<'_> {
             return;
         }
         if let Some((&s, p)) = half.pending.range(..=start).next_back()
-            && s + p.data.len() as u64 >= end
+            && s.saturating_add(p.data.len() as u64) >= end
         {
             // Already held in full: compare the overlap.
-            let from = usize::try_from(start - s).unwrap_or(0);
-            let held = p.data.get(from..from + payload.len()).unwrap_or_default();
-            conn.info.stats[dir].retransmissions += 1;
-            conn.info.stats[dir].conflicting_bytes += differing(held, payload);
+            let from = usize::try_from(start.saturating_sub(s)).unwrap_or(0);
+            let held = p.data.get(from..from.saturating_add(payload.len())).unwrap_or_default();
+            conn.info.stats[dir].retransmissions =
+                conn.info.stats[dir].retransmissions.saturating_add(1);
+            conn.info.stats[dir].conflicting_bytes =
+                conn.info.stats[dir].conflicting_bytes.saturating_add(differing(held, payload));
             return;
         }
         let over_segments = half.pending.len() >= self.limits.max_segments_per_direction;
-        let over_bytes =
-            half.pending_bytes + payload.len() > self.limits.max_buffered_per_direction;
+        let over_bytes = half.pending_bytes.saturating_add(payload.len())
+            > self.limits.max_buffered_per_direction;
         let over_budget = !self.budget.has_room(payload.len());
-        let over_total =
-            *self.total + payload.len() > self.limits.max_buffered_total || over_budget;
-        half.pending_bytes += payload.len();
-        *self.total += payload.len();
+        let over_total = (*self.total).saturating_add(payload.len())
+            > self.limits.max_buffered_total
+            || over_budget;
+        half.pending_bytes = half.pending_bytes.saturating_add(payload.len());
+        *self.total = (*self.total).saturating_add(payload.len());
         if let Some(old) =
             half.pending.insert(start, Pending { data: payload.to_vec(), frame, frame_offset, ts })
         {
             // A shorter copy at the same offset: keep the longer new one but
             // count the overlap.
-            half.pending_bytes -= old.data.len();
-            *self.total -= old.data.len();
-            conn.info.stats[dir].retransmissions += 1;
-            conn.info.stats[dir].conflicting_bytes +=
-                differing(&old.data, payload.get(..old.data.len()).unwrap_or_default());
+            half.pending_bytes = half.pending_bytes.saturating_sub(old.data.len());
+            *self.total = (*self.total).saturating_sub(old.data.len());
+            conn.info.stats[dir].retransmissions =
+                conn.info.stats[dir].retransmissions.saturating_add(1);
+            let differ = differing(&old.data, payload.get(..old.data.len()).unwrap_or_default());
+            let st = &mut conn.info.stats[dir];
+            st.conflicting_bytes = st.conflicting_bytes.saturating_add(differ);
         }
         if over_segments || over_bytes || over_total {
             if over_budget {
@@ -1131,7 +1142,8 @@ impl PushState<'_> {
     }
 
     fn retransmission<U>(&mut self, conn: &mut Conn<U>, dir: Dir, start: u64, payload: &[u8]) {
-        conn.info.stats[dir].retransmissions += 1;
+        conn.info.stats[dir].retransmissions =
+            conn.info.stats[dir].retransmissions.saturating_add(1);
         if payload.is_empty() {
             return;
         }
@@ -1151,7 +1163,8 @@ impl PushState<'_> {
         {
             // We no longer hold the first copy, only its hash: count the
             // whole segment as conflicting.
-            conn.info.stats[dir].conflicting_bytes += payload.len() as u64;
+            conn.info.stats[dir].conflicting_bytes =
+                conn.info.stats[dir].conflicting_bytes.saturating_add(payload.len() as u64);
         }
     }
 
@@ -1165,16 +1178,18 @@ impl PushState<'_> {
                 break;
             }
             let p = entry.remove();
-            half.pending_bytes -= p.data.len();
-            *self.total -= p.data.len();
-            let end = start + p.data.len() as u64;
+            half.pending_bytes = half.pending_bytes.saturating_sub(p.data.len());
+            *self.total = (*self.total).saturating_sub(p.data.len());
+            let end = start.saturating_add(p.data.len() as u64);
             if end <= half.next {
-                conn.info.stats[dir].retransmissions += 1;
+                conn.info.stats[dir].retransmissions =
+                    conn.info.stats[dir].retransmissions.saturating_add(1);
                 continue;
             }
-            let skip = usize::try_from(half.next - start).unwrap_or(0);
+            let skip = usize::try_from(half.next.saturating_sub(start)).unwrap_or(0);
             if skip > 0 {
-                conn.info.stats[dir].retransmissions += 1;
+                conn.info.stats[dir].retransmissions =
+                    conn.info.stats[dir].retransmissions.saturating_add(1);
             }
             let data = p.data.get(skip..).unwrap_or_default();
             // Held before the FIN was known: cut at it.
@@ -1201,7 +1216,7 @@ impl PushState<'_> {
         let half = &mut conn.halves[dir];
         if half.fin_at.is_some_and(|fin| half.next >= fin) && !half.pending.is_empty() {
             // The FIN is reached: whatever is still held lies past it.
-            *self.total -= half.pending_bytes;
+            *self.total = (*self.total).saturating_sub(half.pending_bytes);
             half.pending_bytes = 0;
             half.pending.clear();
         }
@@ -1260,7 +1275,7 @@ impl PushState<'_> {
             && t > half.next
         {
             let next = half.next;
-            declare_gap(sink, conn, dir, next, t - next, frame, why);
+            declare_gap(sink, conn, dir, next, t.saturating_sub(next), frame, why);
         }
         conn.halves[dir].hole_acked_since = None;
         self.drain(sink, conn, dir);
@@ -1276,10 +1291,10 @@ impl PushState<'_> {
     ) {
         let mut guard = 0usize;
         while !conn.halves[dir].pending.is_empty()
-            && guard <= self.limits.max_segments_per_direction + 1
+            && guard <= self.limits.max_segments_per_direction.saturating_add(1)
         {
             self.skip_hole(sink, conn, dir, frame, "the connection ended before it arrived");
-            guard += 1;
+            guard = guard.saturating_add(1);
         }
         let half = &conn.halves[dir];
         if let Some(fin) = half.fin_at
@@ -1291,7 +1306,7 @@ impl PushState<'_> {
                 conn,
                 dir,
                 next,
-                fin - next,
+                fin.saturating_sub(next),
                 frame,
                 "the connection ended before it arrived",
             );
@@ -1311,7 +1326,7 @@ impl PushState<'_> {
             half.ended = true;
             // Segments held beyond the FIN are not part of the stream: drop
             // them, or a later flush would deliver them after the end.
-            *self.total -= half.pending_bytes;
+            *self.total = (*self.total).saturating_sub(half.pending_bytes);
             half.pending_bytes = 0;
             half.pending.clear();
             sink.end_of_stream(&conn.info, &mut conn.user, dir);
@@ -1346,9 +1361,9 @@ fn deliver<U, S: StreamSink<U>>(
             },
         };
     }
-    half.recent_pos = (half.recent_pos + 1) % RECENT;
-    half.next = chunk.offset + len;
-    conn.info.stats[dir].payload_bytes += len;
+    half.recent_pos = half.recent_pos.wrapping_add(1) % RECENT;
+    half.next = chunk.offset.saturating_add(len);
+    conn.info.stats[dir].payload_bytes = conn.info.stats[dir].payload_bytes.saturating_add(len);
     sink.data(&conn.info, &mut conn.user, dir, chunk);
 }
 
@@ -1361,10 +1376,10 @@ fn declare_gap<U, S: StreamSink<U>>(
     frame: u64,
     why: &str,
 ) {
-    conn.halves[dir].next = offset + len;
+    conn.halves[dir].next = offset.saturating_add(len);
     let st = &mut conn.info.stats[dir];
-    st.gaps += 1;
-    st.gap_bytes += len;
+    st.gaps = st.gaps.saturating_add(1);
+    st.gap_bytes = st.gap_bytes.saturating_add(len);
     sink.diagnostic(Diagnostic::new(
         Severity::Warning,
         "tcp.gap",

@@ -7,6 +7,8 @@
 //! with its extension headers, and TCP are read with etherparse's lax
 //! slicer, which also reports frames cut by the snapshot length.
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -201,7 +203,7 @@ fn malformed(layer: &'static str, offset: usize, reason: impl Into<String>) -> D
 }
 
 fn be16(data: &[u8], at: usize) -> Option<u16> {
-    let b = data.get(at..at + 2)?;
+    let b = data.get(at..at.checked_add(2)?)?;
     Some(u16::from_be_bytes([*b.first()?, *b.get(1)?]))
 }
 
@@ -308,7 +310,7 @@ fn decode_full<'a>(frame: &Frame<'a>) -> Result<Decoded<'a>, DecodeError> {
         LaxNetSlice::Ipv4(ip) => {
             let h = ip.header();
             let start = offset_in(data, h.slice());
-            let end = start.map(|s| s + usize::from(h.total_len()));
+            let end = start.and_then(|s| s.checked_add(usize::from(h.total_len())));
             (
                 IpAddr::V4(Ipv4Addr::from(h.source())),
                 IpAddr::V4(Ipv4Addr::from(h.destination())),
@@ -318,7 +320,7 @@ fn decode_full<'a>(frame: &Frame<'a>) -> Result<Decoded<'a>, DecodeError> {
         LaxNetSlice::Ipv6(ip) => {
             let h = ip.header();
             let start = offset_in(data, h.slice());
-            let end = start.map(|s| s + 40 + usize::from(h.payload_length()));
+            let end = start.and_then(|s| s.checked_add(40 + usize::from(h.payload_length())));
             (
                 IpAddr::V6(Ipv6Addr::from(h.source())),
                 IpAddr::V6(Ipv6Addr::from(h.destination())),
@@ -347,7 +349,7 @@ fn decode_full<'a>(frame: &Frame<'a>) -> Result<Decoded<'a>, DecodeError> {
     };
     let payload = tcp.payload();
     let payload_offset = offset_in(data, payload).unwrap_or(data.len());
-    let captured_end = payload_offset + payload.len();
+    let captured_end = payload_offset.saturating_add(payload.len());
     // Bytes the IP header announces beyond what was captured. Ethernet
     // padding after the datagram is already trimmed by the lax slicer.
     let payload_missing = declared_end.map_or(0, |end| end.saturating_sub(captured_end));
@@ -401,7 +403,7 @@ fn plain_tcp(data: &[u8], ether_type: u16, off: usize) -> Option<TcpSegment<'_>>
     let tcp = etherparse::TcpHeaderSlice::from_slice(tcp_bytes).ok()?;
     let header_len = tcp.slice().len();
     let payload = tcp_bytes.get(header_len..)?;
-    let payload_offset = off + tcp_at + header_len;
+    let payload_offset = off.checked_add(tcp_at)?.checked_add(header_len)?;
     Some(TcpSegment {
         src: SocketAddr::new(src_ip, tcp.source_port()),
         dst: SocketAddr::new(dst_ip, tcp.destination_port()),

@@ -10,6 +10,8 @@
 //! memory is bounded by open connections, not by the capture, and what they
 //! hold is counted against the run's [`Budget`].
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use std::net::SocketAddr;
 
 use crate::budget::{Budget, Cut, HeapSize, ITEM_COST, Lease};
@@ -81,14 +83,14 @@ impl HttpFound {
         match ev {
             HttpEvent::Exchange(x) => {
                 if self.exchanges.len() >= MAX_EXCHANGES {
-                    self.dropped += 1;
+                    self.dropped = self.dropped.saturating_add(1);
                 } else if self.held.try_grow(ITEM_COST) {
                     self.exchanges.push(*x);
                 } else {
                     // Its own bytes are already counted: dropping it is
                     // what frees them.
-                    self.dropped += 1;
-                    self.dropped_for_memory += 1;
+                    self.dropped = self.dropped.saturating_add(1);
+                    self.dropped_for_memory = self.dropped_for_memory.saturating_add(1);
                     self.held.budget().cut(Cut::Exchange);
                     if self.dropped_for_memory == 1 {
                         let frame = x.end_frame.or(x.request_frame).unwrap_or(0);
@@ -100,9 +102,9 @@ impl HttpFound {
                 }
             }
             HttpEvent::H2Frame(mut f) => {
-                self.h2_frame_count += 1;
+                self.h2_frame_count = self.h2_frame_count.saturating_add(1);
                 if self.h2_frames.len() < MAX_H2_FRAMES
-                    && self.held.try_grow(ITEM_COST + f.summary.capacity())
+                    && self.held.try_grow(ITEM_COST.saturating_add(f.summary.capacity()))
                 {
                     if !f.tree.is_empty() && !self.held.try_grow(f.tree.heap_size()) {
                         f.tree = Vec::new();
@@ -132,7 +134,9 @@ pub const MAX_MESSAGES: usize = 10_000;
 /// The heap bytes of a parsed handshake message kept for display: its
 /// bytes, field tree and parsed body (estimated as its bytes again).
 fn message_size(m: &Message) -> usize {
-    std::mem::size_of::<Message>() + 2 * m.bytes.capacity() + m.fields.heap_size()
+    std::mem::size_of::<Message>()
+        .saturating_add(m.bytes.capacity().saturating_mul(2))
+        .saturating_add(m.fields.heap_size())
 }
 
 /// Diagnostics kept per session or flow: a hostile capture can make a
@@ -381,7 +385,7 @@ impl Session {
     /// [`MAX_MESSAGES`] entries are counted, not listed.
     fn list(&mut self, mut e: Entry) {
         if self.messages.len() >= MAX_MESSAGES {
-            self.messages_not_listed += 1;
+            self.messages_not_listed = self.messages_not_listed.saturating_add(1);
             if self.messages_not_listed == 1 {
                 self.diag(Diagnostic::new(
                     Severity::Warning,
@@ -421,7 +425,7 @@ impl Session {
         if self.diagnostics.len() < MAX_DIAGNOSTICS {
             self.diagnostics.push(d);
         } else {
-            self.diagnostics_not_kept += 1;
+            self.diagnostics_not_kept = self.diagnostics_not_kept.saturating_add(1);
         }
     }
 
@@ -471,7 +475,7 @@ impl Session {
         budget: &Budget,
     ) -> Self {
         let mut held = budget.lease();
-        held.grow(std::mem::size_of::<Session>() + ITEM_COST);
+        held.grow(std::mem::size_of::<Session>().saturating_add(ITEM_COST));
         let (client, server) =
             if swapped { (info.server, info.client) } else { (info.client, info.server) };
         Session {
@@ -625,9 +629,17 @@ impl ConnState {
             .sides
             .0
             .iter()
-            .map(|s| s.deframer.buffered() + s.assembler.buffered() + s.decrypted.buffered())
+            .map(|s| {
+                s.deframer
+                    .buffered()
+                    .saturating_add(s.assembler.buffered())
+                    .saturating_add(s.decrypted.buffered())
+            })
             .sum();
-        std::mem::size_of::<ConnState>() + sides + self.early_bytes + self.scratch.capacity()
+        std::mem::size_of::<ConnState>()
+            .saturating_add(sides)
+            .saturating_add(self.early_bytes)
+            .saturating_add(self.scratch.capacity())
     }
 
     /// Brings the count of its buffers up to date.
@@ -747,8 +759,8 @@ impl<O: Output> Analyzer<O> {
         let s =
             Session::new(self.next_session, info, st.sessions, swapped, frame, ts, &self.budget);
         self.out.session_started(self.next_session);
-        self.next_session += 1;
-        st.sessions += 1;
+        self.next_session = self.next_session.saturating_add(1);
+        st.sessions = st.sessions.saturating_add(1);
         st.session = Some(Box::new(s));
         let carried = st.crypto.as_ref().is_some_and(|c| c.has_keys());
         for side in &mut st.sides.0 {
@@ -838,7 +850,7 @@ impl<O: Output> Analyzer<O> {
             let role = Self::role(st, dir);
             let s = self.session(info, st, frame, ts);
             let total = record::HEADER_LEN + usize::from(header.len);
-            let seen = record::HEADER_LEN + u.seen;
+            let seen = record::HEADER_LEN.saturating_add(u.seen);
             if let Some(t) = msg_type {
                 let name = registry::handshake_type_camel(t).unwrap_or("HandshakeMessage");
                 s.list(Entry {
@@ -876,7 +888,7 @@ impl<O: Output> Analyzer<O> {
                 c.protected(role);
             }
             if st.sides[dir].epoch == Epoch::Encrypted {
-                st.sides[dir].encrypted_records += 1;
+                st.sides[dir].encrypted_records = st.sides[dir].encrypted_records.saturating_add(1);
             }
         }
         if st.sides[dir].epoch == Epoch::Encrypted
@@ -893,10 +905,10 @@ impl<O: Output> Analyzer<O> {
             && let Some(s) = st.session.as_deref()
             && s.server_hello.is_none()
             && s.client_hello.as_ref().is_some_and(|ch| ch.hello.early_data)
-            && st.early_bytes + body.len() <= MAX_EARLY_HELD
+            && st.early_bytes.saturating_add(body.len()) <= MAX_EARLY_HELD
             && (self.opts.decrypt || !self.keys.is_empty())
         {
-            st.early_bytes += body.len();
+            st.early_bytes = st.early_bytes.saturating_add(body.len());
             st.early.push((rec.header, body.to_vec(), rec.frame, rec.ts));
             return;
         }
@@ -1027,8 +1039,8 @@ impl<O: Output> Analyzer<O> {
                     ));
                 } else {
                     let t = &mut s.traffic[role];
-                    t.records += 1;
-                    t.bytes += u64::from(rec.header.len);
+                    t.records = t.records.saturating_add(1);
+                    t.bytes = t.bytes.saturating_add(u64::from(rec.header.len));
                     if s.app_records.len() < APP_RECORDS_KEPT {
                         s.app_records.push(AppRecord {
                             frame: rec.frame,
@@ -1133,14 +1145,14 @@ impl<O: Output> Analyzer<O> {
                             Location::frame(frame),
                             format!(
                                 "certificate {} could not be decoded: {e}",
-                                s.certificates.len() + 1
+                                s.certificates.len().saturating_add(1)
                             ),
                         )),
                     }
                     // Needed for the checks and the key exchange with an
                     // RSA key: counted whatever the limit (a message is at
                     // most handshake::MAX_MESSAGE bytes).
-                    s.held.grow(2 * der.len() + ITEM_COST);
+                    s.held.grow(der.len().saturating_mul(2).saturating_add(ITEM_COST));
                     s.certificate_ders.push(der.clone());
                 }
             }
@@ -1156,11 +1168,11 @@ impl<O: Output> Analyzer<O> {
             }
             _ => {}
         }
-        if s.transcript_bytes + bytes.len() <= MAX_TRANSCRIPT
+        if s.transcript_bytes.saturating_add(bytes.len()) <= MAX_TRANSCRIPT
             && msg_type != handshake::kind::KEY_UPDATE
         {
-            s.transcript_bytes += bytes.len();
-            s.held.grow(bytes.len() + ITEM_COST);
+            s.transcript_bytes = s.transcript_bytes.saturating_add(bytes.len());
+            s.held.grow(bytes.len().saturating_add(ITEM_COST));
             s.transcript.push(bytes.clone());
         }
         self.crypto_after_message(st, role, &body, frame);
@@ -1286,8 +1298,8 @@ impl<O: Output> Analyzer<O> {
             if !self.decrypt_record(info, st, client_dir, &rec) {
                 let s = self.session(info, st, frame, ts);
                 let t = &mut s.traffic[Dir::ClientToServer];
-                t.records += 1;
-                t.bytes += u64::from(header.len);
+                t.records = t.records.saturating_add(1);
+                t.bytes = t.bytes.saturating_add(u64::from(header.len));
             }
         }
     }
@@ -1407,8 +1419,8 @@ impl<O: Output> Analyzer<O> {
                 }
                 let s = self.session(info, st, rec.frame, rec.ts);
                 let t = &mut s.traffic[role];
-                t.records += 1;
-                t.bytes += u64::from(rec.header.len);
+                t.records = t.records.saturating_add(1);
+                t.bytes = t.bytes.saturating_add(u64::from(rec.header.len));
                 if s.app_records.len() < APP_RECORDS_KEPT {
                     s.app_records.push(AppRecord {
                         frame: rec.frame,
@@ -1690,7 +1702,7 @@ impl<O: Output> Analyzer<O> {
                 };
                 s.list(Entry {
                     message: trees.then(|| Box::new(message)),
-                    ..Entry::new(frame, ts, role, "ClientHello", Protection::Plain, body.len() + 2)
+                    ..Entry::new(frame, ts, role, "ClientHello", Protection::Plain, body.len().saturating_add(2))
                 });
             }
             Event::NotTls { .. } => {

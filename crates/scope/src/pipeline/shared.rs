@@ -5,6 +5,8 @@
 //! would have learned by then. The analysis core only sees a
 //! [`SessionMemory`]; the waiting is here, beside the threads.
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use std::sync::Arc;
 
 use crate::tls::crypto::{By, MAX_REMEMBERED_SESSIONS, SessionMemory};
@@ -64,7 +66,7 @@ impl Shared {
                 continue;
             }
             while done.load(std::sync::atomic::Ordering::Acquire) < *before {
-                spins += 1;
+                spins = spins.saturating_add(1);
                 if spins < 64 {
                     std::hint::spin_loop();
                 } else if spins < 1024 {

@@ -7,6 +7,8 @@
 //! `--rsa-key` for static-RSA key exchange, and from earlier sessions of
 //! the same capture (resumption by session ID or ticket).
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use std::fmt;
 use std::sync::Arc;
 
@@ -200,7 +202,7 @@ impl Keyring {
         let sha256: [u8; 32] = sha2::Sha256::digest(der).into();
         let mut all = self.rsa_use.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(c) = all.iter_mut().find(|c| c.sha256 == sha256) {
-            c.sessions += 1;
+            c.sessions = c.sessions.saturating_add(1);
             return;
         }
         if all.len() >= MAX_CERTIFICATES_COMPARED {
@@ -686,19 +688,19 @@ impl Crypto {
     /// A protected record from `dir` was seen (whether or not it can be
     /// decrypted): what the status counts against.
     pub fn protected(&mut self, dir: Dir) {
-        self.counts[dir].records += 1;
+        self.counts[dir].records = self.counts[dir].records.saturating_add(1);
     }
 
     /// A protected record from `dir` was cut by a gap in the capture.
     pub fn record_cut(&mut self, dir: Dir, frame: u64) {
-        self.cut[dir] += 1;
+        self.cut[dir] = self.cut[dir].saturating_add(1);
         self.lost_frame[dir].get_or_insert(frame);
     }
 
     /// Protected records of `dir` known to be lost: skipped by the
     /// sequence numbers, or cut by a gap (and none decrypted since).
     pub fn lost_records(&self, dir: Dir) -> u64 {
-        self.counts[dir].lost + self.cut[dir]
+        self.counts[dir].lost.saturating_add(self.cut[dir])
     }
 
     /// The master secret of a TLS 1.2 session (to remember for resumption).
@@ -793,17 +795,17 @@ impl Crypto {
     /// past the expected one (records missing from the capture).
     fn decrypted(&mut self, dir: Dir, skipped: u64, after_gap: bool) {
         let c = &mut self.counts[dir];
-        c.decrypted += 1;
+        c.decrypted = c.decrypted.saturating_add(1);
         if self.failure[dir].is_some() {
-            c.decrypted_after_failure += 1;
+            c.decrypted_after_failure = c.decrypted_after_failure.saturating_add(1);
         }
         if after_gap {
             // The records the gap cut (reported by the record layer) are
             // among those the sequence number skipped.
-            c.lost += skipped.max(self.cut[dir]);
+            c.lost = c.lost.saturating_add(skipped.max(self.cut[dir]));
             self.cut[dir] = 0;
         } else {
-            c.lost += skipped;
+            c.lost = c.lost.saturating_add(skipped);
         }
     }
 
@@ -812,16 +814,17 @@ impl Crypto {
     /// suite is known).
     pub fn plaintext_estimate(&self, len: u16) -> u64 {
         let Some(spec) = &self.spec else { return u64::from(len) };
-        let overhead = spec.record_iv_len(self.version)
-            + spec.mac_len()
-            + spec.bulk.tag_len()
-            + usize::from(self.tls13);
+        let overhead = spec
+            .record_iv_len(self.version)
+            .saturating_add(spec.mac_len())
+            .saturating_add(spec.bulk.tag_len())
+            .saturating_add(usize::from(self.tls13));
         u64::from(len).saturating_sub(overhead as u64)
     }
 
     /// Records application data bytes decrypted.
     pub fn app_bytes(&mut self, dir: Dir, n: usize) {
-        self.counts[dir].app_bytes += n as u64;
+        self.counts[dir].app_bytes = self.counts[dir].app_bytes.saturating_add(n as u64);
     }
 
     /// The status and the reason when it is not ok: "ok" only when every
@@ -844,8 +847,8 @@ impl Crypto {
                 parts.push(format!(
                     "{} of the {} encrypted records not decrypted (client {cu} of {cr}, server \
                      {su} of {sr}): {cw}",
-                    cu + su,
-                    cr + sr
+                    cu.saturating_add(*su),
+                    cr.saturating_add(sr)
                 ));
             }
             _ => {
@@ -976,7 +979,7 @@ impl View {
     fn into_plaintext(self, body: &[u8]) -> Plaintext<'_> {
         Plaintext {
             content_type: self.content_type,
-            data: body.get(self.start..self.start + self.len).unwrap_or_default(),
+            data: body.get(self.start..self.start.saturating_add(self.len)).unwrap_or_default(),
             padding: self.padding,
         }
     }
