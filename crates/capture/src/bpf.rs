@@ -18,6 +18,8 @@
 //! [`interpret`] runs a program in user space the way the kernel does, so the
 //! tests can check the programs on synthetic packets without privileges.
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use crate::filter::{Dir, PortMatch};
 
 /// One classic BPF instruction (`struct sock_filter`).
@@ -106,8 +108,9 @@ struct Asm {
 
 impl Asm {
     fn label(&mut self) -> Target {
+        let l = self.labels.len();
         self.labels.push(None);
-        Target::Label(self.labels.len() - 1)
+        Target::Label(l)
     }
 
     fn bind(&mut self, l: Target) {
@@ -134,7 +137,8 @@ impl Asm {
                 Target::Next => Some(0),
                 Target::Label(l) => {
                     let at = (*self.labels.get(l)?)?;
-                    u8::try_from(at.checked_sub(i + 1)?).ok()
+                    // Relative to the instruction after the jump.
+                    u8::try_from(at.checked_sub(i)?.checked_sub(1)?).ok()
                 }
             }
         };
@@ -190,20 +194,21 @@ fn build(spec: &Spec, keep: u32) -> Option<Vec<Insn>> {
         // header (its length from the IHL nibble: ldxb 4*([nh]&0xf)).
         a.bind(v4);
         let ports4 = a.label();
-        a.stmt(op::LD | op::B | op::ABS, nh + 9);
+        a.stmt(op::LD | op::B | op::ABS, nh.checked_add(9)?);
         proto_check(&mut a, pm, ports4, reject, reject);
         a.bind(ports4);
-        a.stmt(op::LD | op::H | op::ABS, nh + 6);
+        a.stmt(op::LD | op::H | op::ABS, nh.checked_add(6)?);
         a.jump(op::JSET, 0x1fff, reject, Target::Next);
         a.stmt(op::LDX | op::B | op::MSH, nh);
-        port_checks(&mut a, pm, op::LD | op::H | op::IND, nh, accept, reject);
+        let ports = (nh, nh.checked_add(2)?);
+        port_checks(&mut a, pm, op::LD | op::H | op::IND, ports, accept, reject);
 
         // IPv6: next header of the fixed header. Extension headers
         // (hop-by-hop 0, routing 43, fragment 44, destination options 60)
         // go to user space, which follows the chain.
         a.bind(v6);
         let (ports6, ext) = (a.label(), a.label());
-        a.stmt(op::LD | op::B | op::ABS, nh + 6);
+        a.stmt(op::LD | op::B | op::ABS, nh.checked_add(6)?);
         proto_check(&mut a, pm, ports6, ext, reject);
         a.bind(ext);
         a.jump(op::JEQ, 0, accept, Target::Next);
@@ -211,7 +216,8 @@ fn build(spec: &Spec, keep: u32) -> Option<Vec<Insn>> {
         a.jump(op::JEQ, 44, accept, Target::Next);
         a.jump(op::JEQ, 60, accept, reject);
         a.bind(ports6);
-        port_checks(&mut a, pm, op::LD | op::H | op::ABS, nh + 40, accept, reject);
+        let ports = (nh.checked_add(40)?, nh.checked_add(42)?);
+        port_checks(&mut a, pm, op::LD | op::H | op::ABS, ports, accept, reject);
     }
 
     a.bind(accept);
@@ -231,9 +237,16 @@ fn proto_check(a: &mut Asm, pm: PortMatch, ports: Target, other: Target, reject:
     a.jump(op::JEQ, 17, udp, other);
 }
 
-/// Tests the source port (at `off`) and/or destination port (`off + 2`)
+/// Tests the source port and/or destination port (at `(src, dst)`)
 /// loaded with `load` (absolute, or indexed by X for IPv4).
-fn port_checks(a: &mut Asm, pm: PortMatch, load: u16, off: u32, accept: Target, reject: Target) {
+fn port_checks(
+    a: &mut Asm,
+    pm: PortMatch,
+    load: u16,
+    (src, dst_at): (u32, u32),
+    accept: Target,
+    reject: Target,
+) {
     let in_range = |a: &mut Asm, yes: Target, no: Target| {
         if pm.lo == pm.hi {
             a.jump(op::JEQ, u32::from(pm.lo), yes, no);
@@ -244,24 +257,24 @@ fn port_checks(a: &mut Asm, pm: PortMatch, load: u16, off: u32, accept: Target, 
     };
     match pm.dir {
         Dir::Src | Dir::Dst => {
-            let at = if pm.dir == Dir::Src { off } else { off + 2 };
+            let at = if pm.dir == Dir::Src { src } else { dst_at };
             a.stmt(load, at);
             in_range(a, accept, reject);
         }
         Dir::SrcOrDst => {
             let dst = a.label();
-            a.stmt(load, off);
+            a.stmt(load, src);
             in_range(a, accept, dst);
             a.bind(dst);
-            a.stmt(load, off + 2);
+            a.stmt(load, dst_at);
             in_range(a, accept, reject);
         }
         Dir::SrcAndDst => {
             let dst = a.label();
-            a.stmt(load, off);
+            a.stmt(load, src);
             in_range(a, dst, reject);
             a.bind(dst);
-            a.stmt(load, off + 2);
+            a.stmt(load, dst_at);
             in_range(a, accept, reject);
         }
     }
@@ -284,13 +297,14 @@ pub struct Meta {
 /// debugging; the kernel runs the real thing.
 pub fn interpret(prog: &[Insn], packet: &[u8], meta: &Meta) -> u32 {
     let (mut acc, mut x) = (0u32, 0u32);
-    let mut pc = 0usize;
+    // The instructions from the next one to run.
+    let mut rest = prog;
     let byte = |at: u32| packet.get(at as usize).copied().map(u32::from);
     let half = |at: u32| Some(byte(at)? << 8 | byte(at.checked_add(1)?)?);
     let word = |at: u32| Some(half(at)? << 16 | half(at.checked_add(2)?)?);
     // Bounded: every jump goes forward.
-    while let Some(i) = prog.get(pc) {
-        pc += 1;
+    while let Some((i, after)) = rest.split_first() {
+        rest = after;
         let class = i.code & 0x07;
         let loaded = |at: u32| -> Option<u32> {
             match at {
@@ -314,7 +328,8 @@ pub fn interpret(prog: &[Insn], packet: &[u8], meta: &Meta) -> u32 {
                 None => return 0,
             },
             (op::LDX, op::MSH) => match byte(i.k) {
-                Some(v) => x = 4 * (v & 0xf),
+                // 4 × the IHL nibble.
+                Some(v) => x = (v & 0xf) << 2,
                 None => return 0,
             },
             (op::JMP, _) => {
@@ -325,7 +340,9 @@ pub fn interpret(prog: &[Insn], packet: &[u8], meta: &Meta) -> u32 {
                     op::JSET => acc & i.k != 0,
                     _ => return 0,
                 };
-                pc += usize::from(if taken { i.jt } else { i.jf });
+                // Past the end, nothing is left to run: the packet is dropped.
+                let skip = usize::from(if taken { i.jt } else { i.jf });
+                rest = rest.get(skip..).unwrap_or_default();
             }
             (op::RET, _) => return i.k,
             _ => return 0,

@@ -21,6 +21,8 @@
 //! numbers only. Everything else (`ether`, `vlan`, `tcp[13]`, `less`...) is a
 //! [`FilterError`] that names the token and its column.
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use std::fmt;
 use std::net::IpAddr;
 
@@ -168,11 +170,13 @@ impl Cidr {
     fn contains(self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let host_bits = 32u32.checked_sub(u32::from(self.prefix));
+                let mask = host_bits.and_then(|b| u32::MAX.checked_shl(b)).unwrap_or(0);
                 u32::from(a) & mask == u32::from(n)
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let host_bits = 128u32.checked_sub(u32::from(self.prefix));
+                let mask = host_bits.and_then(|b| u128::MAX.checked_shl(b)).unwrap_or(0);
                 u128::from(a) & mask == u128::from(n)
             }
             _ => false,
@@ -248,7 +252,12 @@ impl Filter {
     /// Parses a filter expression.
     pub fn parse(text: &str) -> Result<Filter, FilterError> {
         let tokens = tokenize(text)?;
-        let mut p = Parser { tokens: &tokens, pos: 0, last: None, end: text.chars().count() };
+        let mut p = Parser {
+            tokens: &tokens,
+            pos: 0,
+            last: None,
+            end: text.chars().count().saturating_add(1),
+        };
         if tokens.is_empty() {
             return Err(FilterError { message: "empty filter expression".into(), column: 1 });
         }
@@ -415,11 +424,14 @@ fn is_word_char(c: char) -> bool {
 
 fn tokenize(text: &str) -> Result<Vec<Token<'_>>, FilterError> {
     let mut out = Vec::new();
-    let mut it = text.char_indices().enumerate().peekable();
-    while let Some((col0, (at, c))) = it.next() {
-        let column = col0 + 1;
-        let single =
-            |tok, len: usize| Token { tok, text: text.get(at..at + len).unwrap_or(""), column };
+    // Columns count characters from 1.
+    let mut it = (1usize..).zip(text.char_indices()).peekable();
+    while let Some((column, (at, c))) = it.next() {
+        let single = |tok, len: usize| Token {
+            tok,
+            text: text.get(at..).and_then(|t| t.get(..len)).unwrap_or(""),
+            column,
+        };
         match c {
             c if c.is_whitespace() => {}
             '(' => out.push(single(Tok::LParen, 1)),
@@ -437,14 +449,9 @@ fn tokenize(text: &str) -> Result<Vec<Token<'_>>, FilterError> {
                 }
             }
             c if is_word_char(c) => {
-                let mut end = at + c.len_utf8();
-                while let Some((_, (i, n))) = it.peek().copied() {
-                    if !is_word_char(n) {
-                        break;
-                    }
-                    end = i + n.len_utf8();
-                    it.next();
-                }
+                while it.next_if(|&(_, (_, n))| is_word_char(n)).is_some() {}
+                // The word ends where the next character starts.
+                let end = it.peek().map_or(text.len(), |&(_, (i, _))| i);
                 let word = text.get(at..end).unwrap_or("");
                 let tok = match word {
                     "and" => Tok::And,
@@ -481,13 +488,14 @@ impl<'a> Parser<'_, 'a> {
     }
 
     fn peek_at(&self, n: usize) -> Option<&Token<'a>> {
-        self.tokens.get(self.pos + n)
+        self.tokens.get(self.pos..)?.get(n)
     }
 
     fn next(&mut self) -> Option<Token<'a>> {
         let t = self.tokens.get(self.pos).cloned();
         if t.is_some() {
-            self.pos += 1;
+            // Below the number of tokens: no overflow.
+            self.pos = self.pos.saturating_add(1);
         }
         t
     }
@@ -501,7 +509,7 @@ impl<'a> Parser<'_, 'a> {
         let mut left = self.unary()?;
         while let Some(op) = self.peek().map(|t| t.tok).filter(|t| matches!(t, Tok::And | Tok::Or))
         {
-            self.pos += 1;
+            self.next();
             let right = self.unary()?;
             left = match op {
                 Tok::And => Expr::And(Box::new(left), Box::new(right)),
@@ -516,16 +524,16 @@ impl<'a> Parser<'_, 'a> {
         let Some(t) = self.peek().cloned() else {
             return Err(self.err(
                 "the expression ends where a primitive (e.g. `tcp`, `port 443`) should be".into(),
-                self.end + 1,
+                self.end,
             ));
         };
         match t.tok {
             Tok::Not => {
-                self.pos += 1;
+                self.next();
                 Ok(Expr::Not(Box::new(self.unary()?)))
             }
             Tok::LParen => {
-                self.pos += 1;
+                self.next();
                 let e = self.expr()?;
                 match self.next() {
                     Some(Token { tok: Tok::RParen, .. }) => Ok(e),
@@ -536,10 +544,8 @@ impl<'a> Parser<'_, 'a> {
                         ),
                         other.column,
                     )),
-                    None => Err(self.err(
-                        format!("missing `)` for the `(` at column {}", t.column),
-                        self.end + 1,
-                    )),
+                    None => Err(self
+                        .err(format!("missing `)` for the `(` at column {}", t.column), self.end)),
                 }
             }
             Tok::Word => self.primitive().map(Expr::Prim),
@@ -567,7 +573,7 @@ impl<'a> Parser<'_, 'a> {
         let first = self.peek().cloned();
         let proto = match self.peek().and_then(|t| Proto::parse(t.text)) {
             Some(p) => {
-                self.pos += 1;
+                self.next();
                 Some(p)
             }
             None => None,
@@ -575,7 +581,7 @@ impl<'a> Parser<'_, 'a> {
         let dir = self.dir();
         let kind = match self.peek().and_then(|t| Kind::parse(t.text)) {
             Some(k) => {
-                self.pos += 1;
+                self.next();
                 Some(k)
             }
             None => None,
@@ -590,7 +596,7 @@ impl<'a> Parser<'_, 'a> {
             return Err(match self.peek() {
                 Some(t) => self
                     .err(format!("expected a value after `{after}`, found `{}`", t.text), t.column),
-                None => self.err(format!("expected a value after `{after}`"), self.end + 1),
+                None => self.err(format!("expected a value after `{after}`"), self.end),
             });
         };
         if PCAP_KEYWORDS.contains(&value.text) {
@@ -620,7 +626,7 @@ impl<'a> Parser<'_, 'a> {
         } else {
             (proto, dir.unwrap_or(Dir::SrcOrDst), kind.unwrap_or(Kind::Host))
         };
-        self.pos += 1;
+        self.next();
         let prim = self.build(proto, dir, kind, &value)?;
         if kind == Kind::Net
             && let Some(t) = self.peek().filter(|t| t.text == "mask")
@@ -645,7 +651,7 @@ impl<'a> Parser<'_, 'a> {
             "dst" => Dir::Dst,
             _ => return None,
         };
-        self.pos += 1;
+        self.next();
         let other = if d == Dir::Src { "dst" } else { "src" };
         if let (Some(op), Some(w)) = (self.peek(), self.peek_at(1))
             && matches!(op.tok, Tok::And | Tok::Or)
@@ -653,7 +659,9 @@ impl<'a> Parser<'_, 'a> {
             && w.text == other
         {
             let both = if op.tok == Tok::Or { Dir::SrcOrDst } else { Dir::SrcAndDst };
-            self.pos += 2;
+            // The `and`/`or` and the other direction.
+            self.next();
+            self.next();
             return Some(both);
         }
         Some(d)
@@ -786,7 +794,8 @@ fn parse_net(v: &str) -> Result<(IpAddr, u8), String> {
                     for (dst, src) in b.iter_mut().zip(&o) {
                         *dst = *src;
                     }
-                    (IpAddr::from(b), 8 * o.len() as u8)
+                    // 1 to 3 octets: 8 to 24 bits.
+                    (IpAddr::from(b), 8u8.saturating_mul(o.len() as u8))
                 }
                 _ => {
                     return Err(format!(

@@ -9,6 +9,8 @@
 //! mutations of them, so a regression shows in `cargo test` too. See
 //! docs/fuzzing.md.
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -336,7 +338,7 @@ fn for_each_frame(capture: &[u8], mut f: impl FnMut(usize, LinkType, &[u8])) {
     while let Some(event) = reader.next() {
         if let Event::Frame(frame) = event {
             f(i, frame.link, frame.data);
-            i += 1;
+            i = i.saturating_add(1);
         }
     }
 }
@@ -366,7 +368,8 @@ fn written_pcapng(captures: &[SeedCapture]) -> Option<Vec<u8>> {
                 id
             }
         };
-        let ts = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + n as u64);
+        let millis = 1_700_000_000_000u64.saturating_add(n as u64);
+        let ts = SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(millis))?;
         let mut p = Packet::new(id, ts, data);
         p.comment = (n % 3 == 0).then_some("a packet comment");
         p.direction = Some(crate::pcapng::Direction::Inbound);
@@ -391,9 +394,14 @@ fn hand_pcapng(captures: &[SeedCapture], le: bool) -> Option<Vec<u8>> {
     let (link, data) = frame?;
     let w16 = |v: u16| if le { v.to_le_bytes() } else { v.to_be_bytes() };
     let w32 = |v: u32| if le { v.to_le_bytes() } else { v.to_be_bytes() };
-    let padded = |b: &[u8]| [b, &vec![0; (4 - b.len() % 4) % 4]].concat();
+    let padded = |b: &[u8]| {
+        let mut v = b.to_vec();
+        v.resize(b.len().next_multiple_of(4), 0);
+        v
+    };
     let block = |kind: u32, body: &[u8]| {
-        let len = w32(u32::try_from(12 + body.len()).unwrap_or(0));
+        let total = body.len().checked_add(12).and_then(|l| u32::try_from(l).ok());
+        let len = w32(total.unwrap_or(0));
         [&w32(kind)[..], &len, body, &len].concat()
     };
     let link16 = w16(u16::try_from(link.0).ok()?);
@@ -428,8 +436,9 @@ enum Part {
 /// Splits a pcap or pcapng file into its parts, in order, up to the first
 /// part that does not fit. Empty for anything else (gzip included).
 fn parts(c: &[u8]) -> Vec<(Part, &[u8])> {
-    let u32_at = |at: usize, le: bool| -> Option<u32> {
-        let b: [u8; 4] = c.get(at..at + 4)?.try_into().ok()?;
+    // The u32 `off` bytes into the part at `at`.
+    let u32_at = |at: usize, off: usize, le: bool| -> Option<u32> {
+        let b: [u8; 4] = *c.get(at..)?.get(off..)?.first_chunk()?;
         Some(if le { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) })
     };
     let mut out = Vec::new();
@@ -442,8 +451,10 @@ fn parts(c: &[u8]) -> Vec<(Part, &[u8])> {
         let Some(header) = c.get(..24) else { return out };
         out.push((Part::Start, header));
         let mut at = 24;
-        while let Some(caplen) = u32_at(at + 8, le) {
-            let end = at + 16 + caplen as usize;
+        while let Some(caplen) = u32_at(at, 8, le) {
+            let Some(end) = at.checked_add(16).and_then(|e| e.checked_add(caplen as usize)) else {
+                break;
+            };
             let Some(record) = c.get(at..end) else { break };
             out.push((Part::Record, record));
             at = end;
@@ -453,9 +464,9 @@ fn parts(c: &[u8]) -> Vec<(Part, &[u8])> {
     // pcapng: the section header's byte-order magic sets each section's order.
     let mut at = 0;
     let mut le = true;
-    while let Some(kind) = u32_at(at, true) {
+    while let Some(kind) = u32_at(at, 0, true) {
         if kind == 0x0a0d_0d0a {
-            le = match u32_at(at + 8, true) {
+            le = match u32_at(at, 8, true) {
                 Some(0x1a2b_3c4d) => true,
                 Some(0x4d3c_2b1a) => false,
                 _ => break,
@@ -463,18 +474,19 @@ fn parts(c: &[u8]) -> Vec<(Part, &[u8])> {
         } else if out.is_empty() {
             break; // not pcapng
         }
-        let Some(len) = u32_at(at + 4, le).map(|l| l as usize) else { break };
+        let Some(len) = u32_at(at, 4, le).map(|l| l as usize) else { break };
         if len < 12 {
             break;
         }
-        let Some(block) = c.get(at..at + len) else { break };
-        let part = match u32_at(at, le) {
+        let Some(end) = at.checked_add(len) else { break };
+        let Some(block) = c.get(at..end) else { break };
+        let part = match u32_at(at, 0, le) {
             Some(0x0a0d_0d0a) => Part::Start,
             Some(1) => Part::Context,
             _ => Part::Record,
         };
         out.push((part, block));
-        at += len;
+        at = end;
     }
     out
 }
@@ -485,7 +497,7 @@ fn pieces(c: &[u8], per_piece: usize) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut context: Vec<u8> = Vec::new();
     let mut body: Vec<u8> = Vec::new();
-    let mut n = 0;
+    let mut n = 0usize;
     for (part, bytes) in parts(c) {
         if part != Part::Record && n > 0 {
             out.push([context.as_slice(), &body].concat());
@@ -500,7 +512,7 @@ fn pieces(c: &[u8], per_piece: usize) -> Vec<Vec<u8>> {
             Part::Context => context.extend_from_slice(bytes),
             Part::Record => {
                 body.extend_from_slice(bytes);
-                n += 1;
+                n = n.saturating_add(1);
                 if n == per_piece {
                     out.push([context.as_slice(), &body].concat());
                     body.clear();

@@ -39,6 +39,7 @@
 //! Each `unsafe` block is one call, with a comment saying why it is sound.
 
 #![allow(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
 use std::ffi::CString;
 use std::io;
@@ -361,7 +362,8 @@ impl LiveCapture {
             kernel_filter,
             kernel_ports: kernel_filter && ports.is_some(),
             buffer_size,
-            buf: vec![0; HEADROOM + opts.snaplen as usize],
+            // `snaplen` is at most MAX_SNAPLEN (checked above).
+            buf: vec![0; HEADROOM.saturating_add(opts.snaplen as usize)],
             stats: Stats::default(),
             stop: StopHandle::default(),
             deadline: None,
@@ -429,8 +431,8 @@ impl LiveCapture {
     fn read_kernel_stats(&mut self) -> io::Result<()> {
         let s: libc::tpacket_stats =
             getsockopt(&self.fd, libc::SOL_PACKET, libc::PACKET_STATISTICS)?;
-        self.stats.received += u64::from(s.tp_packets);
-        self.stats.dropped += u64::from(s.tp_drops);
+        self.stats.received = self.stats.received.saturating_add(u64::from(s.tp_packets));
+        self.stats.dropped = self.stats.dropped.saturating_add(u64::from(s.tp_drops));
         Ok(())
     }
 
@@ -482,18 +484,19 @@ impl LiveCapture {
     /// Receives until a packet passes the filter (true, and `self.last`
     /// says where it is) or `timeout` passes (false).
     fn wait_for_packet(&mut self, timeout: Duration) -> io::Result<bool> {
-        let until = Instant::now() + timeout;
+        // None: too far to say, which is forever.
+        let until = Instant::now().checked_add(timeout);
         loop {
-            let left = until.saturating_duration_since(Instant::now());
+            let left = until.map_or(timeout, |u| u.saturating_duration_since(Instant::now()));
             let Some(got) = self.recv_one(left)? else { return Ok(false) };
             if got.loopback_copy {
-                self.stats.loopback_copies += 1;
+                self.stats.loopback_copies = self.stats.loopback_copies.saturating_add(1);
                 continue;
             }
             let keep = match &self.filter {
                 None => true,
                 Some(f) => {
-                    let data = self.buf.get(got.start..got.start + got.len).unwrap_or_default();
+                    let data = self.packet(&got).unwrap_or_default();
                     let frame = Frame {
                         number: 0,
                         ts: got.ts,
@@ -506,18 +509,23 @@ impl LiveCapture {
                 }
             };
             if keep {
-                self.stats.captured += 1;
+                self.stats.captured = self.stats.captured.saturating_add(1);
                 self.last = Some(got);
                 return Ok(true);
             }
-            self.stats.filtered += 1;
+            self.stats.filtered = self.stats.filtered.saturating_add(1);
         }
+    }
+
+    /// The bytes of a received packet.
+    fn packet(&self, got: &Got) -> Option<&[u8]> {
+        self.buf.get(got.start..got.start.checked_add(got.len)?)
     }
 
     /// The packet `wait_for_packet` found last, as a frame.
     fn last_frame(&self) -> Option<Frame<'_>> {
         let l = self.last.as_ref()?;
-        let data = self.buf.get(l.start..l.start + l.len)?;
+        let data = self.packet(l)?;
         Some(Frame {
             number: self.stats.captured,
             ts: l.ts,
@@ -553,7 +561,7 @@ impl LiveCapture {
             Mode::Cooked => (self.snaplen as usize).saturating_sub(SLL2_LEN).max(1),
             Mode::Ethernet | Mode::RawIp => self.snaplen as usize,
         };
-        let data = self.buf.get_mut(HEADROOM..HEADROOM + room).unwrap_or_default();
+        let data = self.buf.get_mut(HEADROOM..).and_then(|b| b.get_mut(..room)).unwrap_or_default();
         let mut addr = empty_sockaddr_ll();
         // 8-byte aligned, as control messages are; room for a timespec and
         // a tpacket_auxdata with their headers (72 bytes on 64-bit Linux).
@@ -627,7 +635,9 @@ impl LiveCapture {
                 if let Some(h) = self.buf.get_mut(HEADROOM - SLL2_LEN..HEADROOM) {
                     h.copy_from_slice(&hdr);
                 }
-                (HEADROOM - SLL2_LEN, (SLL2_LEN + len).min(snaplen), SLL2_LEN + wire_len)
+                // Lengths the kernel gave; `orig` is cut to 32 bits below.
+                let caplen = SLL2_LEN.saturating_add(len).min(snaplen);
+                (HEADROOM - SLL2_LEN, caplen, SLL2_LEN.saturating_add(wire_len))
             }
             Mode::Ethernet => match aux.and_then(vlan_tag) {
                 Some(tag) if len >= 12 => {
@@ -637,7 +647,7 @@ impl LiveCapture {
                     if let Some(t) = self.buf.get_mut(HEADROOM + 8..HEADROOM + 12) {
                         t.copy_from_slice(&tag);
                     }
-                    (HEADROOM - 4, (len + 4).min(snaplen), wire_len + 4)
+                    (HEADROOM - 4, len.saturating_add(4).min(snaplen), wire_len.saturating_add(4))
                 }
                 _ => (HEADROOM, len, wire_len),
             },

@@ -23,6 +23,7 @@
 //! is sound.
 
 #![allow(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
 use std::fs::File;
 use std::io;
@@ -98,18 +99,17 @@ impl Mapping {
     /// Drops the whole pages inside `range` from this process's memory:
     /// they are read back from the file if touched again.
     pub fn release(&self, range: Range<usize>) {
-        let start = range.start.div_ceil(PAGE) * PAGE;
-        let end = range.end.min(self.len) / PAGE * PAGE;
-        if start >= end {
-            return;
-        }
+        let Some(start) = range.start.checked_next_multiple_of(PAGE) else { return };
+        // PAGE is a power of two: this rounds down to a page boundary.
+        let end = range.end.min(self.len) & !(PAGE - 1);
+        let Some(len) = end.checked_sub(start).filter(|&len| len > 0) else { return };
         // SAFETY: `start..end` lies inside the mapping, page-aligned (the
         // mapping itself starts on a page boundary). MADV_DONTNEED on a
         // private file mapping that was never written drops the page
         // table entries only; the contents seen afterwards are the same
         // file bytes, so every slice handed out stays valid.
         unsafe {
-            libc::madvise(self.ptr.add(start).cast_mut().cast(), end - start, libc::MADV_DONTNEED);
+            libc::madvise(self.ptr.add(start).cast_mut().cast(), len, libc::MADV_DONTNEED);
         }
     }
 
@@ -121,13 +121,11 @@ impl Mapping {
         {
             use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
             let end = range.end.min(self.len);
-            let mut at = range.start;
-            while at < end {
+            for at in (range.start..end).step_by(64) {
                 // SAFETY: SSE is part of every x86-64 CPU; a prefetch
                 // never faults nor changes memory, whatever the address
                 // (this one is inside the mapping anyway).
                 unsafe { _mm_prefetch::<_MM_HINT_T0>(self.ptr.wrapping_add(at).cast()) };
-                at += 64;
             }
         }
         #[cfg(not(target_arch = "x86_64"))]

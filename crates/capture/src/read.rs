@@ -15,8 +15,11 @@
 //! interface descriptions and their options, and Decryption Secrets Blocks
 //! are decoded with pcap-parser.
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use std::fs::File;
 use std::io::{self, Read};
+use std::num::NonZeroU64;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -121,7 +124,8 @@ impl ReadAhead {
                     // The end: dropping the sender says so.
                     Ok(0) => return,
                     Ok(n) => {
-                        buf.truncate(HEADROOM + n);
+                        // `n` is at most the chunk's size: no overflow.
+                        buf.truncate(HEADROOM.saturating_add(n));
                         if tx.send(Ok(buf)).is_err() {
                             return; // the reader was dropped
                         }
@@ -270,14 +274,14 @@ impl<R: Read> Read for Inflating<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.out = self.out.saturating_add(n as u64);
-        let read = self.read.bytes().max(1);
+        let read = NonZeroU64::new(self.read.bytes()).unwrap_or(NonZeroU64::MIN);
         if self.out > MAX_INFLATE_FREE && self.out / read > MAX_INFLATE_RATIO {
             return Err(io::Error::other(format!(
                 "the gzip-compressed capture inflated to {} MiB from {} KiB, more than \
                  {MAX_INFLATE_RATIO} to 1: no real capture compresses so well (a decompression \
                  bomb?); if it is real, decompress it first (gunzip) and read that",
                 self.out >> 20,
-                read >> 10
+                read.get() >> 10
             )));
         }
         Ok(n)
@@ -303,7 +307,8 @@ pub struct CaptureReader {
     /// Last frame time, to judge plausibility while resynchronising.
     last_ts_secs: Option<u32>,
     progress: Progress,
-    /// A packet block's comment waiting to be yielded after its frame.
+    /// A packet block's comment waiting to be yielded after its frame:
+    /// (frame number, where in the data, length).
     pending_comment: Option<(u64, usize, usize)>,
     dropped_by_interface: u64,
     /// Set when the source is read on its own thread (files that cannot
@@ -325,14 +330,25 @@ impl std::fmt::Debug for CaptureReader {
     }
 }
 
+fn u16_of(s: [u8; 2], le: bool) -> u16 {
+    if le { u16::from_le_bytes(s) } else { u16::from_be_bytes(s) }
+}
+
+fn u32_of(s: [u8; 4], le: bool) -> u32 {
+    if le { u32::from_le_bytes(s) } else { u32::from_be_bytes(s) }
+}
+
 fn u16_at(b: &[u8], at: usize, le: bool) -> Option<u16> {
-    let s: [u8; 2] = b.get(at..at + 2)?.try_into().ok()?;
-    Some(if le { u16::from_le_bytes(s) } else { u16::from_be_bytes(s) })
+    Some(u16_of(*b.get(at..)?.first_chunk()?, le))
 }
 
 fn u32_at(b: &[u8], at: usize, le: bool) -> Option<u32> {
-    let s: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
-    Some(if le { u32::from_le_bytes(s) } else { u32::from_be_bytes(s) })
+    Some(u32_of(*b.get(at..)?.first_chunk()?, le))
+}
+
+/// A pcapng block's trailing length: its last four bytes.
+fn trailing_len(block: &[u8], le: bool) -> Option<u32> {
+    Some(u32_of(*block.last_chunk()?, le))
 }
 
 const PCAP_MAGIC_US: u32 = 0xa1b2_c3d4;
@@ -473,9 +489,15 @@ impl CaptureReader {
         self.dropped_by_interface
     }
 
+    /// Bytes read and not consumed yet: `start..end` (`start <= end`
+    /// always; were it broken, nothing is buffered rather than a panic).
+    fn buffered(&self) -> usize {
+        self.end.saturating_sub(self.start)
+    }
+
     /// Makes `n` bytes available at `start`. False at end of input.
     fn fill(&mut self, n: usize) -> bool {
-        if self.end - self.start >= n {
+        if self.buffered() >= n {
             return true;
         }
         if self.eof {
@@ -486,24 +508,27 @@ impl CaptureReader {
         }
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
+            self.end = self.buffered();
             self.start = 0;
         }
         if self.buf.len() < n {
-            self.buf.resize(n.next_power_of_two().min(MAX_BLOCK + 64), 0);
+            let grown = n.checked_next_power_of_two().unwrap_or(usize::MAX);
+            self.buf.resize(grown.min(MAX_BLOCK + 64), 0);
             if self.buf.len() < n {
                 return false;
             }
         }
-        while self.end < n {
-            let want = (self.buf.len() - self.end).min(READ_CHUNK.max(n - self.end));
-            let Some(dst) = self.buf.get_mut(self.end..self.end + want) else { return false };
+        while let Some(missing) = n.checked_sub(self.end).filter(|&m| m > 0) {
+            let Some(room) = self.buf.get_mut(self.end..) else { return false };
+            let want = room.len().min(READ_CHUNK.max(missing));
+            let Some(dst) = room.get_mut(..want) else { return false };
             match self.src.read(dst) {
                 Ok(0) => {
                     self.eof = true;
                     return false;
                 }
-                Ok(k) => self.end += k,
+                // `k` is at most `dst.len()`: `end` stays within the buffer.
+                Ok(k) => self.end = self.end.saturating_add(k),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.eof = true;
@@ -517,7 +542,7 @@ impl CaptureReader {
 
     /// [`CaptureReader::fill`] from the read-ahead thread's chunks.
     fn fill_ahead(&mut self, n: usize) -> bool {
-        while self.end - self.start < n {
+        while self.buffered() < n {
             let Some(ahead) = &self.ahead else { return false };
             let chunk = match ahead.chunks.recv() {
                 Ok(Ok(chunk)) => chunk,
@@ -531,12 +556,13 @@ impl CaptureReader {
                     return false;
                 }
             };
-            let left = self.end - self.start;
-            let used = if left <= HEADROOM && chunk.len() > HEADROOM {
+            let left = self.buffered();
+            let used = if let Some(at) = HEADROOM.checked_sub(left)
+                && chunk.len() > HEADROOM
+            {
                 // The start of the next block goes just before the chunk's
                 // data, and the chunk becomes the buffer.
                 let mut chunk = chunk;
-                let at = HEADROOM - left;
                 if let (Some(dst), Some(src)) =
                     (chunk.get_mut(at..HEADROOM), self.buf.get(self.start..self.end))
                 {
@@ -553,7 +579,7 @@ impl CaptureReader {
                 self.buf.copy_within(self.start..self.end, 0);
                 self.start = 0;
                 self.end = left;
-                let need = left + data.len();
+                let Some(need) = left.checked_add(data.len()) else { return false };
                 if self.buf.len() < need {
                     self.buf.resize(need, 0);
                 }
@@ -581,17 +607,25 @@ impl CaptureReader {
         self.data().get(self.start..self.end).unwrap_or_default()
     }
 
+    /// `len` bytes at `at` in [`CaptureReader::data`]; empty if they are not
+    /// all there.
+    fn bytes_at(&self, at: usize, len: usize) -> &[u8] {
+        at.checked_add(len).and_then(|end| self.data().get(at..end)).unwrap_or_default()
+    }
+
     fn consume(&mut self, n: usize) {
-        let n = n.min(self.end - self.start);
-        self.start += n;
-        self.pos += n as u64;
+        let n = n.min(self.buffered());
+        // At most `end`, an index into the buffer: no overflow.
+        self.start = self.start.saturating_add(n);
+        // The file offset of bytes actually read: never near 2^64.
+        self.pos = self.pos.saturating_add(n as u64);
         if let Some(m) = &self.map {
             self.progress.0.store(self.pos, Ordering::Relaxed);
-            m.prefetch(self.start..self.start + PREFETCH_AHEAD);
+            m.prefetch(self.start..self.start.saturating_add(PREFETCH_AHEAD));
             // Pages well behind the reader are dropped from memory (the
             // analysis may still be reading the last few MiB of them).
-            if self.start >= self.released + 2 * RELEASE_LAG {
-                let upto = self.start - RELEASE_LAG;
+            if self.start.saturating_sub(self.released) >= 2 * RELEASE_LAG {
+                let upto = self.start.saturating_sub(RELEASE_LAG);
                 m.release(self.released..upto);
                 self.released = upto;
             }
@@ -603,7 +637,7 @@ impl CaptureReader {
             if let Some(e) = self.read_error.take() {
                 return Err(OpenError::Io(e));
             }
-            return Err(OpenError::Truncated(self.end - self.start));
+            return Err(OpenError::Truncated(self.buffered()));
         }
         let a = self.avail();
         let magic_le = u32_at(a, 0, true).unwrap_or(0);
@@ -624,7 +658,7 @@ impl CaptureReader {
             }
         };
         if !self.fill(24) {
-            return Err(OpenError::Truncated(self.end - self.start));
+            return Err(OpenError::Truncated(self.buffered()));
         }
         let a = self.avail();
         let snaplen = u32_at(a, 16, le).unwrap_or(0);
@@ -640,7 +674,11 @@ impl CaptureReader {
         Event::Problem(Diagnostic::new(
             Severity::Error,
             "capture.malformed",
-            Location { frame: Some(self.frames + 1), file_offset: Some(at), frame_offset: None },
+            Location {
+                frame: Some(self.frames.saturating_add(1)),
+                file_offset: Some(at),
+                frame_offset: None,
+            },
             message,
         ))
     }
@@ -648,8 +686,8 @@ impl CaptureReader {
     /// The next event, or None at the end of the file.
     #[allow(clippy::should_implement_trait)] // a lending iterator cannot be an Iterator
     pub fn next(&mut self) -> Option<Event<'_>> {
-        if let Some((frame, a, b)) = self.pending_comment.take() {
-            let text = std::str::from_utf8(self.data().get(a..b).unwrap_or_default()).unwrap_or("");
+        if let Some((frame, at, len)) = self.pending_comment.take() {
+            let text = std::str::from_utf8(self.bytes_at(at, len)).unwrap_or("");
             return Some(Event::Comment { frame: Some(frame), text });
         }
         let step = match self.state {
@@ -658,8 +696,8 @@ impl CaptureReader {
         };
         match step {
             Step::Frame { at, len, ts, link, orig_len, file_offset } => {
-                self.frames += 1;
-                let data = self.data().get(at..at + len).unwrap_or_default();
+                self.frames = self.frames.saturating_add(1);
+                let data = self.bytes_at(at, len);
                 let file_offset = Some(file_offset);
                 Some(Event::Frame(Frame {
                     number: self.frames,
@@ -671,12 +709,11 @@ impl CaptureReader {
                 }))
             }
             Step::Secrets { kind, at, len, file_offset } => {
-                let data = self.data().get(at..at + len).unwrap_or_default();
+                let data = self.bytes_at(at, len);
                 Some(Event::Secrets { kind, data, file_offset })
             }
             Step::Comment { at, len } => {
-                let text = std::str::from_utf8(self.data().get(at..at + len).unwrap_or_default())
-                    .unwrap_or("");
+                let text = std::str::from_utf8(self.bytes_at(at, len)).unwrap_or("");
                 Some(Event::Comment { frame: None, text })
             }
             Step::Problem(e) => Some(e),
@@ -706,7 +743,8 @@ impl CaptureReader {
             return Step::End;
         };
         let limit = (snaplen as usize).clamp(262_144, MAX_BLOCK);
-        if caplen as usize > limit {
+        let total = (caplen as usize).checked_add(16).filter(|_| caplen as usize <= limit);
+        let Some(total) = total else {
             let at = self.pos;
             let msg = format!(
                 "pcap record claims {caplen} captured bytes (the file's snapshot length is {snaplen}); \
@@ -715,13 +753,13 @@ impl CaptureReader {
             let e = self.problem(at, msg);
             self.resync_pcap(le, nanos, snaplen);
             return Step::Problem(e);
-        }
-        let total = 16 + caplen as usize;
+        };
         if !self.fill(total) {
             return self.truncated_tail("pcap record");
         }
-        let at = self.start + 16;
-        let file_offset = self.pos + 16;
+        // Inside the `total` bytes just filled: no overflow.
+        let at = self.start.saturating_add(16);
+        let file_offset = self.pos.saturating_add(16);
         self.consume(total);
         self.last_ts_secs = Some(ts_sec);
         let nanos_part = if nanos { ts_frac } else { ts_frac.saturating_mul(1000) };
@@ -741,35 +779,35 @@ impl CaptureReader {
             let cap = u32_at(h, 8, le)?;
             let orig = u32_at(h, 12, le)?;
             let near = last.is_none_or(|l| ts.abs_diff(l) < 86_400);
-            (near && frac < frac_limit && cap <= limit && orig >= cap && cap > 0)
-                .then_some(16 + cap as usize)
+            if !(near && frac < frac_limit && cap <= limit && orig >= cap && cap > 0) {
+                return None;
+            }
+            (cap as usize).checked_add(16)
         };
         self.consume(1);
-        let mut scanned = 0usize;
-        while scanned < MAX_RESYNC {
+        for _ in 0..MAX_RESYNC {
             if !self.fill(16) {
                 return;
             }
             if let Some(len) = plausible(self.avail()) {
                 // Accept a candidate only if another plausible header
                 // follows it, or it ends exactly at the end of the file.
-                if self.fill(len + 16) {
+                if len.checked_add(16).is_some_and(|next| self.fill(next)) {
                     if plausible(self.avail().get(len..).unwrap_or_default()).is_some() {
                         return;
                     }
-                } else if self.end - self.start == len {
+                } else if self.buffered() == len {
                     return;
                 }
             }
             self.consume(1);
-            scanned += 1;
         }
-        self.consume(self.end - self.start);
+        self.consume(self.buffered());
         self.eof = true;
     }
 
     fn truncated_tail(&mut self, what: &str) -> Step {
-        let left = self.end - self.start;
+        let left = self.buffered();
         if left == 0 {
             return Step::End;
         }
@@ -818,7 +856,7 @@ impl CaptureReader {
                 return self.truncated_tail("pcapng block");
             }
             let block = self.avail().get(..blen).unwrap_or_default();
-            if u32_at(block, blen - 4, le) != Some(blen as u32) {
+            if trailing_len(block, le) != Some(blen as u32) {
                 let at = self.pos;
                 let e = self.problem(
                     at,
@@ -899,8 +937,11 @@ impl CaptureReader {
                         self.consume(blen);
                         return Step::Problem(e);
                     };
-                    let data_end = 28 + caplen as usize;
-                    if data_end + 4 > blen {
+                    // The data ends before the trailing length.
+                    let data_end = (caplen as usize)
+                        .checked_add(28)
+                        .filter(|&end| end <= blen.saturating_sub(4));
+                    let Some(data_end) = data_end else {
                         let e = self.problem(
                             file_offset,
                             format!(
@@ -910,11 +951,11 @@ impl CaptureReader {
                         );
                         self.consume(blen);
                         return Step::Problem(e);
-                    }
+                    };
                     let Some(iface) = self.interface(ifid) else {
                         let e = self.unknown_interface(ifid, file_offset);
                         self.consume(blen);
-                        self.frames += 1;
+                        self.frames = self.frames.saturating_add(1);
                         match e {
                             Some(e) => return Step::Problem(e),
                             // Past the limit, and said already.
@@ -924,34 +965,34 @@ impl CaptureReader {
                     let raw = (u64::from(ts_hi) << 32) | u64::from(ts_lo);
                     let mut ts = Timestamp::from_units(raw, iface.units_per_sec);
                     ts.0 = ts.0.saturating_add(iface.offset_secs.saturating_mul(1_000_000_000));
-                    let options_at = (data_end + 3) & !3;
-                    if options_at + 4 < blen
-                        && let Some((a, l)) = find_comment(b, options_at, blen - 4, le)
+                    if let Some(options_at) = data_end.checked_next_multiple_of(4)
+                        && let Some((a, l)) = find_comment(b, options_at, le)
                     {
-                        self.pending_comment =
-                            Some((self.frames + 1, block_at + a, block_at + a + l));
+                        self.pending_comment = block_at
+                            .checked_add(a)
+                            .map(|at| (self.frames.saturating_add(1), at, l));
                     }
                     self.consume(blen);
                     return Step::Frame {
-                        at: block_at + 28,
+                        // Inside the block, which is inside the data.
+                        at: block_at.saturating_add(28),
                         len: caplen as usize,
                         ts,
                         link: iface.link,
                         orig_len: orig.max(caplen),
-                        file_offset: file_offset + 28,
+                        file_offset: file_offset.saturating_add(28),
                     };
                 }
                 SPB => {
                     // Type, length, original length, trailing length: at
                     // least 16 bytes. A 12-byte one would take its trailing
                     // length for the original length and its data from the
-                    // next block (`blen - 16` below underflowed; the fuzz
-                    // target's overflow checks catch it).
-                    if blen < 16 {
+                    // next block.
+                    let Some(room) = blen.checked_sub(16) else {
                         let e = self.problem(file_offset, "simple packet block too short".into());
                         self.consume(blen);
                         return Step::Problem(e);
-                    }
+                    };
                     let b = self.avail().get(..blen).unwrap_or_default();
                     let Some(orig) = u32_at(b, 8, le) else {
                         self.consume(blen);
@@ -963,29 +1004,29 @@ impl CaptureReader {
                             "simple packet block without an interface description".into(),
                         );
                         self.consume(blen);
-                        self.frames += 1;
+                        self.frames = self.frames.saturating_add(1);
                         return Step::Problem(e);
                     };
-                    let room = blen - 16;
                     let snap = if iface.snaplen == 0 { u32::MAX } else { iface.snaplen };
                     let caplen = (orig.min(snap) as usize).min(room);
                     self.consume(blen);
                     // Simple packet blocks carry no timestamp.
                     return Step::Frame {
-                        at: block_at + 12,
+                        // Inside the block, which is inside the data.
+                        at: block_at.saturating_add(12),
                         len: caplen,
                         ts: Timestamp(0),
                         link: iface.link,
                         orig_len: orig,
-                        file_offset: file_offset + 12,
+                        file_offset: file_offset.saturating_add(12),
                     };
                 }
                 ISB => {
                     // isb_ifdrop (option 5): packets the interface dropped.
                     let b = self.avail().get(..blen).unwrap_or_default();
-                    if let Some(drops) = find_option(b, 20, blen - 4, le, 5).and_then(|(a, l)| {
+                    if let Some(drops) = find_option(b, 20, le, 5).and_then(|(a, l)| {
                         (l == 8).then(|| {
-                            let v: [u8; 8] = b.get(a..a + 8)?.try_into().ok()?;
+                            let v: [u8; 8] = *b.get(a..)?.first_chunk()?;
                             Some(if le { u64::from_le_bytes(v) } else { u64::from_be_bytes(v) })
                         })?
                     }) {
@@ -1001,15 +1042,16 @@ impl CaptureReader {
                             // to the padded end; the secrets are `secrets_len`
                             // bytes of it.
                             let len = (dsb.secrets_len as usize).min(dsb.data.len());
-                            Some((dsb.secrets_type.0, DSB_SECRETS_AT, len))
+                            let at = block_at.checked_add(DSB_SECRETS_AT);
+                            at.map(|at| (dsb.secrets_type.0, at, len))
                         }
                         _ => None,
                     };
                     self.consume(blen);
                     return match found {
-                        Some((kind, off, len)) => {
-                            let file_offset = file_offset + off as u64;
-                            Step::Secrets { kind, at: block_at + off, len, file_offset }
+                        Some((kind, at, len)) => {
+                            let file_offset = file_offset.saturating_add(DSB_SECRETS_AT as u64);
+                            Step::Secrets { kind, at, len, file_offset }
                         }
                         None => Step::Problem(
                             self.problem(file_offset, "unreadable decryption secrets block".into()),
@@ -1052,7 +1094,11 @@ impl CaptureReader {
         Some(Event::Problem(Diagnostic::new(
             Severity::Warning,
             "capture.limit.interfaces",
-            Location { frame: Some(self.frames + 1), file_offset: Some(at), frame_offset: None },
+            Location {
+                frame: Some(self.frames.saturating_add(1)),
+                file_offset: Some(at),
+                frame_offset: None,
+            },
             format!(
                 "packet block for interface {id}, past the limit of {MAX_INTERFACES} interfaces \
                  this reader keeps per section: its packets, and those of every other interface \
@@ -1062,17 +1108,17 @@ impl CaptureReader {
     }
 
     fn block_comment(&self, le: bool, block_at: usize, blen: usize) -> Option<(usize, usize)> {
-        let b = self.data().get(block_at..block_at + blen)?;
+        let b = self.data().get(block_at..block_at.checked_add(blen)?)?;
         // SHB: type, len, BOM, major, minor, section length (8) = 24 bytes.
-        find_comment(b, 24, blen - 4, le).map(|(a, l)| (block_at + a, l))
+        let (a, l) = find_comment(b, 24, le)?;
+        Some((block_at.checked_add(a)?, l))
     }
 
     /// Looks for the next block start: 4-byte aligned, a known block type,
     /// a sane length and a matching trailing length.
     fn resync_pcapng(&mut self, le: bool) {
         self.consume(4);
-        let mut scanned = 0usize;
-        while scanned < MAX_RESYNC {
+        for _ in (0..MAX_RESYNC).step_by(4) {
             if !self.fill(12) {
                 return;
             }
@@ -1085,14 +1131,14 @@ impl CaptureReader {
                 if !self.fill(blen) {
                     return;
                 }
-                if u32_at(self.avail(), blen - 4, le) == Some(blen as u32) {
+                let block = self.avail().get(..blen).unwrap_or_default();
+                if trailing_len(block, le) == Some(blen as u32) {
                     return;
                 }
             }
             self.consume(4);
-            scanned += 4;
         }
-        self.consume(self.end - self.start);
+        self.consume(self.buffered());
         self.eof = true;
     }
 }
@@ -1106,29 +1152,34 @@ fn parse_block(le: bool, b: &[u8]) -> Option<Block<'_>> {
     r.ok().map(|(_, blk)| blk)
 }
 
-/// Finds the first comment option in `b[from..to]`.
-fn find_comment(b: &[u8], from: usize, to: usize, le: bool) -> Option<(usize, usize)> {
-    find_option(b, from, to, le, OPT_COMMENT)
+/// Finds the first comment option in `block`'s options from `from`.
+fn find_comment(block: &[u8], from: usize, le: bool) -> Option<(usize, usize)> {
+    find_option(block, from, le, OPT_COMMENT)
 }
 
-/// Finds option `code` in the options area `b[from..to]`: (offset, length).
-fn find_option(b: &[u8], from: usize, to: usize, le: bool, code: u16) -> Option<(usize, usize)> {
+/// Finds option `code` in the options area of `block` (a whole block),
+/// from `from` to its trailing length: (offset, length).
+fn find_option(block: &[u8], from: usize, le: bool, code: u16) -> Option<(usize, usize)> {
+    let to = block.len().checked_sub(4)?;
     let mut at = from;
-    while at + 4 <= to {
-        let c = u16_at(b, at, le)?;
-        let l = usize::from(u16_at(b, at + 2, le)?);
+    loop {
+        // Code and length, then the value, all before the trailing length.
+        let value_at = at.checked_add(4).filter(|&v| v <= to)?;
+        let [c0, c1, l0, l1] = *block.get(at..)?.first_chunk()?;
+        let c = u16_of([c0, c1], le);
+        let l = usize::from(u16_of([l0, l1], le));
         if c == 0 {
             return None;
         }
-        if at + 4 + l > to {
+        if value_at.checked_add(l).is_none_or(|end| end > to) {
             return None;
         }
         if c == code {
-            return Some((at + 4, l));
+            return Some((value_at, l));
         }
-        at += 4 + ((l + 3) & !3);
+        // Values are padded to 32 bits.
+        at = value_at.checked_add(l.next_multiple_of(4))?;
     }
-    None
 }
 
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -1136,7 +1187,8 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     while n < buf.len() {
         match r.read(buf.get_mut(n..).unwrap_or_default()) {
             Ok(0) => break,
-            Ok(k) => n += k,
+            // `k` is at most what was left of `buf`: no overflow.
+            Ok(k) => n = n.saturating_add(k),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }

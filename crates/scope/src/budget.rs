@@ -23,6 +23,8 @@
 //! for. A budget can be shared by threads; a [`Budget::unlimited`] one (the
 //! default) counts nothing.
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -179,7 +181,9 @@ impl Budget {
     /// down to (seven eighths of the limit, so that one ended connection
     /// does not leave the next frame over again).
     pub fn settled(&self) -> bool {
-        self.0.as_ref().is_none_or(|s| s.used.load(Ordering::Relaxed) <= s.limit - s.limit / 8)
+        self.0
+            .as_ref()
+            .is_none_or(|s| s.used.load(Ordering::Relaxed) <= s.limit.saturating_sub(s.limit / 8))
     }
 
     /// A new, empty holding.
@@ -242,7 +246,7 @@ impl Budget {
     /// What holdings that can be done without may take in all: the rest
     /// of the limit is kept for those that cannot.
     fn soft_limit(limit: usize) -> usize {
-        limit - limit / 4
+        limit.saturating_sub(limit / 4)
     }
 
     /// Takes `n` bytes if they fit under the soft limit.
@@ -319,16 +323,16 @@ impl Lease {
     pub fn shrink(&mut self, n: usize) {
         let n = n.min(self.bytes);
         self.budget.give(n);
-        self.bytes -= n;
+        self.bytes = self.bytes.saturating_sub(n);
     }
 
     /// Makes the holding exactly `n` bytes, whatever the limit (nothing
     /// to do, and no shared count touched, when it is already).
     pub fn set(&mut self, n: usize) {
         if n > self.bytes {
-            self.grow(n - self.bytes);
+            self.grow(n.abs_diff(self.bytes));
         } else if n < self.bytes {
-            self.shrink(self.bytes - n);
+            self.shrink(n.abs_diff(self.bytes));
         }
     }
 
@@ -411,11 +415,14 @@ impl<T: HeapSize> HeapSize for Option<T> {
 
 impl HeapSize for Field {
     fn heap_size(&self) -> usize {
+        // An estimate: saturating, as no count near usize::MAX could be held.
         std::mem::size_of::<Field>()
-            + self.label.capacity()
-            + self.value.capacity()
-            + self.children.iter().map(HeapSize::heap_size).sum::<usize>()
-            + self.notes.iter().map(|n| n.capacity() + ITEM_COST).sum::<usize>()
+            .saturating_add(self.label.capacity())
+            .saturating_add(self.value.capacity())
+            .saturating_add(self.children.iter().map(HeapSize::heap_size).sum::<usize>())
+            .saturating_add(
+                self.notes.iter().map(|n| n.capacity().saturating_add(ITEM_COST)).sum::<usize>(),
+            )
     }
 }
 
@@ -427,8 +434,11 @@ impl HeapSize for Vec<Field> {
 
 impl HeapSize for Vec<(String, Vec<u8>)> {
     fn heap_size(&self) -> usize {
-        self.capacity() * std::mem::size_of::<(String, Vec<u8>)>()
-            + self.iter().map(|(n, v)| n.capacity() + v.capacity() + ITEM_COST).sum::<usize>()
+        let items = self.capacity().saturating_mul(std::mem::size_of::<(String, Vec<u8>)>());
+        let held = self
+            .iter()
+            .map(|(n, v)| n.capacity().saturating_add(v.capacity()).saturating_add(ITEM_COST));
+        items.saturating_add(held.sum::<usize>())
     }
 }
 

@@ -1,6 +1,8 @@
 //! Diagnostics: what went wrong in the input, and where. A diagnostic never
 //! stops the analysis; it is reported beside the results.
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use std::fmt;
 
 /// How bad a diagnostic is.
@@ -122,7 +124,7 @@ impl Collector {
     pub fn push(&mut self, d: Diagnostic) -> bool {
         let n = match self.counts.iter_mut().find(|(c, _, _)| *c == d.code) {
             Some((_, _, n)) => {
-                *n += 1;
+                *n = n.saturating_add(1);
                 *n
             }
             None => {
@@ -173,7 +175,7 @@ impl Collector {
         for d in later.kept {
             let i = match taken.iter_mut().find(|(k, _)| *k == d.code) {
                 Some((_, i)) => {
-                    *i += 1;
+                    *i = i.saturating_add(1);
                     *i
                 }
                 None => {
@@ -181,13 +183,13 @@ impl Collector {
                     1
                 }
             };
-            if count(self, d.code) + i <= Self::KEEP_PER_CODE {
+            if count(self, d.code).saturating_add(i) <= Self::KEEP_PER_CODE {
                 self.kept.push(d);
             }
         }
         for (code, severity, n) in later.counts {
             match self.counts.iter_mut().find(|(k, _, _)| *k == code) {
-                Some((_, _, total)) => *total += n,
+                Some((_, _, total)) => *total = total.saturating_add(n),
                 None => self.counts.push((code, severity, n)),
             }
         }

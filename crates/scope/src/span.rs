@@ -11,6 +11,8 @@
 //! naming the field that did not fit; length-prefixed parts are read with
 //! `sub_*`, which yields a reader confined to that part.
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use std::fmt;
 
 /// Bytes `start .. start + len` of a parsed unit.
@@ -36,7 +38,8 @@ impl Span {
     /// The smallest span covering both.
     pub fn join(self, other: Span) -> Span {
         let start = self.start.min(other.start);
-        Span { start, len: self.end().max(other.end()) - start }
+        // `start` is at most either end.
+        Span { start, len: self.end().max(other.end()).saturating_sub(start) }
     }
 
     /// Whether `other` lies inside `self`.
@@ -74,15 +77,19 @@ impl Pieces {
     pub fn locate(&self, offset: u32) -> Option<(u64, u32)> {
         self.0
             .iter()
-            .find(|p| offset >= p.unit_offset && offset < p.unit_offset + p.len)
-            .map(|p| (p.frame, p.frame_offset + (offset - p.unit_offset)))
+            .find_map(|p| {
+                let within = offset.checked_sub(p.unit_offset).filter(|&d| d < p.len)?;
+                Some(p.frame_offset.checked_add(within).map(|at| (p.frame, at)))
+            })
+            .flatten()
     }
 
     /// The distinct frames that carried `span`, in order.
     pub fn frames(&self, span: Span) -> Vec<u64> {
         let mut out: Vec<u64> = Vec::new();
         for p in &self.0 {
-            let overlaps = p.unit_offset < span.end() && span.start < p.unit_offset + p.len;
+            let piece = Span::new(p.unit_offset, p.len);
+            let overlaps = piece.start < span.end() && span.start < piece.end();
             if overlaps && out.last() != Some(&p.frame) {
                 out.push(p.frame);
             }

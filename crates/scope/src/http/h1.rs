@@ -15,6 +15,8 @@
 //! [RFC 9112]: https://www.rfc-editor.org/rfc/rfc9112
 //! [RFC 9112 §6.3]: https://www.rfc-editor.org/rfc/rfc9112#section-6.3
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use std::collections::VecDeque;
 
 use crate::diag::Severity;
@@ -200,14 +202,17 @@ impl Conn {
             .0
             .iter()
             .map(|s| {
-                s.buf.capacity()
-                    + s.held.capacity()
-                    + s.held_pieces.capacity() * std::mem::size_of::<(usize, u64, Timestamp)>()
+                // An estimate: saturating cannot matter.
+                let pieces = s.held_pieces.capacity();
+                s.buf
+                    .capacity()
+                    .saturating_add(s.held.capacity())
+                    .saturating_add(pieces.saturating_mul(size_of::<(usize, u64, Timestamp)>()))
             })
             .sum();
         sides
-            + self.pending.capacity() * std::mem::size_of::<Pending>()
-            + self.h2.as_ref().map_or(0, |h| h.buffered())
+            .saturating_add(self.pending.capacity().saturating_mul(size_of::<Pending>()))
+            .saturating_add(self.h2.as_ref().map_or(0, |h| h.buffered()))
     }
 
     /// Bytes of direction `dir`.
@@ -215,7 +220,7 @@ impl Conn {
         self.last[dir] = (cx.frame, cx.ts);
         // Every step consumes bytes or changes state; a run of steps that
         // does neither would be a bug, so it is cut short rather than spin.
-        let mut idle = 0;
+        let mut idle = 0u32;
         while !data.is_empty() {
             let before = self.sides[dir].st;
             let used = self.step(dir, data, cx).min(data.len());
@@ -223,7 +228,7 @@ impl Conn {
             side.offset = side.offset.saturating_add(used as u64);
             data = data.get(used..).unwrap_or_default();
             if used == 0 && self.sides[dir].st == before {
-                idle += 1;
+                idle = idle.saturating_add(1);
                 if idle > 4 {
                     cx.raw(dir, data);
                     return;
@@ -254,7 +259,8 @@ impl Conn {
             St::Body(f) => self.body_step(dir, f, data, cx),
             St::Held => {
                 let side = &mut self.sides[dir];
-                if side.held.len() + data.len() > cx.opts.max_header_bytes {
+                let held = side.held.len().checked_add(data.len());
+                if held.is_none_or(|n| n > cx.opts.max_header_bytes) {
                     // The server is not answering: read on as HTTP/1.
                     side.st = St::Start;
                     self.replay_held(dir, cx);
@@ -341,7 +347,7 @@ impl Conn {
     }
 
     fn new_id(&mut self) -> u64 {
-        self.next_id += 1;
+        self.next_id = self.next_id.saturating_add(1);
         self.next_id
     }
 
@@ -422,7 +428,8 @@ impl Conn {
         };
         match framing {
             Some(Framing::Length(0)) | None => {
-                let end = self.sides[dir].msg.as_ref().map_or(0, |m| m.start + head_len);
+                let end =
+                    self.sides[dir].msg.as_ref().map_or(0, |m| m.start.saturating_add(head_len));
                 self.message_done(dir, end, cx)
             }
             Some(f) => {
@@ -536,10 +543,11 @@ impl Conn {
             Framing::Length(left) => {
                 let n = take_len(left, data.len());
                 self.body_bytes(dir, data.get(..n).unwrap_or_default(), cx);
-                let left = left - n as u64;
+                // `n` is at most `left`.
+                let left = left.saturating_sub(n as u64);
                 self.sides[dir].st = St::Body(Framing::Length(left));
                 if left == 0 {
-                    let end = self.sides[dir].offset + n as u64;
+                    let end = self.sides[dir].offset.saturating_add(n as u64);
                     self.message_done(dir, end, cx);
                 }
                 n
@@ -551,7 +559,7 @@ impl Conn {
             Framing::Chunked(Chunk::Data(left)) => {
                 let n = take_len(left, data.len());
                 self.body_bytes(dir, data.get(..n).unwrap_or_default(), cx);
-                let left = left - n as u64;
+                let left = left.saturating_sub(n as u64);
                 self.sides[dir].st = St::Body(Framing::Chunked(if left == 0 {
                     Chunk::DataEnd(false)
                 } else {
@@ -567,7 +575,7 @@ impl Conn {
                         1
                     }
                     (Some(b'\n'), _) => {
-                        let end = side.offset + 1;
+                        let end = side.offset.saturating_add(1);
                         self.chunk_done(dir, end, cx.opts.trees);
                         self.sides[dir].st = St::Body(Framing::Chunked(Chunk::Size));
                         1
@@ -597,17 +605,14 @@ impl Conn {
         if side.buf.is_empty()
             && let Some(m) = &mut side.msg
         {
-            m.chunk_start = side.offset - m.start;
+            m.chunk_start = side.offset.saturating_sub(m.start);
         }
-        let (used, line_end) = match data.iter().position(|&c| c == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (data.len(), false),
-        };
+        let used = through_newline(data).len();
         // Read no further than one byte past the limit, so that where the
         // line is cut does not depend on how the bytes came.
-        let room = MAX_CHUNK_LINE + 1 - side.buf.len().min(MAX_CHUNK_LINE);
+        let room = (MAX_CHUNK_LINE + 1).saturating_sub(side.buf.len().min(MAX_CHUNK_LINE));
         let used = used.min(room);
-        let line_end = line_end && data.get(used - 1) == Some(&b'\n');
+        let line_end = data.get(..used).and_then(<[u8]>::last) == Some(&b'\n');
         side.buf.extend_from_slice(data.get(..used).unwrap_or_default());
         if side.buf.len() > MAX_CHUNK_LINE {
             self.cut(dir, cx, format!("chunk-size line is over {MAX_CHUNK_LINE} bytes"));
@@ -647,7 +652,7 @@ impl Conn {
     /// Records a chunk in the tree; `end` is the stream offset after it.
     fn chunk_done(&mut self, dir: Dir, end: u64, trees: bool) {
         let Some(m) = &mut self.sides[dir].msg else { return };
-        m.chunk_count += 1;
+        m.chunk_count = m.chunk_count.saturating_add(1);
         if !trees || m.chunks.len() >= MAX_TREE_CHUNKS {
             return;
         }
@@ -700,7 +705,7 @@ impl Conn {
         // The section started `old` bytes before this piece.
         let section_at = side.offset.saturating_sub(old as u64);
         if let Some(m) = &mut side.msg {
-            m.chunk_count += 1;
+            m.chunk_count = m.chunk_count.saturating_add(1);
             if cx.opts.trees {
                 let start = section_at.saturating_sub(m.start);
                 let line_start = start.saturating_sub(m.chunk_line);
@@ -736,7 +741,7 @@ impl Conn {
                 cx.diag(Severity::Error, "http1.malformed", format!("malformed trailers: {e}"))
             }
         }
-        self.message_done(dir, section_at + end as u64, cx);
+        self.message_done(dir, section_at.saturating_add(end as u64), cx);
         used
     }
 
@@ -942,17 +947,14 @@ impl Conn {
 
     fn resync_step(&mut self, dir: Dir, data: &[u8], cx: &mut Cx<'_>) -> usize {
         let side = &mut self.sides[dir];
-        let (used, line_end) = match data.iter().position(|&c| c == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (data.len(), false),
-        };
-        let piece = data.get(..used).unwrap_or_default();
+        let piece = through_newline(data);
+        let (used, line_end) = (piece.len(), piece.last() == Some(&b'\n'));
         if side.line_start {
-            if side.buf.len() + piece.len() <= MAX_RESYNC_LINE {
+            if side.buf.len().checked_add(piece.len()).is_some_and(|n| n <= MAX_RESYNC_LINE) {
                 side.buf.extend_from_slice(piece);
             } else {
                 side.line_start = false;
-                side.skipped += side.buf.len() as u64;
+                side.skipped = side.skipped.saturating_add(side.buf.len() as u64);
                 side.buf.clear();
             }
         }
@@ -961,7 +963,7 @@ impl Conn {
             Verdict::Yes => {
                 // `buf` holds the start line of the next message.
                 let line_len = side.buf.len() as u64;
-                let start = (side.offset + used as u64).saturating_sub(line_len);
+                let start = side.offset.saturating_add(used as u64).saturating_sub(line_len);
                 let skipped = side.skipped;
                 side.skipped = 0;
                 side.st = St::Head;
@@ -993,7 +995,8 @@ impl Conn {
             }
             Verdict::Wait if !line_end => used,
             _ => {
-                side.skipped += if side.line_start { side.buf.len() as u64 } else { used as u64 };
+                let skipped = if side.line_start { side.buf.len() } else { used };
+                side.skipped = side.skipped.saturating_add(skipped as u64);
                 side.buf.clear();
                 side.line_start = line_end;
                 used
@@ -1009,8 +1012,10 @@ impl Conn {
         match st {
             St::Body(Framing::Length(left)) if len <= left && why.exact() => {
                 self.lose(dir, len);
-                let left = left - len;
-                self.sides[dir].offset += len;
+                // `len` is at most `left` (the guard).
+                let left = left.saturating_sub(len);
+                let side = &mut self.sides[dir];
+                side.offset = side.offset.saturating_add(len);
                 self.sides[dir].st = St::Body(Framing::Length(left));
                 cx.diag(Severity::Warning, "http1.gap", why.text(len, " of a body", sender));
                 if left == 0 {
@@ -1021,18 +1026,21 @@ impl Conn {
             }
             St::Body(Framing::Chunked(Chunk::Data(left))) if len <= left && why.exact() => {
                 self.lose(dir, len);
-                self.sides[dir].offset += len;
-                self.sides[dir].st = St::Body(Framing::Chunked(if len == left {
+                let side = &mut self.sides[dir];
+                side.offset = side.offset.saturating_add(len);
+                side.st = St::Body(Framing::Chunked(if len == left {
                     Chunk::DataEnd(false)
                 } else {
-                    Chunk::Data(left - len)
+                    // `len` is below `left` (the guard).
+                    Chunk::Data(left.saturating_sub(len))
                 }));
                 cx.diag(Severity::Warning, "http1.gap", why.text(len, " of a chunk", sender));
                 return;
             }
             St::Body(Framing::Close) => {
                 self.lose(dir, len);
-                self.sides[dir].offset += len;
+                let side = &mut self.sides[dir];
+                side.offset = side.offset.saturating_add(len);
                 cx.diag(Severity::Warning, "http1.gap", why.text(len, " of a body", sender));
                 return;
             }
@@ -1066,7 +1074,7 @@ impl Conn {
             }
         }
         let side = &mut self.sides[dir];
-        side.offset += len;
+        side.offset = side.offset.saturating_add(len);
         side.st = St::Resync;
         side.line_start = true;
         side.buf.clear();
@@ -1189,15 +1197,23 @@ fn message_start(dir: Dir, b: &[u8]) -> Verdict {
 fn find_head_end(b: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     while let Some(off) = b.get(i..).and_then(|r| r.iter().position(|&c| c == b'\n')) {
-        let nl = i + off;
-        match (b.get(nl + 1), b.get(nl + 2)) {
-            (Some(b'\n'), _) => return Some(nl + 2),
-            (Some(b'\r'), Some(b'\n')) => return Some(nl + 3),
-            _ => {}
+        // Indices into `b`: no overflow.
+        let nl = i.checked_add(off)?;
+        let rest = b.get(nl..).unwrap_or_default();
+        if rest.starts_with(b"\n\n") {
+            return nl.checked_add(2);
         }
-        i = nl + 1;
+        if rest.starts_with(b"\n\r\n") {
+            return nl.checked_add(3);
+        }
+        i = nl.checked_add(1)?;
     }
     None
+}
+
+/// `b` up to and including its first newline; all of it if it has none.
+fn through_newline(b: &[u8]) -> &[u8] {
+    b.split_inclusive(|&c| c == b'\n').next().unwrap_or_default()
 }
 
 fn parser_config() -> httparse::ParserConfig {
@@ -1258,7 +1274,7 @@ fn collect_headers(
 }
 
 fn first_line_len(b: &[u8]) -> u32 {
-    span_u32(b.iter().position(|&c| c == b'\n').map_or(b.len(), |i| i + 1) as u64)
+    span_u32(through_newline(b).len() as u64)
 }
 
 fn parse_request(b: &[u8], trees: bool) -> Result<Head, String> {
@@ -1283,9 +1299,11 @@ fn parse_request(b: &[u8], trees: bool) -> Result<Head, String> {
         let m = Span::new(0, span_u32(method.len() as u64));
         let t = Span::new(offset_in(b, target.as_bytes()), span_u32(target.len() as u64));
         // The version is the line's last 8 bytes before CRLF (or LF).
-        let content = b.get(..line as usize).unwrap_or_default();
-        let content_len =
-            content.len() - content.iter().rev().take_while(|&&c| c == b'\r' || c == b'\n').count();
+        let mut content = b.get(..line as usize).unwrap_or_default();
+        while let [rest @ .., b'\r' | b'\n'] = content {
+            content = rest;
+        }
+        let content_len = content.len();
         let v = Span::new(span_u32(content_len.saturating_sub(8) as u64), 8);
         tree.push(Field {
             key: "request_line",
@@ -1331,7 +1349,8 @@ fn parse_response(b: &[u8], trees: bool) -> Result<Head, String> {
     let (headers, hf) = collect_headers(b, resp.headers, trees, head_len, line);
     let mut tree = Vec::new();
     if trees {
-        let code_at = 8 + b.iter().skip(8).take_while(|&&c| c == b' ').count();
+        // After "HTTP/1.x" and its spaces: within the head.
+        let code_at = 8usize.saturating_add(b.iter().skip(8).take_while(|&&c| c == b' ').count());
         let mut children = vec![
             leaf("version", "Version".into(), Span::new(0, 8), format!("HTTP/1.{minor}")),
             leaf(

@@ -16,6 +16,8 @@
 //!
 //! [RFC 9113]: https://www.rfc-editor.org/rfc/rfc9113
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::budget::ITEM_COST;
@@ -325,13 +327,15 @@ impl Conn {
             .0
             .iter()
             .map(|s| {
-                s.buf.capacity()
-                    + s.block.as_ref().map_or(0, |b| b.bytes.capacity())
-                    + s.decoder.heap_size()
-                    + s.unacked.capacity() * std::mem::size_of::<Announced>()
+                // An estimate: saturating cannot matter.
+                s.buf
+                    .capacity()
+                    .saturating_add(s.block.as_ref().map_or(0, |b| b.bytes.capacity()))
+                    .saturating_add(s.decoder.heap_size())
+                    .saturating_add(s.unacked.capacity().saturating_mul(size_of::<Announced>()))
             })
             .sum();
-        sides + self.streams.len() * ITEM_COST
+        sides.saturating_add(self.streams.len().saturating_mul(ITEM_COST))
     }
 
     /// A connection whose client starts with the connection preface.
@@ -412,7 +416,9 @@ impl Conn {
                     );
                     return data.len();
                 }
-                side.st = if got + n == PREFACE.len() { St::Header } else { St::Preface(got + n) };
+                // At most the preface's length.
+                let got = got.saturating_add(n);
+                side.st = if got == PREFACE.len() { St::Header } else { St::Preface(got) };
                 n
             }
             St::Header => {
@@ -420,13 +426,14 @@ impl Conn {
                     side.frame_start = side.offset;
                     side.first_frame = cx.frame;
                 }
-                let n = (FRAME_HEADER - side.hdr_len).min(data.len());
+                // `hdr_len` is below FRAME_HEADER here, and stays at most that.
+                let n = FRAME_HEADER.saturating_sub(side.hdr_len).min(data.len());
                 if let (Some(dst), Some(src)) =
-                    (side.hdr.get_mut(side.hdr_len..side.hdr_len + n), data.get(..n))
+                    (side.hdr.get_mut(side.hdr_len..).and_then(|h| h.get_mut(..n)), data.get(..n))
                 {
                     dst.copy_from_slice(src);
                 }
-                side.hdr_len += n;
+                side.hdr_len = side.hdr_len.saturating_add(n);
                 if side.hdr_len == FRAME_HEADER {
                     side.hdr_len = 0;
                     let hdr = Hdr::parse(&side.hdr);
@@ -435,7 +442,8 @@ impl Conn {
                 n
             }
             St::Buffer(hdr) => {
-                let left = hdr.len - side.got;
+                // `got` counts up to `hdr.len`, never past.
+                let left = hdr.len.saturating_sub(side.got);
                 let n = (left as usize).min(data.len());
                 let chunk = data.get(..n).unwrap_or_default();
                 let keep = if hdr.is_block() {
@@ -451,11 +459,12 @@ impl Conn {
                 }
                 let room = keep.saturating_sub(side.buf.len());
                 side.buf.extend_from_slice(chunk.get(..room.min(n)).unwrap_or_default());
-                side.got += n as u32;
+                side.got = side.got.saturating_add(n as u32);
                 if side.got == hdr.len {
                     side.st = St::Header;
                     let buf = std::mem::take(&mut side.buf);
-                    let cut = hdr.len - buf.len() as u32;
+                    // What was not kept of the payload.
+                    let cut = hdr.len.saturating_sub(buf.len() as u32);
                     self.frame(dir, hdr, &buf, cut, cx);
                     let side = &mut self.sides[dir];
                     side.buf = buf;
@@ -471,7 +480,7 @@ impl Conn {
     /// A frame header was read: checks it and sets up reading the payload.
     fn frame_header(&mut self, dir: Dir, hdr: Hdr, cx: &mut Cx<'_>) {
         let side = &mut self.sides[dir];
-        side.frames += 1;
+        side.frames = side.frames.saturating_add(1);
         side.got = 0;
         side.lost = 0;
         side.buf.clear();
@@ -519,7 +528,8 @@ impl Conn {
         data: &[u8],
         cx: &mut Cx<'_>,
     ) -> usize {
-        let n = ((hdr.len - pos) as usize).min(data.len());
+        // `pos` counts up to `hdr.len`, never past.
+        let n = (hdr.len.saturating_sub(pos) as usize).min(data.len());
         let mut chunk = data.get(..n).unwrap_or_default();
         let padded = hdr.has(flag::PADDED);
         if padded && pos == 0 {
@@ -537,7 +547,7 @@ impl Conn {
         {
             s.ex.push_body(dir, chunk.get(..in_data).unwrap_or_default(), cx);
         }
-        pos += chunk.len() as u32;
+        pos = pos.saturating_add(chunk.len() as u32);
         let side = &mut self.sides[dir];
         if pos >= hdr.len {
             side.st = St::Header;
@@ -552,8 +562,11 @@ impl Conn {
     fn data_done(&mut self, dir: Dir, hdr: Hdr, pad: u8, cx: &mut Cx<'_>) {
         let padded = hdr.has(flag::PADDED);
         let start = u32::from(padded);
-        let bad_pad = padded && (hdr.len == 0 || u32::from(pad) > hdr.len - 1);
-        let data_len = if bad_pad { 0 } else { hdr.len - start - u32::from(pad) };
+        // The payload less the pad length byte and the padding: none left
+        // is a pad length beyond the payload.
+        let data_len = hdr.len.checked_sub(start).and_then(|n| n.checked_sub(u32::from(pad)));
+        let bad_pad = padded && data_len.is_none();
+        let data_len = data_len.unwrap_or(0);
         let lost = self.sides[dir].lost;
         if bad_pad {
             cx.diag(
@@ -604,7 +617,7 @@ impl Conn {
                 || format!("{data_len} bytes"),
             );
             if padded && !bad_pad {
-                let pad_span = Span::new(at + data_len, u32::from(pad));
+                let pad_span = Span::new(at.saturating_add(data_len), u32::from(pad));
                 t.leaf("padding", || "Padding".into(), pad_span, || format!("{pad} bytes"));
             }
         }
@@ -641,7 +654,7 @@ impl Conn {
                 frame_type_name(hdr.kind),
                 stream_part(hdr),
                 hdr.len,
-                cut + lost,
+                cut.saturating_add(lost),
                 if lost > 0 { "not captured" } else { "over the buffer limit" }
             );
             if hdr.is_block() {
@@ -808,7 +821,7 @@ impl Conn {
             );
         }
         let pad_len = usize::from(pad);
-        if pad_len > r.left() {
+        let Some(frag_len) = r.left().checked_sub(pad_len) else {
             let e = ParseError {
                 field: "padding",
                 kind: crate::span::ErrorKind::Invalid,
@@ -820,8 +833,8 @@ impl Conn {
                 e,
                 format!("padding of {pad} bytes is longer than what is left of the payload"),
             ));
-        }
-        let frag = r.take(r.left() - pad_len, "header_block_fragment").map_err(bad)?;
+        };
+        let frag = r.take(frag_len, "header_block_fragment").map_err(bad)?;
         let padding = r.take_rest("padding");
         let end_headers = hdr.has(flag::END_HEADERS);
         let block = Block {
@@ -894,7 +907,7 @@ impl Conn {
             push_flags(&mut s, hdr);
             return Ok((s, None));
         };
-        block.frames += 1;
+        block.frames = block.frames.saturating_add(1);
         self.grow_block(&mut block, frag.v, cx);
         let mut summary = if hdr.has(flag::END_HEADERS) {
             let decoded = if block.over {
@@ -933,7 +946,7 @@ impl Conn {
         if block.over {
             return;
         }
-        if block.bytes.len() + frag.len() > max {
+        if block.bytes.len().checked_add(frag.len()).is_none_or(|n| n > max) {
             block.over = true;
             block.bytes = Vec::new();
             cx.diag(
@@ -1285,16 +1298,17 @@ impl Conn {
             // frame goes on, the body misses the bytes.
             St::Data(hdr, pos, pad)
                 if why.exact()
-                    && len <= u64::from(hdr.len - pos)
+                    && hdr.len.checked_sub(pos).is_some_and(|left| len <= u64::from(left))
                     && (!hdr.has(flag::PADDED) || pos > 0) =>
             {
                 let l = len as u32;
                 let data_end = hdr.len.saturating_sub(u32::from(pad));
                 let in_data = data_end.saturating_sub(pos).min(l);
                 let side = &mut self.sides[dir];
-                side.lost += l;
-                side.offset += len;
-                let pos = pos + l;
+                // `l` is at most what is left of the frame (the guard).
+                side.lost = side.lost.saturating_add(l);
+                side.offset = side.offset.saturating_add(len);
+                let pos = pos.saturating_add(l);
                 if in_data > 0
                     && let Some(s) = self.streams.get_mut(&hdr.stream)
                 {
@@ -1323,13 +1337,16 @@ impl Conn {
             St::Buffer(hdr)
                 if why.exact()
                     && !hdr.is_block()
-                    && len <= u64::from(hdr.len - self.sides[dir].got) =>
+                    && hdr
+                        .len
+                        .checked_sub(self.sides[dir].got)
+                        .is_some_and(|left| len <= u64::from(left)) =>
             {
                 let l = len as u32;
                 let side = &mut self.sides[dir];
-                side.lost += l;
-                side.got += l;
-                side.offset += len;
+                side.lost = side.lost.saturating_add(l);
+                side.got = side.got.saturating_add(l);
+                side.offset = side.offset.saturating_add(len);
                 cx.diag(
                     Severity::Warning,
                     "http2.gap",
@@ -1343,11 +1360,14 @@ impl Conn {
                     self.frame(dir, hdr, &[], 0, cx);
                 }
             }
-            St::Lost => self.sides[dir].offset += len,
+            St::Lost => {
+                let side = &mut self.sides[dir];
+                side.offset = side.offset.saturating_add(len);
+            }
             _ => {
                 let side = &mut self.sides[dir];
                 side.st = St::Lost;
-                side.offset += len;
+                side.offset = side.offset.saturating_add(len);
                 side.block = None;
                 cx.diag(
                     Severity::Warning,

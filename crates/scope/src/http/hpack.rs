@@ -15,6 +15,8 @@
 //!
 //! [RFC 7541]: https://www.rfc-editor.org/rfc/rfc7541
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use std::collections::VecDeque;
 use std::fmt;
 
@@ -377,6 +379,10 @@ const NONE: u16 = 0xffff;
 
 // Const evaluation: an index out of range is a compile error, not a panic.
 #[allow(clippy::indexing_slicing)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "run only by the compiler, for a table below: an overflow fails the build"
+)]
 const fn build_tree() -> [[u16; 2]; 256] {
     let mut nodes = [[NONE; 2]; 256];
     let mut next: usize = 1;
@@ -419,6 +425,10 @@ struct Step {
 }
 
 #[allow(clippy::indexing_slicing)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "run only by the compiler, for a table below: an overflow fails the build"
+)]
 const fn build_steps() -> [[Step; 16]; 256] {
     let mut steps = [[Step { next: 0, emit: false, fail: false, sym: 0 }; 16]; 256];
     let mut state = 0;
@@ -459,6 +469,10 @@ static STEPS: [[Step; 16]; 256] = build_steps();
 /// one-bits from it (padding is the most significant bits of EOS, shorter
 /// than a byte, RFC 7541 §5.2).
 #[allow(clippy::indexing_slicing)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "run only by the compiler, for a table below: an overflow fails the build"
+)]
 const fn build_accepting() -> [bool; 256] {
     let mut ok = [false; 256];
     ok[0] = true;
@@ -478,7 +492,8 @@ static ACCEPTING: [bool; 256] = build_accepting();
 /// the string and on padding that is not a prefix of EOS or is 8 bits or
 /// longer.
 pub fn huffman_decode(src: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanError> {
-    out.reserve(src.len() * 8 / 5);
+    // The shortest code is 5 bits. A hint: saturating cannot matter.
+    out.reserve(src.len().saturating_mul(8) / 5);
     let mut state = 0u8;
     for &b in src {
         for nibble in [b >> 4, b & 0x0f] {
@@ -509,16 +524,19 @@ pub fn huffman_encode(src: &[u8], out: &mut Vec<u8>) {
     let mut bits: u32 = 0;
     for &b in src {
         let (code, len) = HUFFMAN_CODE.get(usize::from(b)).copied().unwrap_or((0, 0));
+        // Fewer than 8 bits wait, and a code is at most 30: `acc` holds
+        // at most 37 bits.
         acc = (acc << len) | u64::from(code);
-        bits += u32::from(len);
-        while bits >= 8 {
-            bits -= 8;
+        bits = bits.saturating_add(u32::from(len));
+        while let Some(rest) = bits.checked_sub(8) {
+            bits = rest;
             out.push((acc >> bits) as u8);
         }
-        acc &= (1u64 << bits) - 1;
+        acc &= !(u64::MAX << bits);
     }
     if bits > 0 {
-        out.push(((acc << (8 - bits)) | (0xff >> bits)) as u8);
+        // The last bits, then the start of EOS (all ones) as padding.
+        out.push((((acc << 8) | 0xff) >> bits) as u8);
     }
 }
 
@@ -732,8 +750,15 @@ struct Entry {
 
 impl Entry {
     fn size(&self) -> usize {
-        self.name.len() + self.value.len() + ENTRY_OVERHEAD
+        entry_size(&self.name, &self.value)
     }
+}
+
+/// The size of an entry as RFC 7541 §4.1 counts it. Saturating: it is only
+/// compared with limits (a table's size, a list's), which a saturated size
+/// is over, as the true one would be.
+fn entry_size(name: &[u8], value: &[u8]) -> usize {
+    name.len().saturating_add(value.len()).saturating_add(ENTRY_OVERHEAD)
 }
 
 /// An HPACK decoder: the dynamic table of one direction of a connection.
@@ -814,7 +839,7 @@ impl Decoder {
     pub fn heap_size(&self) -> usize {
         // RFC 7541's size counts 32 bytes an entry besides its name and
         // value; the allocations cost about that again.
-        self.size + self.table.len() * ITEM_COST
+        self.size.saturating_add(self.table.len().saturating_mul(ITEM_COST))
     }
 
     /// The dynamic table, newest (index 62) first.
@@ -825,7 +850,8 @@ impl Decoder {
     fn evict_to(&mut self, max: usize) {
         while self.size > max {
             match self.table.pop_back() {
-                Some(e) => self.size -= e.size(),
+                // `size` is the sum of the entries' sizes.
+                Some(e) => self.size = self.size.saturating_sub(e.size()),
                 None => {
                     self.size = 0;
                     break;
@@ -836,27 +862,27 @@ impl Decoder {
 
     /// RFC 7541 §4.4: an entry larger than the table empties it.
     fn insert(&mut self, name: &[u8], value: &[u8]) {
-        let size = name.len() + value.len() + ENTRY_OVERHEAD;
-        if size > self.max_size {
+        let size = entry_size(name, value);
+        let Some(room) = self.max_size.checked_sub(size) else {
             self.table.clear();
             self.size = 0;
             return;
-        }
-        self.evict_to(self.max_size - size);
+        };
+        self.evict_to(room);
         self.table.push_front(Entry { name: name.to_vec(), value: value.to_vec() });
-        self.size += size;
+        // At most `max_size` after the eviction.
+        self.size = self.size.saturating_add(size);
     }
 
     /// (name, value) at a table index.
     fn get(&self, index: u32) -> Option<(&[u8], &[u8])> {
-        let i = index as usize;
-        if i == 0 {
-            return None;
-        }
-        if let Some((n, v)) = STATIC_TABLE.get(i - 1) {
+        // Indices count from 1: the static table, then the dynamic one.
+        let i = (index as usize).checked_sub(1)?;
+        if let Some((n, v)) = STATIC_TABLE.get(i) {
             return Some((n.as_bytes(), v.as_bytes()));
         }
-        self.table.get(i - 1 - STATIC_TABLE.len()).map(|e| (e.name.as_slice(), e.value.as_slice()))
+        let e = self.table.get(i.checked_sub(STATIC_TABLE.len())?)?;
+        Some((e.name.as_slice(), e.value.as_slice()))
     }
 
     /// Decodes one complete header block. `base` is the block's offset in
@@ -871,6 +897,9 @@ impl Decoder {
         let mut pos = 0usize;
         let mut seen_field = false;
         let at = |pos: usize| base.saturating_add(u32::try_from(pos).unwrap_or(u32::MAX));
+        // Block bytes `start..end`, `start <= end`.
+        let span =
+            |start: usize, end: usize| Span::new(at(start), at(end).saturating_sub(at(start)));
         if self.update_due && block.first().is_none_or(|b| b & 0xe0 != 0x20) {
             out.notes.push(format!(
                 "the table size limit was lowered to {}, but the block does not start with a size update (RFC 7541 §4.2)",
@@ -887,17 +916,17 @@ impl Decoder {
                 let (name, value) =
                     self.get(index).ok_or(Error::BadIndex { at: at(start), index, dynamic })?;
                 seen_field = true;
-                let size = name.len() + value.len() + ENTRY_OVERHEAD;
+                let size = entry_size(name, value);
                 list_size = list_size.saturating_add(size);
                 if list_size > self.max_list {
-                    out.dropped += 1;
+                    out.dropped = out.dropped.saturating_add(1);
                     continue;
                 }
                 let f = HeaderField {
                     name: name.to_vec(),
                     value: value.to_vec(),
                     repr: Representation::Indexed { index },
-                    span: Span::new(at(start), at(pos) - at(start)),
+                    span: span(start, pos),
                 };
                 out.items.push(Item::Field(f));
             } else if first & 0xe0 == 0x20 {
@@ -926,10 +955,7 @@ impl Decoder {
                 self.max_size = new;
                 self.evict_to(new);
                 self.update_due = false;
-                out.items.push(Item::SizeUpdate {
-                    size,
-                    span: Span::new(at(start), at(pos) - at(start)),
-                });
+                out.items.push(Item::SizeUpdate { size, span: span(start, pos) });
             } else {
                 // Literal Header Field, §6.2.
                 let (prefix, indexing) = match first & 0xf0 {
@@ -952,10 +978,10 @@ impl Decoder {
                 if indexing == Indexing::Incremental {
                     self.insert(&name, &value);
                 }
-                let size = name.len() + value.len() + ENTRY_OVERHEAD;
+                let size = entry_size(&name, &value);
                 list_size = list_size.saturating_add(size);
                 if list_size > self.max_list {
-                    out.dropped += 1;
+                    out.dropped = out.dropped.saturating_add(1);
                     continue;
                 }
                 let f = HeaderField {
@@ -967,7 +993,7 @@ impl Decoder {
                         name_huffman,
                         value_huffman,
                     },
-                    span: Span::new(at(start), at(pos) - at(start)),
+                    span: span(start, pos),
                 };
                 out.items.push(Item::Field(f));
             }
@@ -987,8 +1013,10 @@ impl Decoder {
 fn read_int(block: &[u8], pos: &mut usize, n: u32, base: u32) -> Result<u32, Error> {
     let at = base.saturating_add(u32::try_from(*pos).unwrap_or(u32::MAX));
     let first = *block.get(*pos).ok_or(Error::Truncated { at })?;
-    *pos += 1;
-    let mask = (1u32 << n) - 1;
+    // Past a byte of the block: no overflow.
+    *pos = pos.saturating_add(1);
+    // The low `n` bits.
+    let mask = !(u32::MAX << n);
     let mut value = u32::from(first) & mask;
     if value < mask {
         return Ok(value);
@@ -996,15 +1024,15 @@ fn read_int(block: &[u8], pos: &mut usize, n: u32, base: u32) -> Result<u32, Err
     let mut shift = 0u32;
     loop {
         let b = *block.get(*pos).ok_or(Error::Truncated { at })?;
-        *pos += 1;
+        *pos = pos.saturating_add(1);
         // 5 continuation bytes carry 35 bits: past 32 is an overflow.
         if shift > 28 {
             return Err(Error::IntegerOverflow { at });
         }
         let add = u64::from(b & 0x7f) << shift;
-        let sum = u64::from(value) + add;
-        value = u32::try_from(sum).map_err(|_| Error::IntegerOverflow { at })?;
-        shift += 7;
+        let sum = u64::from(value).checked_add(add).and_then(|s| u32::try_from(s).ok());
+        value = sum.ok_or(Error::IntegerOverflow { at })?;
+        shift = shift.checked_add(7).ok_or(Error::IntegerOverflow { at })?;
         if b & 0x80 == 0 {
             return Ok(value);
         }
@@ -1036,13 +1064,13 @@ fn read_string(block: &[u8], pos: &mut usize, base: u32) -> Result<(Vec<u8>, boo
 
 /// Appends an integer with an `n`-bit prefix; `flags` fills the bits above it.
 pub fn encode_int(value: u32, n: u32, flags: u8, out: &mut Vec<u8>) {
-    let mask = (1u32 << n) - 1;
-    if value < mask {
+    // The low `n` bits.
+    let mask = !(u32::MAX << n);
+    let Some(mut rest) = value.checked_sub(mask) else {
         out.push(flags | value as u8);
         return;
-    }
+    };
     out.push(flags | mask as u8);
-    let mut rest = value - mask;
     while rest >= 128 {
         out.push((rest % 128) as u8 | 0x80);
         rest /= 128;

@@ -28,6 +28,8 @@
 //! [RFC 9113]: https://www.rfc-editor.org/rfc/rfc9113
 //! [RFC 9113 §3.4]: https://www.rfc-editor.org/rfc/rfc9113#section-3.4
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 pub mod h1;
 pub mod h2;
 pub mod hpack;
@@ -281,8 +283,10 @@ impl Body {
 /// (more was to come), the decoder's window twice (two reads), which it
 /// fills before it gives anything: brotli's size is in the stream's first
 /// bits (RFC 7932 §9.1), deflate's is 32 KiB.
+///
+/// An estimate charged to a budget: it saturates.
 fn decoder_work(coding: &str, data: &[u8], out: usize, cut: bool) -> u64 {
-    let whole = (data.len() + out) as u64;
+    let whole = data.len().saturating_add(out) as u64;
     if !cut {
         return whole;
     }
@@ -296,9 +300,9 @@ fn decoder_work(coding: &str, data: &[u8], out: usize, cut: bool) -> u64 {
         let bits = if b & 1 == 0 {
             16
         } else if n != 0 {
-            17 + n
+            n.saturating_add(17)
         } else if m > 1 {
-            8 + m
+            m.saturating_add(8)
         } else {
             // 17, or the large-window extension (up to 30), which the
             // decoder refuses: counted as the largest standard window.
@@ -308,7 +312,7 @@ fn decoder_work(coding: &str, data: &[u8], out: usize, cut: bool) -> u64 {
     } else {
         32 << 10
     };
-    2 * window + whole
+    window.saturating_mul(2).saturating_add(whole)
 }
 
 /// Why a decoder stopped before the end.
@@ -334,7 +338,7 @@ fn bounded_read(mut r: impl Read, max: usize) -> (Vec<u8>, Option<Stop>) {
                 out.truncate(max);
                 return (out, Some(Stop::Limit));
             }
-            out.resize((2 * have).clamp(1, max.saturating_add(1)), 0);
+            out.resize(have.saturating_mul(2).clamp(1, max.saturating_add(1)), 0);
         }
         match r.read(out.get_mut(have..).unwrap_or_default()) {
             Ok(0) => {
@@ -342,7 +346,8 @@ fn bounded_read(mut r: impl Read, max: usize) -> (Vec<u8>, Option<Stop>) {
                 let stop = (have > max).then_some(Stop::Limit);
                 return (out, stop);
             }
-            Ok(n) => have += n,
+            // `n` is at most what is left of `out`.
+            Ok(n) => have = have.saturating_add(n),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 out.truncate(have.min(max));
@@ -358,6 +363,12 @@ const MAX_READ_AHEAD: usize = 64 << 10;
 
 /// A header list: (name as sent, value).
 pub type Headers = Vec<(String, Vec<u8>)>;
+
+/// The bytes of a header list's names and values, as counted against the
+/// connection's limit. Saturating: it is compared with that limit.
+fn header_list_size(h: &Headers) -> usize {
+    h.iter().fold(0usize, |size, (n, v)| size.saturating_add(n.len()).saturating_add(v.len()))
+}
 
 /// One of an exchange's header lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -457,7 +468,7 @@ impl Exchange {
     /// without it), what it keeps as far as the budget allows.
     pub(crate) fn new(cx: &Cx<'_>) -> Exchange {
         let mut held = cx.budget.lease();
-        held.grow(std::mem::size_of::<Exchange>() + ITEM_COST);
+        held.grow(const { size_of::<Exchange>() + ITEM_COST });
         Exchange { held, ..Exchange::default() }
     }
 
@@ -560,7 +571,8 @@ impl Exchange {
                 cx.diag(Severity::Note, "http.body_limit", msg);
             }
         }
-        cx.shown.decoded += before - left;
+        // `left` only went down from `before`.
+        cx.shown.decoded = cx.shown.decoded.saturating_add(before.saturating_sub(left));
         let per_conn = cx.opts.max_decoded_per_conn;
         if left == 0 && !cx.shown.decoded_noted {
             cx.shown.decoded_noted = true;
@@ -756,7 +768,7 @@ impl Cx<'_> {
         what: impl FnOnce() -> String,
         which: List,
     ) -> Headers {
-        let size: usize = h.iter().map(|(n, v)| n.len() + v.len()).sum();
+        let size = header_list_size(&h);
         let max = self.opts.max_headers_per_conn;
         if self.shown.headers.saturating_add(size) > max {
             h.retain(|(n, _)| n.starts_with(':'));
@@ -776,7 +788,7 @@ impl Cx<'_> {
                 );
             }
         }
-        self.shown.headers += h.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>();
+        self.shown.headers = self.shown.headers.saturating_add(header_list_size(&h));
         h
     }
 
@@ -790,7 +802,7 @@ impl Cx<'_> {
         let room = self.opts.max_raw.saturating_sub(self.shown.passed);
         let pass = data.get(..room.min(data.len())).unwrap_or_default();
         if !pass.is_empty() {
-            self.shown.passed += pass.len();
+            self.shown.passed = self.shown.passed.saturating_add(pass.len());
             let e = HttpEvent::Raw { dir, data: pass.to_vec(), frame: self.frame };
             (self.out)(e);
         }
@@ -854,57 +866,47 @@ pub(crate) fn request_line_verdict(b: &[u8], max: usize) -> Verdict {
     // Methods are short words: a longer token is not one. Every check is
     // made per byte, so that a prefix of a line gets the line's answer.
     const MAX_METHOD: usize = 32;
-    let mut i = 0;
-    while let Some(&c) = b.get(i) {
-        if c == b' ' {
-            break;
-        }
-        if !is_tchar(c) || i >= MAX_METHOD {
-            return Verdict::No;
-        }
-        i += 1;
-    }
-    if i == 0 && !b.is_empty() {
-        return Verdict::No;
-    }
-    if b.get(i).is_none() {
-        return Verdict::Wait;
-    }
-    i += 1;
-    let target_start = i;
-    while let Some(&c) = b.get(i) {
-        if c == b' ' {
-            break;
-        }
-        // Past `max` it is no request line we could read, however it ends
-        // (checked per byte, so that any prefix gets the same answer).
-        if c < 0x21 || c == 0x7f || i > max {
-            return Verdict::No;
-        }
-        i += 1;
-    }
-    if b.get(i).is_none() {
-        return Verdict::Wait;
-    }
-    if i == target_start {
-        return Verdict::No;
-    }
-    i += 1;
-    let version = b"HTTP/1.";
-    for (k, &want) in version.iter().enumerate() {
-        match b.get(i + k) {
+    // Each byte with its offset in `b`.
+    let mut bytes = b.iter().copied().enumerate();
+    let method_end = loop {
+        match bytes.next() {
             None => return Verdict::Wait,
-            Some(&c) if c == want => {}
+            Some((i, b' ')) => break i,
+            Some((i, c)) if !is_tchar(c) || i >= MAX_METHOD => return Verdict::No,
+            Some(_) => {}
+        }
+    };
+    if method_end == 0 {
+        return Verdict::No;
+    }
+    let mut target_empty = true;
+    loop {
+        match bytes.next() {
+            None => return Verdict::Wait,
+            Some((_, b' ')) => break,
+            // Past `max` it is no request line we could read, however it
+            // ends (checked per byte, so that any prefix gets the same
+            // answer).
+            Some((i, c)) if c < 0x21 || c == 0x7f || i > max => return Verdict::No,
+            Some(_) => target_empty = false,
+        }
+    }
+    if target_empty {
+        return Verdict::No;
+    }
+    for want in *b"HTTP/1." {
+        match bytes.next() {
+            None => return Verdict::Wait,
+            Some((_, c)) if c == want => {}
             Some(_) => return Verdict::No,
         }
     }
-    i += version.len();
-    match b.get(i) {
+    match bytes.next() {
         None => return Verdict::Wait,
-        Some(c) if c.is_ascii_digit() => {}
+        Some((_, c)) if c.is_ascii_digit() => {}
         Some(_) => return Verdict::No,
     }
-    match (b.get(i + 1), b.get(i + 2)) {
+    match (bytes.next().map(|(_, c)| c), bytes.next().map(|(_, c)| c)) {
         (None, _) => Verdict::Wait,
         (Some(b'\n'), _) => Verdict::Yes,
         (Some(b'\r'), None) => Verdict::Wait,
@@ -968,22 +970,25 @@ impl HttpConn {
     pub fn with_budget(mut self, budget: &Budget) -> Self {
         self.budget = budget.clone();
         self.held = budget.lease();
-        self.held.grow(std::mem::size_of::<HttpConn>() + ITEM_COST);
+        self.held.grow(const { size_of::<HttpConn>() + ITEM_COST });
         self
     }
 
     /// Bytes of its own buffers (not the exchanges it hands on).
     fn buffered(&self) -> usize {
-        std::mem::size_of::<HttpConn>()
-            + match &self.state {
-                State::Detect(h) => {
-                    h.bytes.0.iter().map(Vec::capacity).sum::<usize>()
-                        + h.pieces.capacity() * std::mem::size_of::<(Dir, usize, u64, Timestamp)>()
-                }
-                State::H1(c) => c.buffered(),
-                State::H2(c) => c.buffered(),
-                State::Raw | State::Done => 0,
+        // An estimate: saturating cannot matter.
+        let state = match &self.state {
+            State::Detect(h) => {
+                let pieces = h.pieces.capacity();
+                h.bytes.0.iter().map(Vec::capacity).sum::<usize>().saturating_add(
+                    pieces.saturating_mul(size_of::<(Dir, usize, u64, Timestamp)>()),
+                )
             }
+            State::H1(c) => c.buffered(),
+            State::H2(c) => c.buffered(),
+            State::Raw | State::Done => 0,
+        };
+        size_of::<HttpConn>().saturating_add(state)
     }
 
     /// Brings the count of its buffers up to date (they are needed to

@@ -35,6 +35,8 @@
 //!
 //! No function here can panic, whatever bytes it is given.
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use std::fmt;
 
 use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
@@ -832,8 +834,8 @@ impl Decryptor {
         // TLSInnerPlaintext: content || type || zeros.
         let end = inner.iter().rposition(|&b| b != 0).ok_or(DecryptError::BadPadding)?;
         let (data, rest) = inner.split_at(end);
-        let content_type = rest.first().copied().ok_or(DecryptError::BadPadding)?;
-        Ok(Plaintext { content_type, data, padding: n - end - 1 })
+        let (&content_type, zeros) = rest.split_first().ok_or(DecryptError::BadPadding)?;
+        Ok(Plaintext { content_type, data, padding: zeros.len() })
     }
 
     fn open_tls12_aead<'a>(
@@ -897,7 +899,7 @@ impl Decryptor {
         if data.is_empty() {
             return Err(DecryptError::TooShort);
         }
-        if data.len() % block != 0 {
+        if !data.len().is_multiple_of(block) {
             return Err(DecryptError::BadLength);
         }
         self.remember_last_block(data);
@@ -909,11 +911,12 @@ impl Decryptor {
     /// [`Decryptor::skip_record`]).
     fn remember_last_block(&mut self, data: &[u8]) {
         let block = self.spec.bulk.block_len();
-        if self.iv_len == 0 || block == 0 || data.len() < block {
+        if self.iv_len == 0 || block == 0 {
             return;
         }
+        let Some(at) = data.len().checked_sub(block) else { return };
         let mut last = [0u8; 16];
-        if let (Some(dst), Some(src)) = (last.get_mut(..block), data.get(data.len() - block..)) {
+        if let (Some(dst), Some(src)) = (last.get_mut(..block), data.get(at..)) {
             dst.copy_from_slice(src);
             self.failed_last_block = Some(last);
         }
@@ -926,19 +929,22 @@ impl Decryptor {
         }
     }
 
-    /// Checks TLS CBC padding at the end of `plain`; returns its length
-    /// including the length byte.
-    fn padding(plain: &[u8], reserved: usize) -> Result<usize, DecryptError> {
+    /// Checks TLS CBC padding at the end of `plain`, with at least
+    /// `reserved` bytes before it; returns what comes before it and its
+    /// length including the length byte.
+    fn strip_padding(plain: &[u8], reserved: usize) -> Result<(&[u8], usize), DecryptError> {
         let &pad = plain.last().ok_or(DecryptError::BadPadding)?;
         let total = usize::from(pad) + 1;
-        if total + reserved > plain.len() {
-            return Err(DecryptError::BadPadding);
-        }
-        let bytes = plain.get(plain.len() - total..).ok_or(DecryptError::BadPadding)?;
+        let start = plain
+            .len()
+            .checked_sub(total)
+            .filter(|&start| start >= reserved)
+            .ok_or(DecryptError::BadPadding)?;
+        let (kept, bytes) = plain.split_at_checked(start).ok_or(DecryptError::BadPadding)?;
         if bytes.iter().any(|&b| b != pad) {
             return Err(DecryptError::BadPadding);
         }
-        Ok(total)
+        Ok((kept, total))
     }
 
     fn open_mte<'a>(
@@ -958,8 +964,8 @@ impl Decryptor {
             let block = self.spec.bulk.block_len();
             cipher.decrypt(iv.get(..block).unwrap_or_default(), data)?;
             let data: &'a [u8] = data;
-            let padding = Self::padding(data, mac_len)?;
-            (padding, data.get(..data.len() - padding).unwrap_or_default())
+            let (kept, padding) = Self::strip_padding(data, mac_len)?;
+            (padding, kept)
         };
         let mac = self.mac.as_ref().ok_or(DecryptError::Unsupported("a cipher without a MAC"))?;
         let content_len = plain.len().checked_sub(mac_len).ok_or(DecryptError::TooShort)?;
@@ -994,13 +1000,9 @@ impl Decryptor {
         let block = self.spec.bulk.block_len();
         cipher.decrypt(iv.get(..block).unwrap_or_default(), data)?;
         let data: &'a [u8] = data;
-        let padding = Self::padding(data, 0)?;
+        let (data, padding) = Self::strip_padding(data, 0)?;
         self.chain();
-        Ok(Plaintext {
-            content_type,
-            data: data.get(..data.len() - padding).unwrap_or_default(),
-            padding,
-        })
+        Ok(Plaintext { content_type, data, padding })
     }
 }
 

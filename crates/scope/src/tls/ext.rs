@@ -9,6 +9,8 @@
 //! RFC 8422, RFC 7627, RFC 7366, RFC 5746, RFC 6962, RFC 7685, RFC 8449,
 //! RFC 8879, RFC 8701, draft-ietf-tls-esni.
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use crate::span::{ParseError, Reader, Span};
 use crate::tls::registry;
 use crate::tree::{Tree, hex, hex_short};
@@ -125,7 +127,7 @@ pub fn parse_block(
     let result = (|| {
         while !exts.is_empty() {
             parse_one(&mut exts, at, t, hello)?;
-            n += 1;
+            n = n.saturating_add(1);
         }
         Ok(())
     })();
@@ -226,11 +228,11 @@ fn group_list(
     t: &mut Tree,
     name: fn(u16) -> Option<&'static str>,
 ) -> Result<Vec<u16>, ParseError> {
-    let start = r.offset();
     let (len, mut list) = r.sub(2, field)?;
+    let list_at = list.offset();
     t.leaf("list_length", || format!("{label} Length"), len.span, || len.v.to_string());
     let items = u16_list(&mut list, field)?;
-    t.open(key, || format!("{label} ({})", items.len()), start + 2);
+    t.open(key, || format!("{label} ({})", items.len()), list_at);
     for (v, span) in &items {
         t.leaf(
             field,
@@ -239,7 +241,7 @@ fn group_list(
             || describe16(name(*v), *v),
         );
     }
-    t.close(Span::new(start + 2, len.v));
+    t.close(Span::new(list_at, len.v));
     Ok(items.into_iter().map(|(v, _)| v).collect())
 }
 
@@ -471,7 +473,7 @@ fn parse_body(
                             age.span,
                             || age.v.to_string(),
                         );
-                        h.psk_identities += 1;
+                        h.psk_identities = h.psk_identities.saturating_add(1);
                     }
                     Ok(())
                 })();
@@ -620,7 +622,6 @@ fn parse_body(
                     l.span,
                     || l.v.to_string(),
                 );
-                let mut n = 0;
                 while !list.is_empty() {
                     let (sl, mut sct) = list.sub(2, "serialized_sct")?;
                     let data = sct.take_rest("serialized_sct");
@@ -631,9 +632,7 @@ fn parse_body(
                         || sl.v.to_string(),
                     );
                     t.leaf("sct", || "Serialized SCT".into(), data.span, || hex_short(data.v, 32));
-                    n += 1;
                 }
-                let _ = n;
             }
         }
         id::PADDING => {

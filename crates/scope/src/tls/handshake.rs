@@ -8,6 +8,8 @@
 //! in through [`Ctx`]. References: RFC 8446 §4, RFC 5246 §7.4, RFC 4492 §5,
 //! RFC 8879, RFC 6066 §8.
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use crate::span::{ErrorKind, ParseError, Piece, Pieces, Reader, Span};
 use crate::time::Timestamp;
 use crate::tls::ext::{self, Hello, Where};
@@ -365,7 +367,8 @@ pub fn parse(bytes: &[u8], ctx: &Ctx, t: &mut Tree) -> (Option<Body>, Option<Par
                 field: name,
                 kind: ErrorKind::Truncated,
                 at: body.offset(),
-                wanted: len.v - have as u32,
+                // `have` is below `len.v`.
+                wanted: len.v.saturating_sub(have as u32),
                 have: 0,
             });
         }
@@ -393,7 +396,7 @@ fn random_tree(t: &mut Tree, random: &crate::span::Spanned<[u8; 32]>) {
     t.leaf(
         "random_bytes",
         || "Random Bytes".into(),
-        Span::new(random.span.start + 4, 28),
+        Span::new(random.span.start.saturating_add(4), 28),
         || hex(&random.v[4..]),
     );
     t.close(random.span);
@@ -528,10 +531,10 @@ fn client_hello(r: &mut Reader<'_>, t: &mut Tree) -> Result<ClientHello, ParseEr
     if !sid.v.is_empty() {
         t.leaf("session_id", || "Session ID".into(), sid.span, || hex(sid.v));
     }
-    let start = r.offset();
     let (cl, mut suites) = r.sub(2, "cipher_suites")?;
+    let suites_at = suites.offset();
     t.leaf("cipher_suites_length", || "Cipher Suites Length".into(), cl.span, || cl.v.to_string());
-    t.open("cipher_suites", String::new, start + 2);
+    t.open("cipher_suites", String::new, suites_at);
     while !suites.is_empty() {
         let s = suites.u16("cipher_suite")?;
         ch.cipher_suites.push(s.v);
@@ -541,7 +544,7 @@ fn client_hello(r: &mut Reader<'_>, t: &mut Tree) -> Result<ClientHello, ParseEr
         }
     }
     t.set_label(|| format!("Cipher Suites ({} suites)", ch.cipher_suites.len()));
-    t.close(Span::new(start + 2, cl.v));
+    t.close(Span::new(suites_at, cl.v));
     let (ml, mut methods) = r.sub(1, "compression_methods")?;
     t.leaf(
         "compression_methods_length",
@@ -657,23 +660,19 @@ fn certificate(r: &mut Reader<'_>, ctx: &Ctx, t: &mut Tree) -> Result<Vec<Vec<u8
             t.leaf("context", || "Certificate Request Context".into(), c.span, || hex(c.v));
         }
     }
-    let start = r.offset();
     let (len, mut list) = r.sub(3, "certificate_list")?;
+    let list_at = list.offset();
     t.leaf("certificates_length", || "Certificates Length".into(), len.span, || len.v.to_string());
     // Labelled now: on an error the count below is not set.
-    t.open("certificates", || "Certificates".into(), start + 3);
+    t.open("certificates", || "Certificates".into(), list_at);
     let mut certs = Vec::new();
     let result = (|| {
         while !list.is_empty() {
             let entry_start = list.offset();
             let (cl, mut cert) = list.sub(3, "cert_data")?;
             let der = cert.take_rest("cert_data");
-            let n = certs.len();
-            t.open(
-                "certificate",
-                || format!("Certificate {} ({} bytes)", n + 1, cl.v),
-                entry_start,
-            );
+            let number = certs.len().saturating_add(1);
+            t.open("certificate", || format!("Certificate {number} ({} bytes)", cl.v), entry_start);
             t.leaf(
                 "certificate_length",
                 || "Certificate Length".into(),
@@ -701,7 +700,7 @@ fn certificate(r: &mut Reader<'_>, ctx: &Ctx, t: &mut Tree) -> Result<Vec<Vec<u8
             if certs.len() == 1 { "" } else { "s" }
         )
     });
-    t.close(Span::new(start + 3, len.v));
+    t.close(Span::new(list_at, len.v));
     Ok(certs)
 }
 
@@ -759,7 +758,8 @@ fn server_key_exchange(
                     kind: ErrorKind::Invalid,
                     at: curve_type.span.start,
                     wanted: 3,
-                    have: r.left() as u32 + 1,
+                    // The curve type byte and what follows it.
+                    have: (r.left() as u32).saturating_add(1),
                 });
             }
             t.leaf(
@@ -781,7 +781,7 @@ fn server_key_exchange(
             t.leaf("pubkey", || "Pubkey".into(), point.span, || hex(point.v));
             let public = point.v.to_vec();
             if kx == Kx::Ecdhe && ctx.kx().signed(ctx.cipher_suite) {
-                let params_len = r.offset() - params_start;
+                let params_len = r.span_from(params_start).len;
                 let params_bytes =
                     rest_before.get(..params_len as usize).unwrap_or_default().to_vec();
                 let (scheme, sig) = signature(r, ctx.sig_has_algorithm(), t)?;
@@ -820,7 +820,7 @@ fn server_key_exchange(
             ServerParams::Other
         }
     };
-    let params_len = r.offset() - params_start;
+    let params_len = r.span_from(params_start).len;
     let params_bytes = rest_before.get(..params_len as usize).unwrap_or_default().to_vec();
     let (sig_scheme, signature) = if kx.signed(ctx.cipher_suite) {
         let (s, sig) = signature(r, ctx.sig_has_algorithm(), t)?;
@@ -1003,11 +1003,8 @@ pub fn parse_sslv2_client_hello(body: &[u8], t: &mut Tree) -> Result<ClientHello
     let challenge = r.take(usize::from(chl.v), "challenge")?;
     t.leaf("challenge", || "Challenge".into(), challenge.span, || hex(challenge.v));
     // The challenge becomes the right-aligned client random (RFC 5246 E.2).
-    let n = challenge.v.len().min(32);
-    if let (Some(dst), Some(src)) =
-        (ch.random.get_mut(32 - n..), challenge.v.get(challenge.v.len() - n..))
-    {
-        dst.copy_from_slice(src);
+    for (dst, src) in ch.random.iter_mut().rev().zip(challenge.v.iter().rev()) {
+        *dst = *src;
     }
     r.expect_empty("client_hello")?;
     Ok(ch)
@@ -1033,7 +1030,8 @@ pub struct RawMessage<'a> {
 impl Assembler {
     /// Bytes held for a message split over records.
     pub fn buffered(&self) -> usize {
-        self.buf.capacity() + self.pieces.0.capacity() * std::mem::size_of::<crate::span::Piece>()
+        let pieces = self.pieces.0.capacity().saturating_mul(size_of::<crate::span::Piece>());
+        self.buf.capacity().saturating_add(pieces)
     }
 
     /// The length announced by the buffered message header (at least 4
@@ -1075,25 +1073,23 @@ impl Assembler {
         while !data.is_empty() {
             if self.skip > 0 {
                 let n = self.skip.min(data.len());
-                self.skip -= n;
+                self.skip = self.skip.saturating_sub(n);
                 data = data.get(n..).unwrap_or_default();
-                pos += n as u32;
+                // Offsets in one record: no overflow.
+                pos = pos.saturating_add(n as u32);
                 continue;
             }
-            // How much of the current message we still need.
-            let need = if self.buf.len() < 4 {
-                4 - self.buf.len()
-            } else {
-                let len = self.announced_len();
-                (4 + len) - self.buf.len()
-            };
+            // How much of the current message we still need: its header,
+            // then the rest of what it announced (at most MAX_MESSAGE).
+            let whole = if self.buf.len() < 4 { 4 } else { self.announced_len().saturating_add(4) };
+            let need = whole.saturating_sub(self.buf.len());
             let n = need.min(data.len());
             let unit_offset = self.buf.len() as u32;
             self.buf.extend_from_slice(data.get(..n).unwrap_or_default());
             // Map these message bytes to frames through the record's pieces.
             add_pieces(&mut self.pieces, record_pieces, pos, n as u32, unit_offset);
             data = data.get(n..).unwrap_or_default();
-            pos += n as u32;
+            pos = pos.saturating_add(n as u32);
             if self.buf.len() == 4 {
                 let len = self.announced_len();
                 if len > MAX_MESSAGE {
@@ -1106,7 +1102,7 @@ impl Assembler {
             }
             if self.buf.len() >= 4 {
                 let len = self.announced_len();
-                if self.buf.len() == 4 + len {
+                if len.checked_add(4) == Some(self.buf.len()) {
                     emit(RawMessage { bytes: &self.buf, pieces: &self.pieces });
                     self.buf.clear();
                     self.pieces.0.clear();
@@ -1117,19 +1113,21 @@ impl Assembler {
 }
 
 /// Adds the pieces for record bytes `pos .. pos + len` (record offsets) as
-/// message bytes starting at `unit_offset`.
+/// message bytes starting at `unit_offset`. Offsets saturate, as
+/// [`Span::end`] does: they are offsets in one record or message.
 fn add_pieces(out: &mut Pieces, record: &Pieces, pos: u32, len: u32, unit_offset: u32) {
-    let end = pos + len;
+    let end = pos.saturating_add(len);
     for p in &record.0 {
-        let (ps, pe) = (p.unit_offset, p.unit_offset + p.len);
+        let (ps, pe) = (p.unit_offset, p.unit_offset.saturating_add(p.len));
+        // The overlap `s..e`: `s` is at least `pos` and `ps`.
         let s = ps.max(pos);
         let e = pe.min(end);
-        if s < e {
+        if let Some(len) = e.checked_sub(s).filter(|&l| l > 0) {
             out.0.push(Piece {
-                unit_offset: unit_offset + (s - pos),
-                len: e - s,
+                unit_offset: unit_offset.saturating_add(s.saturating_sub(pos)),
+                len,
                 frame: p.frame,
-                frame_offset: p.frame_offset + (s - ps),
+                frame_offset: p.frame_offset.saturating_add(s.saturating_sub(ps)),
             });
         }
     }

@@ -25,6 +25,8 @@
 //!
 //! No function here can panic.
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -335,7 +337,9 @@ impl Packed {
         let (Ok(tag), Ok(len)) = (u8::try_from(label.index()), u16::try_from(secret.len())) else {
             return Added::Same;
         };
-        let mut out = Vec::with_capacity(self.0.len() + 3 + secret.len());
+        // A hint only: a secret is at most 64 KiB (checked above).
+        let mut out =
+            Vec::with_capacity(self.0.len().saturating_add(3).saturating_add(secret.len()));
         for (l, b) in self.records() {
             if !(added == Added::Replaced && l == label) {
                 push_record(&mut out, l, b);
@@ -387,6 +391,12 @@ pub struct KeyLog {
 /// hash table entry (the client random, the packed secrets' box) and the
 /// allocator's bookkeeping.
 const LINE_COST: usize = 96;
+
+/// What a line is counted against the budget: [`LINE_COST`] and its secret
+/// (half its hex digits, at most). An estimate: saturating cannot matter.
+fn line_cost(line: &[u8]) -> usize {
+    LINE_COST.saturating_add(line.len() / 2)
+}
 
 impl fmt::Debug for KeyLog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -464,19 +474,21 @@ impl KeyLog {
         }
         let mut rest = text;
         while !rest.is_empty() {
-            let (piece, newline) = match memchr::memchr(b'\n', rest) {
-                Some(i) => (rest.get(..i).unwrap_or_default(), true),
-                None => (rest, false),
-            };
-            rest = if newline { rest.get(piece.len() + 1..).unwrap_or_default() } else { &[] };
+            let (piece, newline, after) =
+                match memchr::memchr(b'\n', rest).and_then(|i| rest.split_at_checked(i)) {
+                    // `tail` starts with the newline.
+                    Some((line, tail)) => (line, true, tail.get(1..).unwrap_or_default()),
+                    None => (rest, false, &[][..]),
+                };
+            rest = after;
             if newline && self.partial.is_empty() && !self.overlong && piece.len() <= MAX_LINE {
                 // A whole line in this text: parsed where it lies, not copied.
-                self.line += 1;
+                self.line = self.line.saturating_add(1);
                 self.line_done(piece, &mut diags);
                 continue;
             }
             if !self.overlong {
-                if self.partial.len() + piece.len() > MAX_LINE {
+                if self.partial.len().checked_add(piece.len()).is_none_or(|n| n > MAX_LINE) {
                     self.overlong = true;
                     self.partial.clear();
                 } else {
@@ -501,7 +513,7 @@ impl KeyLog {
     }
 
     fn end_line(&mut self, diags: &mut Vec<Diagnostic>) {
-        self.line += 1;
+        self.line = self.line.saturating_add(1);
         let line = std::mem::take(&mut self.partial);
         if std::mem::take(&mut self.overlong) {
             self.reject(
@@ -522,14 +534,14 @@ impl KeyLog {
     /// Parses line number `self.line` and reports what became of it.
     fn line_done(&mut self, line: &[u8], diags: &mut Vec<Diagnostic>) {
         if self.full {
-            self.not_kept += 1;
+            self.not_kept = self.not_kept.saturating_add(1);
             return;
         }
         // Every line may store a secret: counted before it is read (a
         // line that stores nothing costs little; the count is an estimate).
-        if !self.tables_mut().held.try_grow(LINE_COST + line.len() / 2) {
+        if !self.tables_mut().held.try_grow(line_cost(line)) {
             self.full = true;
-            self.not_kept += 1;
+            self.not_kept = self.not_kept.saturating_add(1);
             let held = self.tables.held.budget().clone();
             held.cut(Cut::Secrets);
             diags.push(self.diagnostic(
@@ -546,7 +558,7 @@ impl KeyLog {
         let parsed = self.parse_line(line);
         if !matches!(parsed, Ok(Some((_, Added::New)))) {
             // Nothing new stored: nothing to count.
-            self.tables_mut().held.shrink(LINE_COST + line.len() / 2);
+            self.tables_mut().held.shrink(line_cost(line));
         }
         match parsed {
             Ok(Some((label, Added::Replaced))) => diags.push(self.diagnostic(
@@ -560,7 +572,7 @@ impl KeyLog {
     }
 
     fn reject(&mut self, diags: &mut Vec<Diagnostic>, code: &'static str, message: String) {
-        self.rejected += 1;
+        self.rejected = self.rejected.saturating_add(1);
         diags.push(self.diagnostic(Severity::Warning, code, format!("{message}; line skipped")));
     }
 
@@ -639,7 +651,8 @@ impl KeyLog {
         let (random, value) = rest.split_once(' ')?;
         let label = Label::by_client_random(label_text)?;
         let mut r = [0u8; 32];
-        if random.len() != 2 * r.len() || unhex_into(random.as_bytes(), &mut r).is_err() {
+        // 32 bytes, two hex digits each.
+        if random.len() != 64 || unhex_into(random.as_bytes(), &mut r).is_err() {
             return None;
         }
         let mut buf = zeroize::Zeroizing::new([0u8; 64]);
@@ -687,7 +700,7 @@ impl KeyLog {
 
     fn count(&mut self, label: Label, added: Added) -> (Label, Added) {
         if let Some(n) = self.counts.get_mut(label.index()) {
-            *n += 1;
+            *n = n.saturating_add(1);
         }
         (label, added)
     }
@@ -796,14 +809,15 @@ fn unhex(label: Label, what: &str, s: &str) -> Result<Vec<u8>, (&'static str, St
         ));
     }
     let mut out = vec![0u8; bytes.len() / 2];
-    if let Err(i) = unhex_into(bytes, &mut out) {
-        let pair = bytes.get(i * 2..i * 2 + 2).unwrap_or_default();
-        let at = i * 2 + usize::from(pair.first().and_then(|&c| hex_digit(c)).is_some());
+    if unhex_into(bytes, &mut out).is_err() {
+        // The pairs before the bad one are all hex digits: the bad digit
+        // is the first that is not one.
+        let at = bytes.iter().position(|c| !c.is_ascii_hexdigit()).unwrap_or(0);
         let c = s.get(at..).and_then(|t| t.chars().next()).unwrap_or('?');
         out.iter_mut().for_each(|b| *b = 0);
         return Err((
             "keylog.bad_hex",
-            format!("{label}: the {what} is not hex ({c:?} at digit {})", at + 1),
+            format!("{label}: the {what} is not hex ({c:?} at digit {})", at.saturating_add(1)),
         ));
     }
     Ok(out)
@@ -848,15 +862,6 @@ const HEX_VALUE: [u8; 256] = {
     t
 };
 
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
 /// The whitespace-separated fields of a line, without allocating: the
 /// first [`Fields::MAX`] and how many there were in all (a line with more
 /// is malformed, and says how many it had).
@@ -874,7 +879,7 @@ impl<'a> Fields<'a> {
             if let Some(slot) = f.items.get_mut(i) {
                 *slot = field;
             }
-            f.count = i + 1;
+            f.count = i.saturating_add(1);
         }
         f
     }

@@ -24,6 +24,8 @@
 //! lengths that the hash cannot produce, or secrets of the wrong length
 //! (a key log line of the wrong suite), are [`KeyError`]s.
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use std::fmt;
 
 use aws_lc_rs::{digest, hmac as lc_hmac};
@@ -258,7 +260,8 @@ impl Prf {
                 // they share the middle byte (RFC 2246 §5).
                 let half = secret.len().div_ceil(2);
                 let s1 = secret.get(..half).unwrap_or_default();
-                let s2 = secret.get(secret.len() - half..).unwrap_or_default();
+                // The last `half` bytes: from the middle, rounded down.
+                let s2 = secret.get(secret.len() / 2..).unwrap_or_default();
                 p_hash(&rust_crypto_mac::<Hmac<Md5>>(s1)?, label, seed_parts, out);
                 p_hash(&rust_crypto_mac::<Hmac<Sha1>>(s2)?, label, seed_parts, out);
                 Ok(())
@@ -288,7 +291,7 @@ impl Prf {
 /// TLS 1.0 PRF can combine two of them.
 fn p_hash(key: &impl PrfMac, label: &[u8], seed: &[&[u8]], out: &mut [u8]) {
     let mac_of = |first: &[u8]| {
-        let mut parts: Vec<&[u8]> = Vec::with_capacity(seed.len() + 2);
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(seed.len().saturating_add(2));
         parts.push(first);
         parts.push(label);
         parts.extend_from_slice(seed);
@@ -296,15 +299,16 @@ fn p_hash(key: &impl PrfMac, label: &[u8], seed: &[&[u8]], out: &mut [u8]) {
     };
     // A(1) = HMAC(secret, label + seed)
     let mut a = mac_of(&[]);
-    let mut pos = 0;
-    while pos < out.len() {
+    // What is left of `out` to fill.
+    let mut rest = out;
+    while !rest.is_empty() {
         // HMAC(secret, A(i) + label + seed)
         let block = mac_of(a.as_ref());
-        for (o, b) in out.iter_mut().skip(pos).zip(block.as_ref()) {
+        for (o, b) in rest.iter_mut().zip(block.as_ref()) {
             *o ^= b;
         }
-        pos += block.len.max(1);
-        if pos < out.len() {
+        rest = std::mem::take(&mut rest).get_mut(block.len.max(1)..).unwrap_or_default();
+        if !rest.is_empty() {
             // A(i+1) = HMAC(secret, A(i)), only when another block is due.
             a = key.sign(&[a.as_ref()]);
         }
@@ -381,7 +385,12 @@ impl KeyBlock {
         key_len: usize,
         iv_len: usize,
     ) -> Result<KeyBlock, KeyError> {
-        let total = 2 * (mac_len + key_len + iv_len);
+        // A MAC key, a key and an IV for each direction.
+        let total = mac_len
+            .checked_add(key_len)
+            .and_then(|n| n.checked_add(iv_len))
+            .and_then(|n| n.checked_mul(2))
+            .ok_or(KeyError::TooLong)?;
         let block =
             prf.derive(master_secret, b"key expansion", &[server_random, client_random], total)?;
         let mut rest = block.as_bytes();
@@ -455,16 +464,22 @@ impl LabelExpander {
     /// `T(i) = HMAC(PRK, T(i-1) || info || i)`, the first `len` bytes of
     /// `T(1) || T(2) || ...`, at most 255 blocks.
     fn expand(&self, label: &[u8], context: &[u8], len: usize) -> Result<Secret, KeyError> {
-        let full_label_len = u8::try_from(label.len() + 6).map_err(|_| KeyError::TooLong)?;
+        // "tls13 " and the label.
+        let full_label_len = label
+            .len()
+            .checked_add(6)
+            .and_then(|n| u8::try_from(n).ok())
+            .ok_or(KeyError::TooLong)?;
         let context_len = u8::try_from(context.len()).map_err(|_| KeyError::TooLong)?;
         let out_len = u16::try_from(len).map_err(|_| KeyError::TooLong)?.to_be_bytes();
-        if len > 255 * self.hash_len {
+        if self.hash_len.checked_mul(255).is_none_or(|most| len > most) {
             return Err(KeyError::TooLong);
         }
         let mut out = vec![0; len];
         let mut prev = MacOut::new(&[]);
         for (i, chunk) in out.chunks_mut(self.hash_len.max(1)).enumerate() {
-            let counter = [u8::try_from(i + 1).map_err(|_| KeyError::TooLong)?];
+            let counter = i.checked_add(1).and_then(|n| u8::try_from(n).ok());
+            let counter = [counter.ok_or(KeyError::TooLong)?];
             let t = self.key.sign(&[
                 prev.as_ref(),
                 &out_len,

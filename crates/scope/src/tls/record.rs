@@ -14,6 +14,8 @@
 //! See [RFC 8446 §5.1](https://www.rfc-editor.org/rfc/rfc8446#section-5.1)
 //! and [RFC 5246 §6.2](https://www.rfc-editor.org/rfc/rfc5246#section-6.2).
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use crate::flow::Chunk;
 use crate::span::{Piece, Pieces};
 use crate::time::Timestamp;
@@ -248,6 +250,16 @@ impl Default for Deframer {
     }
 }
 
+/// Moves past the first `n` bytes of a chunk's `data`, and its stream and
+/// frame offsets with them. The offsets saturate: a stream offset counts
+/// the bytes of one direction of one capture, and a frame offset stays
+/// inside one frame, both far from their type's end.
+fn advance(data: &mut &[u8], offset: &mut u64, frame_offset: &mut u32, n: usize) {
+    *data = data.get(n..).unwrap_or_default();
+    *offset = offset.saturating_add(n as u64);
+    *frame_offset = frame_offset.saturating_add(n as u32);
+}
+
 /// Decides from a direction's first bytes whether it is TLS. None: not
 /// enough bytes yet.
 fn classify(first: &[u8]) -> Option<bool> {
@@ -325,17 +337,11 @@ impl Deframer {
                 State::Header { have } => have,
                 _ => 0,
             };
+            // Up to 4 bytes: the header bytes held, then this chunk's.
             let mut probe = [0u8; 4];
-            let n_old = have.min(4);
-            if let (Some(dst), Some(src)) = (probe.get_mut(..n_old), self.hdr.get(..n_old)) {
-                dst.copy_from_slice(src);
-            }
-            let n_new = (4 - n_old).min(data.len());
-            if let (Some(dst), Some(src)) = (probe.get_mut(n_old..n_old + n_new), data.get(..n_new))
-            {
-                dst.copy_from_slice(src);
-            }
-            match classify(probe.get(..n_old + n_new).unwrap_or_default()) {
+            let known = self.hdr.get(..have).unwrap_or_default().iter().chain(data);
+            let filled = probe.iter_mut().zip(known).map(|(dst, src)| *dst = *src).count();
+            match classify(probe.get(..filled).unwrap_or_default()) {
                 Some(true) => self.kind = Kind::Tls,
                 Some(false) => {
                     let mut preview: Vec<u8> = self.hdr.get(..have).unwrap_or_default().to_vec();
@@ -373,9 +379,7 @@ impl Deframer {
                                 frame_offset,
                             });
                             self.start_sslv2(len, offset, chunk.frame);
-                            data = data.get(HEADER_LEN..).unwrap_or_default();
-                            offset += HEADER_LEN as u64;
-                            frame_offset += HEADER_LEN as u32;
+                            advance(&mut data, &mut offset, &mut frame_offset, HEADER_LEN);
                             self.next = offset;
                             continue;
                         }
@@ -400,7 +404,7 @@ impl Deframer {
                                     frame_offset,
                                 });
                             }
-                            self.records += 1;
+                            self.records = self.records.saturating_add(1);
                             emit(Event::Record(Record {
                                 header,
                                 offset,
@@ -410,9 +414,7 @@ impl Deframer {
                                 frame: chunk.frame,
                                 ts: chunk.ts,
                             }));
-                            data = data.get(total..).unwrap_or_default();
-                            offset += total as u64;
-                            frame_offset += total as u32;
+                            advance(&mut data, &mut offset, &mut frame_offset, total);
                             self.next = offset;
                             continue;
                         }
@@ -431,14 +433,13 @@ impl Deframer {
                         }
                         self.state =
                             State::Body { header, left: usize::from(header.len), keep: wanted };
-                        data = data.get(HEADER_LEN..).unwrap_or_default();
-                        offset += HEADER_LEN as u64;
-                        frame_offset += HEADER_LEN as u32;
+                        advance(&mut data, &mut offset, &mut frame_offset, HEADER_LEN);
                         self.next = offset;
                         continue;
                     }
-                    // Slow path: collect the header byte by byte.
-                    let n = (HEADER_LEN - have).min(data.len());
+                    // Slow path: collect the header byte by byte (`have`
+                    // is below HEADER_LEN in this state).
+                    let n = HEADER_LEN.saturating_sub(have).min(data.len());
                     if have == 0 {
                         self.rec_offset = offset;
                         self.rec_first_frame = chunk.frame;
@@ -446,7 +447,7 @@ impl Deframer {
                         self.pieces.0.clear();
                     }
                     if let (Some(dst), Some(src)) =
-                        (self.hdr.get_mut(have..have + n), data.get(..n))
+                        (self.hdr.get_mut(have..).and_then(|h| h.get_mut(..n)), data.get(..n))
                     {
                         dst.copy_from_slice(src);
                     }
@@ -456,12 +457,12 @@ impl Deframer {
                         frame: chunk.frame,
                         frame_offset,
                     });
-                    data = data.get(n..).unwrap_or_default();
-                    offset += n as u64;
-                    frame_offset += n as u32;
+                    advance(&mut data, &mut offset, &mut frame_offset, n);
                     self.next = offset;
-                    if have + n < HEADER_LEN {
-                        self.state = State::Header { have: have + n };
+                    // At most HEADER_LEN.
+                    let have = have.saturating_add(n);
+                    if have < HEADER_LEN {
+                        self.state = State::Header { have };
                         continue;
                     }
                     if self.records == 0
@@ -488,7 +489,8 @@ impl Deframer {
                 State::Body { header, left, keep: wanted } => {
                     let n = left.min(data.len());
                     if wanted {
-                        let at = self.buf.len() + HEADER_LEN;
+                        // Within a record (at most MAX_RECORD_BODY): no overflow.
+                        let at = self.buf.len().saturating_add(HEADER_LEN);
                         self.buf.extend_from_slice(data.get(..n).unwrap_or_default());
                         self.pieces.0.push(Piece {
                             unit_offset: at as u32,
@@ -497,15 +499,15 @@ impl Deframer {
                             frame_offset,
                         });
                     }
-                    data = data.get(n..).unwrap_or_default();
-                    offset += n as u64;
-                    frame_offset += n as u32;
+                    advance(&mut data, &mut offset, &mut frame_offset, n);
                     self.next = offset;
-                    if n < left {
-                        self.state = State::Body { header, left: left - n, keep: wanted };
+                    // `n` is at most `left`.
+                    let left = left.saturating_sub(n);
+                    if left > 0 {
+                        self.state = State::Body { header, left, keep: wanted };
                         continue;
                     }
-                    self.records += 1;
+                    self.records = self.records.saturating_add(1);
                     self.state = State::Header { have: 0 };
                     emit(Event::Record(Record {
                         header,
@@ -523,7 +525,8 @@ impl Deframer {
                 }
                 State::Sslv2 { left } => {
                     let n = left.min(data.len());
-                    let at = self.buf.len() + 2;
+                    // Within an SSLv2 record (15-bit length): no overflow.
+                    let at = self.buf.len().saturating_add(2);
                     self.buf.extend_from_slice(data.get(..n).unwrap_or_default());
                     self.pieces.0.push(Piece {
                         unit_offset: at as u32,
@@ -531,15 +534,15 @@ impl Deframer {
                         frame: chunk.frame,
                         frame_offset,
                     });
-                    data = data.get(n..).unwrap_or_default();
-                    offset += n as u64;
-                    frame_offset += n as u32;
+                    advance(&mut data, &mut offset, &mut frame_offset, n);
                     self.next = offset;
-                    if n < left {
-                        self.state = State::Sslv2 { left: left - n };
+                    // `n` is at most `left`.
+                    let left = left.saturating_sub(n);
+                    if left > 0 {
+                        self.state = State::Sslv2 { left };
                         continue;
                     }
-                    self.records += 1;
+                    self.records = self.records.saturating_add(1);
                     self.state = State::Header { have: 0 };
                     emit(Event::Sslv2ClientHello {
                         body: &self.buf,
@@ -550,28 +553,18 @@ impl Deframer {
                 }
                 State::Resync { since } => {
                     // Look for a plausible header in this chunk.
-                    let mut found = None;
-                    let limit = data.len().saturating_sub(HEADER_LEN - 1);
-                    for i in 0..limit {
-                        let Some(h) = data.get(i..i + HEADER_LEN) else { break };
-                        let mut a = [0u8; HEADER_LEN];
-                        a.copy_from_slice(h);
-                        if Header::parse(a).is_plausible() {
-                            found = Some(i);
-                            break;
-                        }
-                    }
+                    let found = data.windows(HEADER_LEN).position(|h| {
+                        <[u8; HEADER_LEN]>::try_from(h)
+                            .is_ok_and(|a| Header::parse(a).is_plausible())
+                    });
                     match found {
                         Some(i) => {
-                            let at = offset + i as u64;
+                            advance(&mut data, &mut offset, &mut frame_offset, i);
                             emit(Event::Resync {
-                                offset: at,
-                                skipped: at.saturating_sub(since),
+                                offset,
+                                skipped: offset.saturating_sub(since),
                                 frame: chunk.frame,
                             });
-                            data = data.get(i..).unwrap_or_default();
-                            offset = at;
-                            frame_offset += i as u32;
                             self.next = offset;
                             self.state = State::Header { have: 0 };
                         }
@@ -579,7 +572,7 @@ impl Deframer {
                             // Keep the last 4 bytes' worth of scanning for
                             // a header split across chunks: simplest is to
                             // skip them too and accept missing one header.
-                            offset += data.len() as u64;
+                            offset = offset.saturating_add(data.len() as u64);
                             self.next = offset;
                             if offset.saturating_sub(since) > MAX_RESYNC_SCAN {
                                 self.state = State::Ignore;

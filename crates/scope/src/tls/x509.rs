@@ -3,6 +3,8 @@
 //! the tree. DER is never parsed by hand: element boundaries for spans come
 //! from asn1-rs (x509-parser's own DER layer).
 
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use sha2::Digest;
 use x509_parser::asn1_rs::{Any, FromDer};
 use x509_parser::certificate::X509Certificate;
@@ -171,7 +173,8 @@ fn children(der: &[u8], content: &[u8]) -> Vec<(Span, u32)> {
     let mut rest = content;
     while !rest.is_empty() {
         let Ok((next, any)) = Any::from_der(rest) else { break };
-        let consumed = rest.len() - next.len();
+        // `next` is what is left of `rest`.
+        let consumed = rest.len().saturating_sub(next.len());
         if let Some(start) = offset_in(der, rest) {
             out.push((Span::new(start, consumed as u32), any.header.tag().0));
         }
@@ -199,7 +202,9 @@ pub fn tree(der: &[u8], base: u32, t: &mut Tree) {
             return;
         }
     };
-    let at = |s: Span| Span::new(base + s.start, s.len);
+    // Offsets within the unit, saturating as spans do.
+    let off = |o: u32| base.saturating_add(o);
+    let at = |s: Span| Span::new(off(s.start), s.len);
     let summary = summarize(der).unwrap_or_default();
     t.open("certificate_der", || format!("Certificate: {}", summary.subject), base);
     t.set_value(|| format!("SHA-256 {}", summary.sha256));
@@ -207,7 +212,7 @@ pub fn tree(der: &[u8], base: u32, t: &mut Tree) {
     let top = Any::from_der(der).map(|(_, a)| children(der, a.data)).unwrap_or_default();
     let tbs_span = top.first().map(|(s, _)| *s);
     if let Some(tbs) = tbs_span {
-        t.open("tbs_certificate", || "tbsCertificate (the signed part)".into(), base + tbs.start);
+        t.open("tbs_certificate", || "tbsCertificate (the signed part)".into(), off(tbs.start));
         let tbs_content = der
             .get(tbs.start as usize..tbs.end() as usize)
             .and_then(|b| Any::from_der(b).ok())
@@ -215,17 +220,17 @@ pub fn tree(der: &[u8], base: u32, t: &mut Tree) {
         let elems = tbs_content.map(|c| children(der, c)).unwrap_or_default();
         let tbs_content_end =
             tbs_content.and_then(|c| Some(offset_in(der, c)?.saturating_add(c.len() as u32)));
-        let mut i = 0;
+        let mut elems = elems.into_iter().peekable();
         let mut next = |want_ctx0: bool| -> Option<Span> {
-            let (s, tag) = *elems.get(i)?;
-            if want_ctx0 && tag != 0 {
-                return None;
-            }
-            i += 1;
-            Some(s)
+            elems.next_if(|&(_, tag)| !want_ctx0 || tag == 0).map(|(s, _)| s)
         };
         if let Some(s) = next(true).filter(|_| cert.version().0 > 0) {
-            t.leaf("version", || "version".into(), at(s), || format!("v{}", cert.version().0 + 1));
+            t.leaf(
+                "version",
+                || "version".into(),
+                at(s),
+                || format!("v{}", cert.version().0.saturating_add(1)),
+            );
         }
         if let Some(s) = next(false) {
             t.leaf("serial", || "serialNumber".into(), at(s), || summary.serial.clone());
@@ -242,7 +247,7 @@ pub fn tree(der: &[u8], base: u32, t: &mut Tree) {
             t.leaf("issuer", || "issuer".into(), at(s), || summary.issuer.clone());
         }
         if let Some(s) = next(false) {
-            t.open("validity", || "validity".into(), base + s.start);
+            t.open("validity", || "validity".into(), off(s.start));
             t.set_value(|| format!("{} to {}", summary.not_before, summary.not_after));
             let inner = der
                 .get(s.start as usize..s.end() as usize)
@@ -269,8 +274,7 @@ pub fn tree(der: &[u8], base: u32, t: &mut Tree) {
             );
         }
         // Optional unique ids [1] [2], then extensions [3].
-        while let Some(&(s, tag)) = elems.get(i) {
-            i += 1;
+        for (s, tag) in elems {
             if tag == 3 {
                 // x509-parser reads the header of [3] but not its length:
                 // the extension SEQUENCE is the rest of the tbsCertificate
@@ -278,17 +282,17 @@ pub fn tree(der: &[u8], base: u32, t: &mut Tree) {
                 // end at the same byte; when they do not, the field covers
                 // what the extensions were read from, and nothing follows.
                 let end = tbs_content_end.unwrap_or(0).max(s.end());
-                let s = Span::new(s.start, end - s.start);
+                let s = Span::new(s.start, end.saturating_sub(s.start));
                 t.open(
                     "extensions",
                     || format!("extensions ({})", cert.extensions().len()),
-                    base + s.start,
+                    off(s.start),
                 );
                 for ext in cert.extensions() {
                     let name = algorithm_name(&ext.oid);
                     let value = extension_value(ext);
                     let span = offset_in(der, ext.value)
-                        .map_or(at(s), |o| Span::new(base + o, ext.value.len() as u32));
+                        .map_or(at(s), |o| Span::new(off(o), ext.value.len() as u32));
                     t.leaf(
                         "extension",
                         || format!("{name}{}", if ext.critical { " (critical)" } else { "" }),
