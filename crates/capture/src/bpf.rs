@@ -18,8 +18,6 @@
 //! [`interpret`] runs a program in user space the way the kernel does, so the
 //! tests can check the programs on synthetic packets without privileges.
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use crate::filter::{Dir, PortMatch};
 
 /// One classic BPF instruction (`struct sock_filter`).

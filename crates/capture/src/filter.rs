@@ -21,8 +21,6 @@
 //! numbers only. Everything else (`ether`, `vlan`, `tcp[13]`, `less`...) is a
 //! [`FilterError`] that names the token and its column.
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use std::fmt;
 use std::net::IpAddr;
 

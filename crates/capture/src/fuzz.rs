@@ -9,8 +9,6 @@
 //! mutations of them, so a regression shows in `cargo test` too. See
 //! docs/fuzzing.md.
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};

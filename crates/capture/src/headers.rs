@@ -7,8 +7,6 @@
 //! `udp` or `host 10.0.0.1` also sees frames the TCP decoder skips. Nothing
 //! here panics on any input: what cannot be read is left `None`.
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};

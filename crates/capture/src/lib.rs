@@ -13,6 +13,9 @@
     not(test),
     deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
+// Lengths and offsets read from files and packets are added with checked
+// (or saturating) arithmetic, never with a bare `+` that could wrap.
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
 pub mod bpf;
 pub mod filter;

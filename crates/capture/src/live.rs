@@ -39,7 +39,6 @@
 //! Each `unsafe` block is one call, with a comment saying why it is sound.
 
 #![allow(unsafe_code)]
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
 use std::ffi::CString;
 use std::io;

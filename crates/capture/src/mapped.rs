@@ -23,7 +23,6 @@
 //! is sound.
 
 #![allow(unsafe_code)]
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
 use std::fs::File;
 use std::io;

@@ -20,8 +20,6 @@
 //!
 //! [draft-ietf-opsawg-pcapng]: https://datatracker.ietf.org/doc/draft-ietf-opsawg-pcapng/
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -15,8 +15,6 @@
 //! interface descriptions and their options, and Decryption Secrets Blocks
 //! are decoded with pcap-parser.
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use std::fs::File;
 use std::io::{self, Read};
 use std::num::NonZeroU64;

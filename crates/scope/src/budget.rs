@@ -23,8 +23,6 @@
 //! for. A budget can be shared by threads; a [`Budget::unlimited`] one (the
 //! default) counts nothing.
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

@@ -1,8 +1,6 @@
 //! Diagnostics: what went wrong in the input, and where. A diagnostic never
 //! stops the analysis; it is reported beside the results.
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use std::fmt;
 
 /// How bad a diagnostic is.

@@ -21,8 +21,6 @@
 //! [`Limits`], and hitting one turns the pending hole into a gap with a
 //! diagnostic instead of growing. Nothing here panics on any input.
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;

@@ -7,8 +7,6 @@
 //! with its extension headers, and TCP are read with etherparse's lax
 //! slicer, which also reports frames cut by the snapshot length.
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 

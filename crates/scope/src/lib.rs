@@ -13,9 +13,10 @@
 //! and Japanese). Everything held between frames is counted against one
 //! memory [`budget`].
 //!
-//! Nothing in this crate panics on untrusted input: parser code denies
-//! `unwrap`, `expect`, `panic!` and slice indexing (see the lints below);
-//! malformed input becomes a [`diag::Diagnostic`] and the analysis goes on.
+//! Nothing in this crate panics on untrusted input: its code denies
+//! `unwrap`, `expect`, `panic!` and slice indexing, and arithmetic that
+//! could overflow (see the lints below); malformed input becomes a
+//! [`diag::Diagnostic`] and the analysis goes on.
 //!
 //! # Example
 //!
@@ -60,6 +61,9 @@
     not(test),
     deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
+// Lengths and offsets read from the wire are added with checked (or
+// saturating) arithmetic, never with a bare `+` that could wrap.
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
 pub mod budget;
 pub mod diag;
@@ -71,7 +75,10 @@ pub mod http;
 pub mod pipeline;
 pub mod session;
 // Fuzz bodies (see docs/fuzzing.md): public for fuzz/ and for tests, not API.
+// Their arithmetic is on the fuzzer's own bookkeeping, where an overflow
+// is a finding.
 #[doc(hidden)]
+#[allow(clippy::arithmetic_side_effects)]
 pub mod fuzz;
 pub mod span;
 pub mod time;

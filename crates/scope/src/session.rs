@@ -10,8 +10,6 @@
 //! memory is bounded by open connections, not by the capture, and what they
 //! hold is counted against the run's [`Budget`].
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use std::net::SocketAddr;
 
 use crate::budget::{Budget, Cut, HeapSize, ITEM_COST, Lease};

@@ -11,8 +11,6 @@
 //! naming the field that did not fit; length-prefixed parts are read with
 //! `sub_*`, which yields a reader confined to that part.
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use std::fmt;
 
 /// Bytes `start .. start + len` of a parsed unit.

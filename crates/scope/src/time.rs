@@ -20,10 +20,13 @@ impl Timestamp {
         if units_per_sec == 0 {
             return Timestamp(0);
         }
-        let secs = value / units_per_sec;
-        let frac = value % units_per_sec;
+        let secs = value.checked_div(units_per_sec).unwrap_or(0);
+        let frac = value.checked_rem(units_per_sec).unwrap_or(0);
         // frac < units_per_sec, so frac * 1e9 / units fits in u128 without loss.
-        let nanos = (u128::from(frac) * 1_000_000_000 / u128::from(units_per_sec)) as u32;
+        let nanos = u128::from(frac)
+            .saturating_mul(1_000_000_000)
+            .checked_div(u128::from(units_per_sec))
+            .unwrap_or(0) as u32;
         Timestamp::from_parts(i64::try_from(secs).unwrap_or(i64::MAX), nanos)
     }
 

@@ -218,9 +218,14 @@ pub fn hex(bytes: &[u8]) -> String {
     // A digit per nibble, not a `write!` per byte: hex strings (client
     // randoms, secrets, hashes) are in every session's output.
     fn digit(n: u8) -> char {
-        char::from(if n < 10 { b'0' + n } else { b'a' + n - 10 })
+        // `n` is a nibble: 0 to 15.
+        char::from(if n < 10 {
+            b'0'.wrapping_add(n)
+        } else {
+            b'a'.wrapping_add(n).wrapping_sub(10)
+        })
     }
-    let mut s = String::with_capacity(bytes.len() * 2);
+    let mut s = String::with_capacity(bytes.len().saturating_mul(2));
     for &b in bytes {
         s.push(digit(b >> 4));
         s.push(digit(b & 0x0f));
@@ -234,7 +239,7 @@ pub fn hex_short(bytes: &[u8], max: usize) -> String {
         return hex(bytes);
     }
     let head = bytes.get(..max / 2).unwrap_or_default();
-    let tail = bytes.get(bytes.len() - max / 2..).unwrap_or_default();
+    let tail = bytes.get(bytes.len().saturating_sub(max / 2)..).unwrap_or_default();
     format!("{}…{} ({} bytes)", hex(head), hex(tail), bytes.len())
 }
 

@@ -96,17 +96,23 @@ pub fn parse_table(src: &str) -> Result<Vec<(String, Text)>, String> {
             flush(&mut out, &mut para);
             let (key, title) = rest.split_once(' ').unwrap_or((rest, ""));
             if key.is_empty() || title.trim().is_empty() {
-                return Err(format!("line {}: an entry needs a key and a title", i + 1));
+                return Err(format!(
+                    "line {}: an entry needs a key and a title",
+                    i.saturating_add(1)
+                ));
             }
             if out.iter().any(|(k, _)| k == key) {
-                return Err(format!("line {}: key {key} appears twice", i + 1));
+                return Err(format!("line {}: key {key} appears twice", i.saturating_add(1)));
             }
             out.push((key.to_string(), Text { title: title.trim().into(), paragraphs: vec![] }));
         } else if line.trim().is_empty() {
             flush(&mut out, &mut para);
         } else {
             if out.is_empty() {
-                return Err(format!("line {}: text before the first @key line", i + 1));
+                return Err(format!(
+                    "line {}: text before the first @key line",
+                    i.saturating_add(1)
+                ));
             }
             // Japanese text joins lines without a space; English with one.
             let joiner = if para.ends_with(|c: char| c.is_ascii()) { " " } else { "" };
@@ -393,7 +399,7 @@ fn values(s: &Session, e: &Entry, lang: Lang) -> Vec<Value> {
                     v.add("server_public", key_hex(public));
                 }
                 ServerParams::Dhe { p, ys, .. } => {
-                    v.add("dh_prime", format!("{} bits", p.len() * 8));
+                    v.add("dh_prime", format!("{} bits", p.len().saturating_mul(8)));
                     v.add("server_public", key_hex(ys));
                 }
                 ServerParams::Other => {}
@@ -505,7 +511,7 @@ pub fn explain(s: &Session, checks: Vec<Check>, lang: Lang) -> Explained {
         .map(|(i, e)| {
             let key = text_key(e, tls13);
             Step {
-                number: i + 1,
+                number: i.saturating_add(1),
                 entry: i,
                 frame: e.frame,
                 ts: e.ts,

@@ -15,8 +15,6 @@
 //! [RFC 9112]: https://www.rfc-editor.org/rfc/rfc9112
 //! [RFC 9112 §6.3]: https://www.rfc-editor.org/rfc/rfc9112#section-6.3
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use std::collections::VecDeque;
 
 use crate::diag::Severity;

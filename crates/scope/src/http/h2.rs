@@ -16,8 +16,6 @@
 //!
 //! [RFC 9113]: https://www.rfc-editor.org/rfc/rfc9113
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::budget::ITEM_COST;

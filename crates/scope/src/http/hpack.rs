@@ -15,8 +15,6 @@
 //!
 //! [RFC 7541]: https://www.rfc-editor.org/rfc/rfc7541
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use std::collections::VecDeque;
 use std::fmt;
 

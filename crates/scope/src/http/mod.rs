@@ -28,8 +28,6 @@
 //! [RFC 9113]: https://www.rfc-editor.org/rfc/rfc9113
 //! [RFC 9113 §3.4]: https://www.rfc-editor.org/rfc/rfc9113#section-3.4
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 pub mod h1;
 pub mod h2;
 pub mod hpack;

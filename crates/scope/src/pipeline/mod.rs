@@ -26,8 +26,6 @@
 //! assert!(found.sessions.is_empty());
 //! ```
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use std::ops::Range;
 use std::sync::Arc;
 

@@ -5,8 +5,6 @@
 //! would have learned by then. The analysis core only sees a
 //! [`SessionMemory`]; the waiting is here, beside the threads.
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use std::sync::Arc;
 
 use crate::tls::crypto::{By, MAX_REMEMBERED_SESSIONS, SessionMemory};

@@ -18,8 +18,6 @@
 //! The analysis core knows nothing of this: it sees a
 //! [`crate::tls::crypto::SessionMemory`].
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use std::collections::{HashMap, VecDeque};
 use std::ops::Range;
 use std::sync::Arc;

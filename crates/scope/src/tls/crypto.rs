@@ -7,8 +7,6 @@
 //! `--rsa-key` for static-RSA key exchange, and from earlier sessions of
 //! the same capture (resumption by session ID or ticket).
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use std::fmt;
 use std::sync::Arc;
 

@@ -35,8 +35,6 @@
 //!
 //! No function here can panic, whatever bytes it is given.
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use std::fmt;
 
 use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};

@@ -9,8 +9,6 @@
 //! RFC 8422, RFC 7627, RFC 7366, RFC 5746, RFC 6962, RFC 7685, RFC 8449,
 //! RFC 8879, RFC 8701, draft-ietf-tls-esni.
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use crate::span::{ParseError, Reader, Span};
 use crate::tls::registry;
 use crate::tree::{Tree, hex, hex_short};

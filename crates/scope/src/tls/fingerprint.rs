@@ -2,8 +2,6 @@
 //! JA4 (FoxIO, the client part only). GREASE values are left out of both,
 //! as both specifications say.
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use md5::Digest as _;
 
 use crate::tls::handshake::ClientHello;

@@ -8,8 +8,6 @@
 //! in through [`Ctx`]. References: RFC 8446 §4, RFC 5246 §7.4, RFC 4492 §5,
 //! RFC 8879, RFC 6066 §8.
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use crate::span::{ErrorKind, ParseError, Piece, Pieces, Reader, Span};
 use crate::time::Timestamp;
 use crate::tls::ext::{self, Hello, Where};

@@ -25,8 +25,6 @@
 //!
 //! No function here can panic.
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;

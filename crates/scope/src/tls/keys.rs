@@ -24,8 +24,6 @@
 //! lengths that the hash cannot produce, or secrets of the wrong length
 //! (a key log line of the wrong suite), are [`KeyError`]s.
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use std::fmt;
 
 use aws_lc_rs::{digest, hmac as lc_hmac};

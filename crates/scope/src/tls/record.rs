@@ -14,8 +14,6 @@
 //! See [RFC 8446 §5.1](https://www.rfc-editor.org/rfc/rfc8446#section-5.1)
 //! and [RFC 5246 §6.2](https://www.rfc-editor.org/rfc/rfc5246#section-6.2).
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use crate::flow::Chunk;
 use crate::span::{Piece, Pieces};
 use crate::time::Timestamp;

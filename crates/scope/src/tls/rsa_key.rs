@@ -8,8 +8,6 @@
 //! requests, public keys); nothing here decodes DER by hand. Nothing here
 //! panics on any input.
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use std::fmt;
 
 use aws_lc_rs::encoding::AsDer;

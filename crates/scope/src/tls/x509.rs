@@ -3,8 +3,6 @@
 //! the tree. DER is never parsed by hand: element boundaries for spans come
 //! from asn1-rs (x509-parser's own DER layer).
 
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
-
 use sha2::Digest;
 use x509_parser::asn1_rs::{Any, FromDer};
 use x509_parser::certificate::X509Certificate;

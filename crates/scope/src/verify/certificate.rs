@@ -153,8 +153,8 @@ pub(super) fn signature_check(
         Err(e) => {
             return Check {
                 kind,
-                title: format!("Certificate {} signature", i + 1),
-                outcome: Outcome::NotPossible(format!("certificate {}: {e}", i + 1)),
+                title: format!("Certificate {} signature", i.saturating_add(1)),
+                outcome: Outcome::NotPossible(format!("certificate {}: {e}", i.saturating_add(1))),
                 details: Vec::new(),
                 frame,
             };
@@ -163,9 +163,13 @@ pub(super) fn signature_check(
     let self_issued = c.subject().as_raw() == c.issuer().as_raw();
     let subject = short_name(c.subject());
     let title = if self_issued {
-        format!("Certificate {} signature ({subject}, self-signed)", i + 1)
+        format!("Certificate {} signature ({subject}, self-signed)", i.saturating_add(1))
     } else {
-        format!("Certificate {} signature ({subject}, issued by {})", i + 1, short_name(c.issuer()))
+        format!(
+            "Certificate {} signature ({subject}, issued by {})",
+            i.saturating_add(1),
+            short_name(c.issuer())
+        )
     };
     let tbs = c.tbs_certificate.as_ref();
     let signature = c.signature_value.data.as_ref();
@@ -221,7 +225,7 @@ pub(super) fn signature_check(
     if self_issued {
         candidates.push((Issuer::Itself, key_of(c.public_key()), "itself (self-signed)".into()));
     }
-    let mut order: Vec<usize> = (i + 1..chain.len()).collect();
+    let mut order: Vec<usize> = (i.saturating_add(1)..chain.len()).collect();
     order.extend(0..i);
     for j in order {
         if let Some(Ok(o)) = chain.get(j)
@@ -230,7 +234,11 @@ pub(super) fn signature_check(
             candidates.push((
                 Issuer::Chain(j),
                 key_of(o.public_key()),
-                format!("certificate {} in the chain ({})", j + 1, short_name(o.subject())),
+                format!(
+                    "certificate {} in the chain ({})",
+                    j.saturating_add(1),
+                    short_name(o.subject())
+                ),
             ));
         }
     }
@@ -298,8 +306,8 @@ pub(super) fn validity_check(
         Err(e) => {
             return Check {
                 kind,
-                title: format!("Certificate {} validity", i + 1),
-                outcome: Outcome::NotPossible(format!("certificate {}: {e}", i + 1)),
+                title: format!("Certificate {} validity", i.saturating_add(1)),
+                outcome: Outcome::NotPossible(format!("certificate {}: {e}", i.saturating_add(1))),
                 details: Vec::new(),
                 frame,
             };
@@ -309,9 +317,9 @@ pub(super) fn validity_check(
     let na = c.validity().not_after.timestamp();
     let judge = |t: i64| -> Result<(), String> {
         if t < nb {
-            Err(format!("not valid before {} ({} later)", fmt_time(nb), days(nb - t)))
+            Err(format!("not valid before {} ({} later)", fmt_time(nb), days(nb.saturating_sub(t))))
         } else if t > na {
-            Err(format!("expired on {} ({} earlier)", fmt_time(na), days(t - na)))
+            Err(format!("expired on {} ({} earlier)", fmt_time(na), days(t.saturating_sub(na))))
         } else {
             Ok(())
         }
@@ -325,7 +333,7 @@ pub(super) fn validity_check(
         "now",
         format!("now ({})", fmt_time(now)),
         match judge(now) {
-            Ok(()) => format!("valid ({} left)", days(na - now)),
+            Ok(()) => format!("valid ({} left)", days(na.saturating_sub(now))),
             Err(e) => e,
         },
     ));
@@ -335,7 +343,11 @@ pub(super) fn validity_check(
     };
     Check {
         kind,
-        title: format!("Certificate {} validity ({})", i + 1, short_name(c.subject())),
+        title: format!(
+            "Certificate {} validity ({})",
+            i.saturating_add(1),
+            short_name(c.subject())
+        ),
         outcome,
         details: d,
         frame,
@@ -488,7 +500,7 @@ pub(super) fn trust_check(
                 None => Outcome::Failed(format!(
                     "the chain ends at the self-signed {} (certificate {}), which is not among the trusted roots: clients reject it unless told to trust it (curl --cacert with that CA, or --insecure)",
                     short_name(cur.subject()),
-                    last + 1
+                    last.saturating_add(1)
                 )),
             };
             return Check { kind, title, outcome, details: d, frame };
@@ -520,7 +532,7 @@ pub(super) fn trust_check(
         let last = path.last().copied().unwrap_or(0);
         let outcome = Outcome::Failed(format!(
             "the issuer of certificate {} ({}) is neither in the chain the server sent nor among the trusted roots: the chain cannot be completed, clients reject it",
-            last + 1,
+            last.saturating_add(1),
             cur.issuer()
         ));
         return Check { kind, title, outcome, details: d, frame };
@@ -535,8 +547,10 @@ pub(super) fn path_text(
     let mut parts: Vec<String> = path
         .iter()
         .map(|&j| match chain.get(j) {
-            Some(Ok(c)) => format!("certificate {} ({})", j + 1, short_name(c.subject())),
-            _ => format!("certificate {}", j + 1),
+            Some(Ok(c)) => {
+                format!("certificate {} ({})", j.saturating_add(1), short_name(c.subject()))
+            }
+            _ => format!("certificate {}", j.saturating_add(1)),
         })
         .collect();
     if let Some(r) = root {

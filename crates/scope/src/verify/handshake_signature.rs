@@ -64,7 +64,7 @@ pub(super) fn server_key_exchange_check(s: &Session, msgs: &[Msg<'_>]) -> Option
             frame,
         });
     };
-    let mut data = Vec::with_capacity(64 + ske.params_bytes.len());
+    let mut data = Vec::with_capacity(ske.params_bytes.len().saturating_add(64));
     data.extend_from_slice(&ch.random);
     data.extend_from_slice(&sh.random);
     data.extend_from_slice(&ske.params_bytes);

@@ -210,6 +210,10 @@ pub(super) fn dhe_check(
     // A public value must lie in 2..p-2: 0, 1 and p-1 would give a shared
     // secret anyone can guess (RFC 7919 §5.1).
     let one = BigUint::from(1u8);
+    #[allow(
+        clippy::arithmetic_side_effects,
+        reason = "big integers: p - 1 is taken only once p > 1 is known"
+    )]
     let in_range = |y: &[u8]| {
         let y = BigUint::from_bytes_be(y);
         y > one && pn > one && y < &pn - &one

@@ -527,7 +527,7 @@ pub(super) fn md5sha1_verdict(
         ));
     }
     let digest = Hash::Md5Sha1.digest(data);
-    let Some(ff) = k.checked_sub(3 + digest.len()).filter(|ff| *ff >= 8) else {
+    let Some(ff) = k.checked_sub(digest.len().saturating_add(3)).filter(|ff| *ff >= 8) else {
         return Outcome::NotPossible("the modulus is too small for PKCS#1 v1.5".into());
     };
     let mut expected = vec![0x00, 0x01];
