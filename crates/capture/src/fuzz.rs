@@ -107,6 +107,17 @@ pub fn capture_read(data: &[u8]) {
     let mut r = Reassembler::<ConnCheck>::new(limits);
     let mut sink = CheckingSink::default();
     let mut last = 0u64;
+    // Where the reader says the bytes of a frame or a secrets block lie in
+    // the file, they lie (in a file read as it is, not inflated).
+    let compressed = reader.is_compressed();
+    let lies_at = |what: &str, at: Option<u64>, bytes: &[u8]| {
+        if compressed {
+            return;
+        }
+        let at = at.and_then(|a| usize::try_from(a).ok());
+        let found = at.and_then(|a| data.get(a..a.checked_add(bytes.len())?));
+        assert_eq!(found, Some(bytes), "{what} not at its file offset {at:?}");
+    };
     while let Some(event) = reader.next() {
         match event {
             Event::Frame(frame) => {
@@ -120,13 +131,17 @@ pub fn capture_read(data: &[u8]) {
                     frame.data.len(),
                     frame.orig_len
                 );
+                lies_at("frame", frame.file_offset, frame.data);
                 let seg = checked_decode(&frame);
                 sink.record_frame(frame.number, seg.as_ref().map(|s| FrameRecord::of(s, frame.ts)));
                 let tcp = r.push_frame(&mut sink, &frame);
                 assert_eq!(tcp, seg.is_some(), "push_frame and decode disagree");
                 sink.check_bounds(&r, &limits);
             }
-            Event::Secrets { data, .. } => assert!(data.len() <= MAX_BLOCK),
+            Event::Secrets { data: secrets, file_offset, .. } => {
+                assert!(secrets.len() <= MAX_BLOCK);
+                lies_at("secrets", Some(file_offset), secrets);
+            }
             Event::Comment { text, .. } => assert!(text.len() <= MAX_BLOCK),
             Event::Problem(d) => assert!(!d.to_string().is_empty()),
         }

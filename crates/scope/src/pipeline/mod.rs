@@ -12,6 +12,12 @@
 //! starts a thread; [`threads`] runs the same analysis over several
 //! threads with the same output.
 //!
+//! Secrets come two ways: those known before the capture (key log files,
+//! RSA keys) go into the keyring first ([`Pipeline::keys`], or
+//! [`threads::Keys::give`]); those met on the way (a capture's Decryption
+//! Secrets Blocks, lines appended to a key log followed while capturing)
+//! come as inputs, in their place among the frames.
+//!
 //! ```
 //! use tlsscope_scope::pipeline::{Collect, Input, Pipeline};
 //! use tlsscope_scope::session::Options;
