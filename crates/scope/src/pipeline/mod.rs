@@ -18,18 +18,22 @@
 //! Secrets Blocks, lines appended to a key log followed while capturing)
 //! come as inputs, in their place among the frames.
 //!
-//! ```
+//! In short (the crate's first example runs it on a real capture):
+//!
+//! ```no_run
+//! use tlsscope_scope::frame::Frame;
 //! use tlsscope_scope::pipeline::{Collect, Input, Pipeline};
 //! use tlsscope_scope::session::Options;
-//! # let frames: Vec<tlsscope_scope::frame::Frame<'_>> = Vec::new();
-//! let opts = Options { decrypt: true, http: true, ..Options::default() };
-//! let mut analysis = Pipeline::analysis(opts, Collect::default());
-//! analysis.push(Input::KeyLog { data: b"# no secrets yet\n", name: "keys.log" });
-//! for frame in frames {
-//!     analysis.push(Input::Frame(frame));
+//!
+//! fn analyse(frames: Vec<Frame<'_>>, key_log: &[u8]) -> Collect {
+//!     let opts = Options { decrypt: true, http: true, ..Options::default() };
+//!     let mut analysis = Pipeline::analysis(opts, Collect::default());
+//!     analysis.push(Input::KeyLog { data: key_log, name: "keys.log" });
+//!     for frame in frames {
+//!         analysis.push(Input::Frame(frame));
+//!     }
+//!     analysis.finish().out
 //! }
-//! let found = analysis.finish().out;
-//! assert!(found.sessions.is_empty());
 //! ```
 
 use std::ops::Range;
