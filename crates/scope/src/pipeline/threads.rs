@@ -13,7 +13,7 @@
 //! output is the same, whatever the number of parts.
 //!
 //! What parts share: the key log and RSA keys (read-only), and the master
-//! secrets learned for resumption ([`super::shared`]): a part that looks
+//! secrets learned for resumption (`pipeline/shared.rs`): a part that looks
 //! one up waits until the others have analysed every step before its own.
 //! The analysis core knows nothing of this: it sees a
 //! [`crate::tls::crypto::SessionMemory`].
