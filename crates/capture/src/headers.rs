@@ -206,14 +206,7 @@ mod tests {
     use tlsscope_scope::time::Timestamp;
 
     fn frame(link: LinkType, data: &[u8]) -> Frame<'_> {
-        Frame {
-            number: 1,
-            ts: Timestamp(0),
-            link,
-            data,
-            orig_len: data.len() as u32,
-            file_offset: None,
-        }
+        Frame::whole(1, Timestamp(0), link, data)
     }
 
     fn eth() -> etherparse::PacketBuilderStep<etherparse::Ethernet2Header> {

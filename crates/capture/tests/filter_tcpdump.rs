@@ -181,16 +181,7 @@ fn ours(filter: &str, packets: &[Vec<u8>]) -> Vec<u64> {
     let f = Filter::parse(filter).unwrap_or_else(|e| panic!("{filter}: {e}"));
     (1u64..)
         .zip(packets)
-        .filter(|(n, d)| {
-            f.matches(&Frame {
-                number: *n,
-                ts: Timestamp(0),
-                link: LinkType::ETHERNET,
-                data: d,
-                orig_len: d.len() as u32,
-                file_offset: None,
-            })
-        })
+        .filter(|(n, d)| f.matches(&Frame::whole(*n, Timestamp(0), LinkType::ETHERNET, d)))
         .map(|(n, _)| n)
         .collect()
 }

@@ -90,6 +90,15 @@ pub struct Frame<'a> {
     pub file_offset: Option<u64>,
 }
 
+impl<'a> Frame<'a> {
+    /// A frame captured whole (its length on the wire is its length), not
+    /// read from a file: what tests and generated inputs make.
+    pub fn whole(number: u64, ts: Timestamp, link: LinkType, data: &'a [u8]) -> Self {
+        let orig_len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        Frame { number, ts, link, data, orig_len, file_offset: None }
+    }
+}
+
 /// TCP header flags.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TcpFlags(pub u8);
@@ -455,14 +464,7 @@ mod tests {
     }
 
     fn frame(link: LinkType, data: &[u8]) -> Frame<'_> {
-        Frame {
-            number: 1,
-            ts: Timestamp(0),
-            link,
-            data,
-            orig_len: data.len() as u32,
-            file_offset: None,
-        }
+        Frame::whole(1, Timestamp(0), link, data)
     }
 
     #[test]

@@ -25,14 +25,7 @@ pub fn frame_decode(data: &[u8]) {
     let Some(&link) = FRAME_LINK_TYPES.get(usize::from(sel) % FRAME_LINK_TYPES.len()) else {
         return;
     };
-    let frame = Frame {
-        number: 1,
-        ts: Timestamp(0),
-        link,
-        data: bytes,
-        orig_len: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
-        file_offset: None,
-    };
+    let frame = Frame::whole(1, Timestamp(0), link, bytes);
     checked_decode(&frame);
 }
 

@@ -380,14 +380,7 @@ pub fn http_capture_seeds(frames: &[(LinkType, Vec<u8>)], h2: bool, max: usize) 
     let mut r = Reassembler::<Vec<HttpStep>>::new(Limits::default());
     let mut sink = Collect::default();
     for (i, (link, data)) in frames.iter().enumerate() {
-        let f = Frame {
-            number: i as u64 + 1,
-            ts: Timestamp(i as i64),
-            link: *link,
-            data,
-            orig_len: u32::try_from(data.len()).unwrap_or(u32::MAX),
-            file_offset: None,
-        };
+        let f = Frame::whole(i as u64 + 1, Timestamp(i as i64), *link, data);
         r.push_frame(&mut sink, &f);
     }
     r.finish_all(&mut sink);

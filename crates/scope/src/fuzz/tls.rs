@@ -405,14 +405,7 @@ fn assembler_input(stream: &[u8]) -> Vec<u8> {
 pub fn tls_capture_seeds(frames: &[(LinkType, Vec<u8>)], keylog: &[u8]) -> TlsSeeds {
     let mut seeds = TlsSeeds::default();
     fn frame(i: usize, link: LinkType, data: &[u8]) -> crate::frame::Frame<'_> {
-        crate::frame::Frame {
-            number: i as u64 + 1,
-            ts: Timestamp(i as i64),
-            link,
-            data,
-            orig_len: len32(data.len()),
-            file_offset: None,
-        }
+        crate::frame::Frame::whole(i as u64 + 1, Timestamp(i as i64), link, data)
     }
     // The connections' streams.
     let mut r = Reassembler::<Vec<HttpStep>>::new(Limits::default());

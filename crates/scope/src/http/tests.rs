@@ -1129,14 +1129,7 @@ fn decode_capture(name: &str, opts: HttpOptions) -> Vec<HttpEvent> {
     let mut r = Reassembler::<Option<HttpConn>>::new(Limits::default());
     let mut sink = Sink { opts, events: Vec::new() };
     for (number, ts, data) in pcap_frames(&bytes) {
-        let f = Frame {
-            number,
-            ts,
-            link: LinkType::ETHERNET,
-            data: &data,
-            orig_len: data.len() as u32,
-            file_offset: None,
-        };
+        let f = Frame::whole(number, ts, LinkType::ETHERNET, &data);
         r.push_frame(&mut sink, &f);
     }
     r.finish_all(&mut sink);
@@ -1306,14 +1299,7 @@ fn captures_decode_the_same_byte_by_byte() {
         let mut r = Reassembler::<Option<HttpConn>>::new(Limits::default());
         let mut sink = ByteSink(Sink { opts: trees(), events: Vec::new() });
         for (number, ts, data) in pcap_frames(&bytes) {
-            let f = Frame {
-                number,
-                ts,
-                link: LinkType::ETHERNET,
-                data: &data,
-                orig_len: data.len() as u32,
-                file_offset: None,
-            };
+            let f = Frame::whole(number, ts, LinkType::ETHERNET, &data);
             r.push_frame(&mut sink, &f);
         }
         r.finish_all(&mut sink);

@@ -140,6 +140,19 @@ pub(super) fn certificate_checks(
     out.push(trust_check(&parsed, trust, frame));
 }
 
+/// The check of certificate `i` (from 0) about `what`, which could not be
+/// made: the certificate did not decode (`e`).
+fn undecodable(kind: Kind, what: &str, i: usize, e: &str, frame: Option<u64>) -> Check {
+    let n = i.saturating_add(1);
+    Check {
+        kind,
+        title: format!("Certificate {n} {what}"),
+        outcome: Outcome::NotPossible(format!("certificate {n}: {e}")),
+        details: Vec::new(),
+        frame,
+    }
+}
+
 pub(super) fn signature_check(
     i: usize,
     c: &Result<X509Certificate<'_>, String>,
@@ -150,15 +163,7 @@ pub(super) fn signature_check(
     let kind = Kind::CertificateSignature { index: i };
     let c = match c {
         Ok(c) => c,
-        Err(e) => {
-            return Check {
-                kind,
-                title: format!("Certificate {} signature", i.saturating_add(1)),
-                outcome: Outcome::NotPossible(format!("certificate {}: {e}", i.saturating_add(1))),
-                details: Vec::new(),
-                frame,
-            };
-        }
+        Err(e) => return undecodable(kind, "signature", i, e, frame),
     };
     let self_issued = c.subject().as_raw() == c.issuer().as_raw();
     let subject = short_name(c.subject());
@@ -303,15 +308,7 @@ pub(super) fn validity_check(
     let kind = Kind::CertificateValidity { index: i };
     let c = match c {
         Ok(c) => c,
-        Err(e) => {
-            return Check {
-                kind,
-                title: format!("Certificate {} validity", i.saturating_add(1)),
-                outcome: Outcome::NotPossible(format!("certificate {}: {e}", i.saturating_add(1))),
-                details: Vec::new(),
-                frame,
-            };
-        }
+        Err(e) => return undecodable(kind, "validity", i, e, frame),
     };
     let nb = c.validity().not_before.timestamp();
     let na = c.validity().not_after.timestamp();
